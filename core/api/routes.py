@@ -1,0 +1,5 @@
+"""Public JSON API v1 routes (filled in by the API modules)."""
+
+
+def api_routes() -> list:
+    return []

@@ -1,0 +1,53 @@
+"""The application factory: routes, middleware, exception handlers and lifespan in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+
+from tenants.middleware import CityMiddleware
+from tenants.settings import Settings
+
+from .runtime import Runtime
+
+log = logging.getLogger("guahao")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    """Build the ASGI app.
+
+    Parameters:
+        settings: configuration (default: from the environment).
+        runtime: an already built runtime (tests share one with their fixtures).
+    """
+    from core.api.errors import exception_handlers
+    from core.api.routes import api_routes
+    from core.jobs import in_process_runner
+    from core.observability import init_sentry
+    from core.web.routes import web_routes
+
+    settings = settings or Settings.from_env()
+    rt = runtime or Runtime(settings)
+    init_sentry(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await rt.start()
+        async with in_process_runner(rt):
+            yield
+        if runtime is None:
+            await rt.stop()
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=[Mount("/api/v1", routes=api_routes()), *web_routes(rt)],
+        middleware=[Middleware(CityMiddleware, resolver=rt.resolver)],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.rt = rt
+    return app

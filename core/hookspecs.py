@@ -1,0 +1,59 @@
+"""Hook specifications: what plugins (channels, payments, HIS, licensing) can implement.
+
+Project prefix ``guahao_``. Registration hooks collect lists; ``firstresult`` hooks stop at the
+first non-None result. Implementations may take a subset of the arguments, so specs can grow.
+Core calls them only through a city's plugin set (``core.plugins.manager``), never globally.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("guahao")
+hookimpl = pluggy.HookimplMarker("guahao")
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+@hookspec
+def guahao_payment_providers():
+    """Return payment provider objects (``core.plugins.interfaces.PaymentProvider``)."""
+
+
+@hookspec
+def guahao_his_adapters():
+    """Return HIS adapter objects (``core.plugins.interfaces.HisAdapter``)."""
+
+
+@hookspec
+def guahao_notification_senders():
+    """Return notification sender objects (``core.plugins.interfaces.NotificationSender``)."""
+
+
+@hookspec
+def guahao_routes():
+    """Return Starlette routes mounted at ``/c/{city}/plugins/{plugin}/`` for inbound traffic."""
+
+
+@hookspec
+def guahao_outbox_handlers():
+    """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs."""
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+@hookspec
+def guahao_booking_event(city, event):
+    """Receive a committed booking event (dict: kind, booking_id, member_id, at, data…)."""
+
+
+@hookspec
+def guahao_booking_checks(city, member, clinic_session, period, channel):
+    """Return an extra rule's error code (str) to refuse a booking, or None to allow it."""
+
+
+@hookspec
+def guahao_city_configured(city):
+    """Called after a city's plugin configuration changed."""

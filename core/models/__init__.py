@@ -1,0 +1,34 @@
+"""All core tables, importable from one place (Alembic and tests import this)."""
+
+from tenants.models import City, CityHost, CityPlugin, District, TenantModel
+
+from .bookings import (
+    ACTIVE,
+    HOLDING,
+    Booking,
+    BookingEvent,
+    BookingStatus,
+    IdempotencyRecord,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+from .catalogue import (
+    Campus,
+    ClinicSession,
+    Department,
+    Doctor,
+    DoctorTitle,
+    HalfDay,
+    Hospital,
+    HospitalKind,
+    PaymentMode,
+    Period,
+    PoolKind,
+    RegistrationType,
+    SessionStatus,
+    SlotPool,
+)
+from .members import CreditEvent, Member
+from .outbox import Notification, OutboxMessage
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,50 @@
+"""Members (会员) with real-name identity (R1) and their credit record (R4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field
+
+from tenants.clock import utcnow
+from tenants.models import TenantModel
+
+
+class Member(TenantModel, table=True):
+    """A real-name patient account. The ID number is stored encrypted and found by keyed hash."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("city_id", "id_number_hash"),
+        UniqueConstraint("city_id", "phone"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60)
+    id_number_encrypted: str = Field(max_length=400)
+    id_number_hash: str = Field(max_length=64)
+    id_number_masked: str = Field(max_length=18)
+    birth_date: date
+    sex: str = Field(max_length=1)  # "M" | "F", from the ID number
+    phone: str = Field(max_length=11)
+    password_hash: str = Field(max_length=200)
+    suspended_until: datetime | None = None
+    suspension_reason: str = Field(default="", max_length=300)
+    notifications_opt_out: bool = False  # non-essential messages only
+    created_at: datetime = Field(default_factory=utcnow)
+    registered_by: str = Field(default="self", max_length=80)  # 代办: staff who registered
+
+
+class CreditEvent(TenantModel, table=True):
+    """A no-show or a suspension in a member's credit record, with its reason."""
+
+    __tablename__ = "credit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    booking_id: str | None = Field(default=None, max_length=24)
+    kind: str = Field(max_length=20)  # no_show | suspended | lifted
+    at: datetime = Field(default_factory=utcnow)
+    suspended_until: datetime | None = None
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

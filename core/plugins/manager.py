@@ -1,0 +1,6 @@
+"""Per-city plugin sets (pluggy)."""
+
+
+class PluginHost:
+    def __init__(self, rt):
+        self.rt = rt

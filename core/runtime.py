@@ -1,0 +1,55 @@
+"""Everything a running process needs, built once from settings: the web app and the worker
+share it, tests build their own. No import-time globals besides the data cipher.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tenants.crypto import configure_cipher
+from tenants.db import Database
+from tenants.resolver import CityResolver
+from tenants.settings import Settings
+
+log = logging.getLogger("guahao")
+
+
+class Runtime:
+    """Process-wide services.
+
+    Parameters:
+        settings: configuration; the database, Redis and keys come from here.
+
+    Attributes:
+        db: the application's tenant-scoped database (app role on PostgreSQL).
+        resolver: city lookup by slug/host, cached.
+        plugins: the per-city plugin host (``core.plugins.manager.PluginHost``).
+        gate: the sold-out gate that turns away requests for empty pools before the database.
+        redis: an ``arq`` Redis pool when ``settings.redis_url`` is set, else ``None``.
+    """
+
+    def __init__(self, settings: Settings):
+        from core.booking.gate import make_gate
+        from core.plugins.manager import PluginHost
+
+        self.settings = settings
+        configure_cipher(settings.data_key or settings.secret_key)
+        self.db = Database(settings)
+        self.resolver = CityResolver(self.db)
+        self.plugins = PluginHost(self)
+        self.gate = make_gate(settings)
+        self.redis = None
+
+    async def start(self) -> None:
+        if self.settings.redis_url:
+            from arq import create_pool
+            from arq.connections import RedisSettings
+
+            self.redis = await create_pool(RedisSettings.from_dsn(self.settings.redis_url))
+            await self.gate.connect(self.redis)
+
+    async def stop(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+        await self.db.dispose()

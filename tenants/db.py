@@ -1,0 +1,172 @@
+"""The one session factory, with both tenant walls attached.
+
+Wall 1 (every backend): the ORM adds ``city_id = <current city>`` to every query of a tenant
+model and fills ``city_id`` on insert, refusing rows of another city.
+Wall 2 (PostgreSQL): each transaction sets ``app.city_id`` with ``set_config(..., true)``
+(the ``SET LOCAL`` form) so the row-level security policies of ``tenants.rls`` apply; the
+application connects as a role that is neither superuser nor table owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import AsyncIterator
+
+from sqlalchemy import Integer, event, text
+from sqlalchemy.sql import column as sql_column
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from .context import current_city, platform_reason
+from .models import TenantModel
+from .rls import platform_role
+from .settings import Settings
+
+log = logging.getLogger("guahao.db")
+
+
+# ``with_loader_criteria`` first analyses the criterion against the mixin itself, where
+# pydantic hides the field; this stand-in column is what that analysis sees. Mapped
+# subclasses answer with their real ``city_id`` column.
+_CITY_ID_STANDIN = sql_column("city_id", Integer)
+
+
+class TenantIsolationError(RuntimeError):
+    """Tenant data was touched without a city, or a row of another city was written."""
+
+
+class TenantSession(Session):
+    """ORM session whose queries are scoped to the current city (see module docstring)."""
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _scope_to_city(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.execution_options.get("skip_city_scope"):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if platform_reason() is not None:
+        return
+    city = current_city()
+    if city is None:
+        if _touches_tenant_model(state):
+            raise TenantIsolationError("query on tenant data without a current city")
+        return
+    city_id = city.id
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantModel, lambda cls: getattr(cls, "city_id", _CITY_ID_STANDIN) == city_id, include_aliases=True
+        )
+    )
+
+
+def _touches_tenant_model(state: ORMExecuteState) -> bool:
+    for mapper in state.all_mappers:
+        if issubclass(mapper.class_, TenantModel):
+            return True
+    return False
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_city(session, flush_context, instances) -> None:
+    city = current_city()
+    platform = platform_reason() is not None
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantModel):
+            continue
+        if getattr(obj, "city_id", None) is None:
+            if city is None:
+                raise TenantIsolationError(f"cannot write {type(obj).__name__} without a current city")
+            obj.city_id = city.id
+        elif city is not None and obj.city_id != city.id and not platform:
+            raise TenantIsolationError(f"{type(obj).__name__} belongs to another city")
+
+
+_SET_LOCAL_CITY = text("SELECT set_config('app.city_id', :city, true)")
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_local_city(session, transaction, connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    if platform_reason() is not None:
+        # The named bypass: a NOLOGIN role with BYPASSRLS, for this transaction only.
+        role = session.info.get("platform_role")
+        if role:
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
+        return
+    city = current_city()
+    connection.execute(_SET_LOCAL_CITY, {"city": str(city.id) if city else ""})
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        # Writers queue up instead of failing with "database is locked" on upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_async_engine(url)
+        _sqlite_setup(engine)
+        return engine
+    size = pool_size or int(os.environ.get("GUAHAO_DB_POOL_SIZE", "10"))
+    return create_async_engine(
+        url,
+        pool_size=size,
+        max_overflow=size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "guahao"}},
+    )
+
+
+class Database:
+    """Owns the application's engine and hands out tenant-scoped sessions.
+
+    Parameters:
+        settings: where to connect; the app uses ``settings.app_url``.
+        url: override the URL (the owner connection for migrations and admin commands).
+    """
+
+    def __init__(self, settings: Settings, url: str | None = None):
+        self.settings = settings
+        self.url = url or settings.app_url
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self._factory = async_sessionmaker(
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=TenantSession,
+            expire_on_commit=False,
+            info={"platform_role": platform_role(settings.app_role) if self.url == settings.app_url else ""},
+        )
+
+    def session(self) -> AsyncSession:
+        """A new session; use ``async with db.session() as s, s.begin(): …``."""
+        return self._factory()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction, committed on success, rolled back on error."""
+        async with self._factory() as s:
+            async with s.begin():
+                yield s
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

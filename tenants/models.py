@@ -1,0 +1,81 @@
+"""Tenant tables: the city itself, its host names, districts and enabled plugins.
+
+Every tenant-owned table (here and in ``core``) derives from :class:`TenantModel`, which
+gives it a ``city_id`` and puts it under both isolation walls (see ``tenants.scoping`` and
+``tenants.rls``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from .clock import utcnow
+
+
+class TenantModel(SQLModel):
+    """Mixin for tables owned by one city. ``city_id`` is filled from the current city."""
+
+    city_id: int = Field(foreign_key="cities.id", index=True, nullable=False)
+
+
+
+def tenant_tables() -> list[str]:
+    """Names of every tenant-owned table (used by RLS migrations and isolation tests)."""
+    return sorted(
+        m.class_.__tablename__
+        for m in SQLModel._sa_registry.mappers
+        if issubclass(m.class_, TenantModel)
+    )
+
+
+class City(SQLModel, table=True):
+    """A tenant: one city platform run by one licensed operator."""
+
+    __tablename__ = "cities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=40)
+    name: str = Field(max_length=100)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    rules: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    branding: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    config_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CityHost(SQLModel, table=True):
+    """A host name that belongs to a city (``guahao.example-city.cn``)."""
+
+    __tablename__ = "city_hosts"
+
+    host: str = Field(primary_key=True, max_length=255)
+    city_id: int = Field(foreign_key="cities.id", index=True)
+
+
+class District(TenantModel, table=True):
+    """An administrative district (区/县) of the city; bureaus may be scoped to some."""
+
+    __tablename__ = "districts"
+    __table_args__ = (UniqueConstraint("city_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20)
+    name: str = Field(max_length=100)
+
+
+class CityPlugin(TenantModel, table=True):
+    """A plugin enabled for a city, with its settings; secrets are stored encrypted."""
+
+    __tablename__ = "city_plugins"
+    __table_args__ = (UniqueConstraint("city_id", "plugin"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plugin: str = Field(max_length=80)
+    enabled: bool = True
+    settings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    secrets_encrypted: str = Field(default="", max_length=8000)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,56 @@
+"""PostgreSQL row-level security: the second isolation wall (R15.1).
+
+Every tenant table gets ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and one policy comparing
+``city_id`` with the transaction's ``app.city_id``. The policy fails closed: with no city set
+the setting is empty, ``NULLIF`` makes it NULL and no row matches.
+
+The application logs in as ``<app_role>``: not superuser, not owner, no BYPASSRLS. Cross-city
+work switches, for one transaction, to ``<app_role>_platform`` (NOLOGIN, BYPASSRLS) with
+``SET LOCAL ROLE`` — only inside ``tenants.context.platform_scope``.
+"""
+
+from __future__ import annotations
+
+POLICY = "city_isolation"
+CITY_EXPR = "NULLIF(current_setting('app.city_id', true), '')::integer"
+
+
+def platform_role(app_role: str) -> str:
+    return f"{app_role}_platform"
+
+
+def enable_rls_sql(table: str) -> list[str]:
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS {POLICY} ON "{table}"',
+        f'CREATE POLICY {POLICY} ON "{table}" USING (city_id = {CITY_EXPR}) WITH CHECK (city_id = {CITY_EXPR})',
+    ]
+
+
+def roles_sql(app_role: str) -> list[str]:
+    """Create the login role and the platform role if missing (idempotent)."""
+    plat = platform_role(app_role)
+    return [
+        f"""DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') THEN
+    CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{plat}') THEN
+    CREATE ROLE "{plat}" NOLOGIN NOSUPERUSER BYPASSRLS;
+  END IF;
+END $$""",
+        f'GRANT "{plat}" TO "{app_role}"',
+    ]
+
+
+def grants_sql(app_role: str) -> list[str]:
+    """Give both roles data access (never DDL, never ownership) to what exists now."""
+    out = []
+    for role in (app_role, platform_role(app_role)):
+        out += [
+            f'GRANT USAGE ON SCHEMA public TO "{role}"',
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+            f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+        ]
+    return out

@@ -1,0 +1,105 @@
+"""The one settings object, read from the environment.
+
+Every knob that differs between the embedded default (SQLite, no Redis) and production
+(PostgreSQL, Redis, Sentry) is here, so the same code runs both ways.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+DEFAULT_SQLITE = "sqlite+aiosqlite:///var/guahao.sqlite3"
+DEV_SECRET = "guahao-dev-secret-change-me-in-production-0123456789"
+
+
+def _async_url(url: str) -> str:
+    """Name the async driver for a plain database URL (postgresql:// → asyncpg)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
+    elif u.drivername == "sqlite":
+        u = u.set(drivername="sqlite+aiosqlite")
+    return u.render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration.
+
+    Parameters:
+        database_url: owner connection; migrations run with it (env ``DATABASE_URL``).
+        database_app_url: the application's connection. On PostgreSQL it is a role that is
+            neither superuser nor table owner, so row-level security applies to it
+            (env ``DATABASE_APP_URL``; default: ``database_url`` with the user set to
+            ``app_role``).
+        app_role: PostgreSQL role the application uses (env ``DATABASE_APP_ROLE``).
+        redis_url: Redis for arq jobs and the sold-out gate; empty runs jobs in-process.
+        secret_key: signs bearer tokens and session cookies.
+        data_key: encrypts personal data and plugin secrets, keys the ID-number hash.
+        sentry_dsn: errors go to Sentry when set.
+        token_ttl_seconds: lifetime of a member access token.
+        outbox_poll_seconds: how often the relay looks for due side effects.
+        run_outbox_in_process: drain the outbox inside the web process (embedded mode).
+    """
+
+    database_url: str = DEFAULT_SQLITE
+    database_app_url: str = ""
+    app_role: str = "guahao_app"
+    redis_url: str = ""
+    secret_key: str = DEV_SECRET
+    data_key: str = ""
+    sentry_dsn: str = ""
+    token_ttl_seconds: int = 3600 * 12
+    outbox_poll_seconds: float = 1.0
+    run_outbox_in_process: bool | None = None
+    debug: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        values = dict(
+            database_url=env.get("DATABASE_URL", DEFAULT_SQLITE),
+            database_app_url=env.get("DATABASE_APP_URL", ""),
+            app_role=env.get("DATABASE_APP_ROLE", "guahao_app"),
+            redis_url=env.get("REDIS_URL", ""),
+            secret_key=env.get("GUAHAO_SECRET_KEY", DEV_SECRET),
+            data_key=env.get("GUAHAO_DATA_KEY", ""),
+            sentry_dsn=env.get("SENTRY_DSN", ""),
+            debug=env.get("GUAHAO_DEBUG", "") in ("1", "true", "yes"),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_postgres(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "postgresql"
+
+    @property
+    def owner_url(self) -> str:
+        return _async_url(self.database_url)
+
+    @property
+    def app_url(self) -> str:
+        if self.database_app_url:
+            return _async_url(self.database_app_url)
+        if not self.is_postgres:
+            return self.owner_url
+        u = make_url(self.owner_url).set(username=self.app_role, password=None)
+        return u.render_as_string(hide_password=False)
+
+    @property
+    def outbox_in_process(self) -> bool:
+        if self.run_outbox_in_process is not None:
+            return self.run_outbox_in_process
+        return not self.redis_url
+
+    def sqlite_path(self) -> Path | None:
+        u = make_url(self.database_url)
+        if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+            return None
+        return Path(u.database)

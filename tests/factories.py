@@ -1,0 +1,94 @@
+"""Test data built through the same services the product uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+from core.catalogue.schedule import PeriodSpec, create_session
+from core.models import Campus, ClinicSession, Department, Doctor, Hospital, Period, RegistrationType, SlotPool
+from tenants.clock import utcnow
+from tenants.context import CityContext, use_city
+from tenants.service import configure_plugin, create_city
+
+BUILTIN_PLUGINS = ("pay_at_hospital", "demo_his", "message_log")
+
+
+async def make_city(rt, slug: str, **rules) -> CityContext:
+    ctx = await create_city(
+        rt.db,
+        slug=slug,
+        name=f"测试市 {slug}",
+        rules=rules or None,
+        districts=[("01", "东城区"), ("02", "西城区")],
+    )
+    for plugin in BUILTIN_PLUGINS:
+        await configure_plugin(rt.db, ctx, plugin)
+    return ctx
+
+
+@dataclass
+class Catalogue:
+    city: CityContext
+    hospital: Hospital
+    campus: Campus
+    department: Department
+    doctor: Doctor
+    doctor2: Doctor
+    reg_type: RegistrationType
+    sessions: list[ClinicSession] = field(default_factory=list)
+    periods: dict[int, list[Period]] = field(default_factory=dict)  # session id → periods
+    pools: dict[int, list[SlotPool]] = field(default_factory=dict)  # period id → pools
+
+    def public_pool(self, period_id: int) -> SlotPool:
+        return next(p for p in self.pools[period_id] if p.pool == "public")
+
+
+async def make_catalogue(
+    rt,
+    city: CityContext,
+    *,
+    days_ahead: int = 3,
+    periods: int = 2,
+    capacity: int = 2,
+    payment_mode: str = "at_hospital",
+    extra_pools: dict[str, int] | None = None,
+) -> Catalogue:
+    """A hospital with one department, two doctors and one morning session per doctor on
+    ``days_ahead`` days from today (local), each with ``periods`` periods of ``capacity``."""
+    from sqlalchemy import select
+
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            h = Hospital(code="H1", name="第一人民医院", short_name="市一院", payment_mode=payment_mode)
+            s.add(h)
+            await s.flush()
+            campus = Campus(hospital_id=h.id, name="本部")
+            dept = Department(hospital_id=h.id, code="03.01", name="呼吸内科")
+            rtype = RegistrationType(hospital_id=h.id, code="expert", name="专家", fee_fen=5000)
+            s.add_all([campus, dept, rtype])
+            await s.flush()
+            d1 = Doctor(hospital_id=h.id, department_id=dept.id, name="王建国", title="chief", specialty="哮喘")
+            d2 = Doctor(hospital_id=h.id, department_id=dept.id, name="李秀英", title="attending")
+            s.add_all([d1, d2])
+            await s.flush()
+            cat = Catalogue(city, h, campus, dept, d1, d2, rtype)
+            today = utcnow().astimezone(city.tz).date()
+            pools = {"public": capacity, **(extra_pools or {})}
+            for offset in range(1, days_ahead + 1):
+                day = today + timedelta(days=offset)
+                for doc in (d1, d2):
+                    specs = [
+                        PeriodSpec(time(8 + i, 0), time(8 + i, 30), dict(pools)) for i in range(periods)
+                    ]
+                    cs = await create_session(
+                        s, hospital=h, doctor=doc, campus_id=campus.id, registration_type=rtype,
+                        day=day, half_day="am", periods=specs,
+                    )
+                    cat.sessions.append(cs)
+            for cs in cat.sessions:
+                ps = (await s.scalars(select(Period).where(Period.session_id == cs.id).order_by(Period.start))).all()
+                cat.periods[cs.id] = list(ps)
+                for p in ps:
+                    cat.pools[p.id] = list((await s.scalars(select(SlotPool).where(SlotPool.period_id == p.id))).all())
+    return cat
