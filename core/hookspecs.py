@@ -3,6 +3,8 @@
 Project prefix ``guahao_``. Registration hooks collect lists; ``firstresult`` hooks stop at the
 first non-None result. Implementations may take a subset of the arguments, so specs can grow.
 Core calls them only through a city's plugin set (``core.plugins.manager``), never globally.
+Any implementation may be a coroutine function; core resolves results with ``await_me_maybe``.
+Lifecycle hooks are called robustly: one failing plugin does not keep the others from the event.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ def guahao_routes():
 
 @hookspec
 def guahao_outbox_handlers():
-    """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs."""
+    """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs.
+
+    ``ctx`` is a ``core.jobs.runner.JobContext`` (runtime, city, the city's plugins, message id,
+    attempt). Name topics after the plugin (``licensing.meter``); core topics cannot be replaced.
+    A handler raises to be retried with back-off and must be idempotent.
+    """
 
 
 # --- lifecycle ----------------------------------------------------------------------------
@@ -57,3 +64,8 @@ def guahao_booking_checks(city, member, clinic_session, period, channel):
 @hookspec
 def guahao_city_configured(city):
     """Called after a city's plugin configuration changed."""
+
+
+@hookspec
+def guahao_notification_sent(city, notification):
+    """Receive a delivered notification (dict: id, kind, sender, channel, member_id, booking_id)."""

@@ -34,7 +34,7 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
 
 
 async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=getattr(exc, "headers", None))
 
 
 async def _validation(request: Request, exc: ValidationError) -> JSONResponse:

@@ -1,5 +1,198 @@
-"""Public JSON API v1 routes (filled in by the API modules)."""
+"""Public JSON API v1: every operation declared in one list, mounted at ``/api/v1``.
+
+The city is the first path segment (``/api/v1/{city}/…``), resolved by the tenant
+middleware; ``/api/v1/openapi.json`` and ``/api/v1/docs`` describe the whole API.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import BaseModel
+from starlette.routing import Route
+
+from core.booking.credit import CreditStatus
+from core.booking.views import BookingView, WaitlistView
+from core.members.throttle import LoginThrottle, MemoryLoginThrottle
+
+from . import bookings, catalogue, members
+from .operations import ErrorCase as E
+from .operations import Operation
+from .schemas import (
+    AvailabilityList,
+    AvailabilityQuery,
+    BookingListQuery,
+    BookingRequest,
+    CancelRequest,
+    DepartmentList,
+    DistrictList,
+    DoctorDetail,
+    DoctorList,
+    DoctorQuery,
+    HospitalDetail,
+    HospitalList,
+    HospitalQuery,
+    MemberOut,
+    RegisterRequest,
+    TokenOut,
+    TokenRequest,
+    WaitlistRequest,
+)
+
+
+class MeOut(MemberOut):
+    credit: CreditStatus
+
+
+class BookingList(BaseModel):
+    items: list[BookingView]
+
+
+class WaitlistList(BaseModel):
+    items: list[WaitlistView]
+
+
+_BOOKING_RULES = (
+    E(404, "not_found", "时段不存在 (unknown period)"),
+    E(409, "slot_full", "该时段已约满，可加入候补"),
+    E(409, "duplicate_session", "同一出诊只能预约一个号 (R3.1)"),
+    E(409, "too_many_active", "未就诊预约数已达上限 (R3.2)"),
+    E(409, "outside_window", "未到放号时间或已过预约截止时间 (R3.3)"),
+    E(409, "session_unavailable", "出诊已停诊或取消"),
+    E(403, "credit_suspended", "因爽约暂停预约资格 (R4.3)"),
+    E(403, "pool_not_allowed", "该号源不对公众开放"),
+    E(422, "idempotency_key_reused", "同一 Idempotency-Key 用于了不同的请求"),
+    E(422, "invalid_channel", "预约渠道无效"),
+)
+
+
+def operations(throttle: LoginThrottle) -> list[Operation]:
+    """API v1, in the order the documentation shows it."""
+    return [
+        Operation(
+            "POST", "/{city}/members", members.register_member, "register_member",
+            "实名注册 Register a member", "会员 Members", MemberOut, status=201, body=RegisterRequest,
+            description="姓名、居民身份证号码（GB 11643 校验）、手机号和密码。身份证号加密保存，只返回掩码。",
+            errors=(
+                E(422, "invalid_name", "姓名须为 2–30 个汉字或字母"),
+                E(422, "invalid_id_number", "身份证号码无效：长度、地区码、出生日期或校验位 (details.reason)"),
+                E(422, "invalid_phone", "手机号须为 11 位中国大陆手机号"),
+                E(422, "weak_password", "密码至少 8 位，须同时包含字母和数字"),
+                E(409, "member_exists", "该身份证号或手机号已注册"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/auth/token", functools.partial(members.issue_token, throttle=throttle), "issue_token",
+            "登录获取令牌 Log in (bearer token)", "会员 Members", TokenOut, body=TokenRequest,
+            description="login 可为手机号或身份证号（末位 X 不区分大小写）。令牌只在本城市平台有效。",
+            errors=(
+                E(401, "invalid_credentials", "登录名或密码不正确"),
+                E(429, "too_many_attempts", "同一登录名连续失败 5 次，锁定 15 分钟 (Retry-After)"),
+            ),
+        ),
+        Operation(
+            "GET", "/{city}/me", members.me, "get_me", "我的资料与信用 My profile and credit",
+            "会员 Members", MeOut, auth=True,
+        ),
+        Operation(
+            "GET", "/{city}/districts", catalogue.districts, "list_districts", "区县 Districts",
+            "号源 Catalogue", DistrictList,
+        ),
+        Operation(
+            "GET", "/{city}/hospitals", catalogue.hospitals, "list_hospitals", "医院列表 Hospitals",
+            "号源 Catalogue", HospitalList, query=HospitalQuery,
+        ),
+        Operation(
+            "GET", "/{city}/hospitals/{hospital_id}", catalogue.hospital, "get_hospital",
+            "医院详情 Hospital", "号源 Catalogue", HospitalDetail,
+        ),
+        Operation(
+            "GET", "/{city}/hospitals/{hospital_id}/departments", catalogue.departments, "list_departments",
+            "医院科室 Departments of a hospital", "号源 Catalogue", DepartmentList,
+        ),
+        Operation(
+            "GET", "/{city}/doctors", catalogue.doctors, "list_doctors", "医生 Doctors",
+            "号源 Catalogue", DoctorList, query=DoctorQuery,
+            description="按医院、科室筛选；q 匹配姓名或擅长。",
+        ),
+        Operation(
+            "GET", "/{city}/doctors/{doctor_id}", catalogue.doctor, "get_doctor", "医生详情 Doctor",
+            "号源 Catalogue", DoctorDetail,
+        ),
+        Operation(
+            "GET", "/{city}/availability", catalogue.availability, "get_availability",
+            "号源余量 Availability", "号源 Catalogue", AvailabilityList, query=AvailabilityQuery,
+            description=(
+                "已放号的出诊及其各时段剩余公众号源 (remaining = capacity − booked)；"
+                "即将放号的出诊以 released=false 和 release_at 列出。日期限于预约周期内。"
+            ),
+            errors=(
+                E(422, "missing_filter", "department_id 与 doctor_id 至少给出一个"),
+                E(422, "invalid_date_range", "date_to 早于 date_from"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/bookings", bookings.book, "create_booking", "预约挂号 Book a period",
+            "预约 Bookings", BookingView, status=201, body=BookingRequest, auth=True, idempotency=True,
+            description=(
+                "到院支付的医院直接 confirmed；需在线支付的为 pending_payment，请在 hold_expires_at 前支付。"
+                "带 Idempotency-Key 重试同一请求时返回首次的结果（响应头 Idempotent-Replayed: true）。"
+            ),
+            errors=_BOOKING_RULES,
+        ),
+        Operation(
+            "GET", "/{city}/bookings", bookings.list_bookings, "list_bookings", "我的预约 My bookings",
+            "预约 Bookings", BookingList, query=BookingListQuery, auth=True,
+        ),
+        Operation(
+            "GET", "/{city}/bookings/{booking_id}", bookings.get_booking, "get_booking",
+            "预约详情 A booking of mine", "预约 Bookings", BookingView, auth=True,
+        ),
+        Operation(
+            "POST", "/{city}/bookings/{booking_id}/cancel", bookings.cancel_booking, "cancel_booking",
+            "取消预约 Cancel a booking", "预约 Bookings", BookingView, body=CancelRequest, body_optional=True,
+            auth=True,
+            errors=(
+                E(409, "cancel_too_late", "已过取消截止时间 (R3.4)"),
+                E(409, "invalid_state", "该预约当前状态不能取消"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/bookings/{booking_id}/accept", bookings.accept_offer, "accept_offer",
+            "接受候补号源 Accept a waitlist offer", "预约 Bookings", BookingView, auth=True,
+            errors=(
+                E(409, "offer_expired", "候补号源的确认时间已过"),
+                E(409, "invalid_state", "该预约不是待确认的候补号源"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/waitlist", bookings.join_waitlist, "join_waitlist", "加入候补 Join a waitlist",
+            "预约 Bookings", WaitlistView, status=201, body=WaitlistRequest, auth=True,
+            errors=(
+                E(404, "not_found", "出诊不存在 (unknown session)"),
+                E(409, "waitlist_not_full", "仍有号源，请直接预约"),
+                E(409, "already_waiting", "已在候补队列中"),
+                E(409, "duplicate_session", "已预约该出诊"),
+                E(409, "session_unavailable", "出诊已停诊或取消"),
+                E(409, "outside_window", "未到放号时间或已截止"),
+                E(403, "credit_suspended", "因爽约暂停预约资格"),
+            ),
+        ),
+        Operation(
+            "GET", "/{city}/waitlist", bookings.list_waitlist, "list_waitlist", "我的候补 My waitlist places",
+            "预约 Bookings", WaitlistList, auth=True,
+        ),
+        Operation(
+            "DELETE", "/{city}/waitlist/{entry_id}", bookings.leave_waitlist, "leave_waitlist",
+            "退出候补 Leave a waitlist", "预约 Bookings", WaitlistView, auth=True,
+            errors=(E(409, "invalid_state", "该候补已结束，无需退出"),),
+        ),
+    ]
 
 
 def api_routes() -> list:
-    return []
+    """Routes mounted at ``/api/v1``: the operations, the OpenAPI document and the API page."""
+    from .docs import docs_routes
+
+    ops = operations(MemoryLoginThrottle())
+    return [*docs_routes(ops), *(op.route() for op in ops)]

@@ -1,6 +1,322 @@
-"""Per-city plugin sets (pluggy)."""
+"""Per-city plugin sets (pluggy).
+
+One ``PluginManager`` per process holds every installed plugin. A city sees only the plugins
+it enabled: :class:`CityPlugins` wraps hook callers restricted to that set, plus the adapters
+those plugins provide and their settings. Sets are built once per city and configuration
+version (never per request) and rebuilt when the version moves or the registry changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pluggy
+
+from core import hookspecs
+from tenants.context import CityContext
+
+from .interfaces import HisAdapter, NotificationSender, PaymentProvider
+
+log = logging.getLogger("guahao.plugins")
+
+# A plugin object with this attribute set is in every city's set (e.g. usage metering).
+ALWAYS_ENABLED_ATTR = "guahao_always_enabled"
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Hooks may answer with a value or an awaitable; give back the value either way."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class GuahaoPluginManager(pluggy.PluginManager):
+    """A pluggy manager that counts registry changes, so cached city sets notice them."""
+
+    def __init__(self) -> None:
+        super().__init__("guahao")
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        result = super().register(plugin, name)
+        self.generation += 1
+        return result
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        result = super().unregister(plugin, name)
+        self.generation += 1
+        return result
+
+
+def build_manager(plugins: dict[str, object] | None = None) -> GuahaoPluginManager:
+    """A manager with the specs and ``plugins`` (default: every discovered plugin).
+
+    Raises ``pluggy.PluginValidationError`` when an implementation matches no spec (a typo).
+    """
+    from .loader import discover
+
+    pm = GuahaoPluginManager()
+    pm.add_hookspecs(hookspecs)
+    for name, module in (discover() if plugins is None else plugins).items():
+        pm.register(module, name=name)
+    pm.check_pending()
+    return pm
+
+
+_process_manager: GuahaoPluginManager | None = None
+
+
+def plugin_manager() -> GuahaoPluginManager:
+    """The process-wide manager, built on first use."""
+    global _process_manager
+    if _process_manager is None:
+        _process_manager = build_manager()
+    return _process_manager
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """One plugin's answer to a robust call: its result, or the exception it raised."""
+
+    plugin: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+async def call_robust(caller: pluggy.HookCaller, **kwargs: Any) -> list[HookOutcome]:
+    """Call every implementation (pluggy order), awaiting awaitables; collect, log, never raise.
+
+    For lifecycle hooks: one broken plugin must not keep the others from an event.
+    """
+    outcomes = []
+    for impl in reversed(caller.get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            value = impl.function(*[kwargs[a] for a in impl.argnames])
+            outcomes.append(HookOutcome(impl.plugin_name, await await_me_maybe(value)))
+        except Exception as exc:  # collected for the caller; one plugin must not stop the rest
+            log.exception("plugin %s failed in %s", impl.plugin_name, caller.name)
+            outcomes.append(HookOutcome(impl.plugin_name, error=exc))
+    return outcomes
+
+
+class CityHooks:
+    """``pm.hook`` restricted to one city's plugins: ``hooks.guahao_booking_event(city=…, event=…)``."""
+
+    def __init__(self, pm: pluggy.PluginManager, names: frozenset[str]):
+        self._pm = pm
+        self._names = names
+        self._callers: dict[str, pluggy.HookCaller] = {}
+
+    def __getattr__(self, name: str) -> pluggy.HookCaller:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        caller = self._callers.get(name)
+        if caller is None:
+            if not hasattr(self._pm.hook, name):
+                raise AttributeError(f"no hook named {name!r}")
+            # Everything registered now and not enabled is left out, including plugins
+            # registered after this set was built.
+            removed = {p for n, p in self._pm.list_name_plugin() if p is not None and n not in self._names}
+            caller = self._pm.subset_hook_caller(name, remove_plugins=removed)
+            self._callers[name] = caller
+        return caller
+
+
+class CityPlugins:
+    """The plugins one city enabled, with what they provide and their configuration.
+
+    Parameters:
+        city: the city this set belongs to.
+        pm: the process plugin manager.
+        config: ``{plugin: {"settings": …, "secrets": …}}`` of the city's enabled plugins.
+        version: the city's ``config_version`` the set was built from.
+        generation: the manager's registry generation it was built from.
+
+    Adapters (payment providers, HIS adapters, notification senders) are listed in plugin
+    name order; ``owner(obj)`` names the plugin that provided one (its settings apply).
+    """
+
+    def __init__(self, city: CityContext, pm: GuahaoPluginManager, config: dict[str, dict], version: int, generation: int):
+        self.city = city
+        self.version = version
+        self.generation = generation
+        registered = dict(pm.list_name_plugin())
+        always = {n for n, p in registered.items() if p is not None and getattr(p, ALWAYS_ENABLED_ATTR, False)}
+        self.names: frozenset[str] = frozenset(n for n in registered if n in config or n in always)
+        self._config = config
+        self.hook = CityHooks(pm, self.names)
+        self._owners: dict[int, str] = {}
+        self._payment = self._collect(pm, "guahao_payment_providers", PaymentProvider)
+        self._his = self._collect(pm, "guahao_his_adapters", HisAdapter)
+        self._senders = self._collect(pm, "guahao_notification_senders", NotificationSender)
+        self._handlers: dict[str, Any] | None = None
+
+    def _collect(self, pm: pluggy.PluginManager, hook: str, kind: type) -> list:
+        impls = sorted(getattr(pm.hook, hook).get_hookimpls(), key=lambda i: i.plugin_name)
+        out = []
+        for impl in impls:
+            if impl.plugin_name not in self.names:
+                continue
+            try:
+                provided = impl.function()
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook)
+                continue
+            for obj in _as_list(provided):
+                if not isinstance(obj, kind):
+                    log.error("plugin %s returned %r from %s, not a %s", impl.plugin_name, obj, hook, kind.__name__)
+                    continue
+                self._owners[id(obj)] = impl.plugin_name
+                out.append(obj)
+        return out
+
+    # --- adapters ---------------------------------------------------------------------------
+
+    def payment_providers(self) -> list[PaymentProvider]:
+        return list(self._payment)
+
+    def payment_provider(self, name: str) -> PaymentProvider | None:
+        return next((p for p in self._payment if p.name == name), None)
+
+    def his_adapters(self) -> list[HisAdapter]:
+        return list(self._his)
+
+    def his_adapter(self, name: str) -> HisAdapter | None:
+        return next((a for a in self._his if a.name == name), None)
+
+    def notification_senders(self, channel: str | None = None) -> list[NotificationSender]:
+        return [s for s in self._senders if channel is None or channel in s.channels]
+
+    def owner(self, obj: object) -> str:
+        """The plugin that provided ``obj`` (a provider, adapter or sender of this set)."""
+        return self._owners[id(obj)]
+
+    # --- configuration ----------------------------------------------------------------------
+
+    def settings(self, plugin_name: str) -> dict:
+        """The city's settings for a plugin (a copy; empty when not configured)."""
+        return dict(self._config.get(plugin_name, {}).get("settings") or {})
+
+    def secrets(self, plugin_name: str) -> dict:
+        """The city's decrypted secrets for a plugin (a copy; empty when none)."""
+        return dict(self._config.get(plugin_name, {}).get("secrets") or {})
+
+    def config_of(self, obj: object) -> tuple[dict, dict]:
+        """``(settings, secrets)`` of the plugin that provided ``obj``."""
+        name = self.owner(obj)
+        return self.settings(name), self.secrets(name)
+
+    # --- outbox handlers --------------------------------------------------------------------
+
+    def outbox_handlers(self) -> dict[str, Any]:
+        """``{topic: handler}`` from the city's plugins (first plugin by name wins a topic)."""
+        if self._handlers is None:
+            merged: dict[str, Any] = {}
+            for mapping in reversed(self.hook.guahao_outbox_handlers()):
+                for topic, handler in (mapping or {}).items():
+                    merged.setdefault(topic, handler)
+            self._handlers = merged
+        return self._handlers
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
 
 
 class PluginHost:
-    def __init__(self, rt):
+    """Hands out each city's plugin set, cached per (city, config version, registry).
+
+    Parameters:
+        rt: the runtime (its database holds which plugins a city enabled).
+        pm: the plugin manager; default the process-wide one.
+    """
+
+    def __init__(self, rt, pm: GuahaoPluginManager | None = None):
         self.rt = rt
+        self._pm = pm
+        self._cache: dict[int, CityPlugins] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    @property
+    def pm(self) -> GuahaoPluginManager:
+        if self._pm is None:
+            self._pm = plugin_manager()
+        return self._pm
+
+    def _fresh(self, hit: CityPlugins | None, city: CityContext) -> bool:
+        # A context read before the latest change (resolver cache) must not roll a set back.
+        return hit is not None and hit.version >= city.config_version and hit.generation == self.pm.generation
+
+    async def for_city(self, city: CityContext) -> CityPlugins:
+        """The plugin set of ``city``; built from the database only when stale."""
+        hit = self._cache.get(city.id)
+        if self._fresh(hit, city):
+            return hit
+        lock = self._locks.setdefault(city.id, asyncio.Lock())
+        async with lock:
+            hit = self._cache.get(city.id)
+            if self._fresh(hit, city):
+                return hit
+            from tenants.service import enabled_plugins
+
+            generation = self.pm.generation
+            config = await enabled_plugins(self.rt.db, city)
+            built = CityPlugins(city, self.pm, config, city.config_version, generation)
+            self._cache[city.id] = built
+            log.debug("plugin set of city %s (v%s): %s", city.slug, city.config_version, sorted(built.names))
+            return built
+
+    def invalidate(self, city_id: int | None = None) -> None:
+        """Forget a city's set (or every set); the next ``for_city`` rebuilds it."""
+        if city_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(city_id, None)
+
+    def names(self) -> list[str]:
+        """Every installed plugin (what a city could enable)."""
+        return sorted(n for n, p in self.pm.list_name_plugin() if p is not None)
+
+    def register(self, plugin: object, name: str) -> None:
+        """Add a plugin at run time (tests); fails fast on a hook implementation without spec."""
+        self.pm.register(plugin, name=name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            self.pm.unregister(name=name)
+            raise
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+
+
+async def configure(rt, city: CityContext, plugin: str, **options: Any) -> CityPlugins:
+    """Enable/disable/configure a plugin for a city, then tell the city's plugins.
+
+    ``options`` are those of ``tenants.service.configure_plugin``. Returns the new set.
+    """
+    from tenants.service import configure_plugin, get_city
+
+    await configure_plugin(rt.db, city, plugin, **options)
+    fresh = await get_city(rt.db, city.slug) or city
+    rt.plugins.invalidate(city.id)
+    rt.resolver.invalidate(city.slug)
+    plugins = await rt.plugins.for_city(fresh)
+    await call_robust(plugins.hook.guahao_city_configured, city=fresh)
+    return plugins
+
+
+def iter_hook_plugins(pm: pluggy.PluginManager, hook: str) -> Iterable[tuple[str, Any]]:
+    """``(plugin name, implementation function)`` of a hook across all installed plugins."""
+    for impl in sorted(getattr(pm.hook, hook).get_hookimpls(), key=lambda i: i.plugin_name):
+        yield impl.plugin_name, impl.function

@@ -1,0 +1,57 @@
+# The two commands of README.md: `make demo` and `make test`. Both create .venv with the
+# Python on PATH and (re)install the project when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# The demo runs embedded: a SQLite file and no Redis, whatever the shell exports.
+DEMO_DATABASE_URL ?= sqlite+aiosqlite:///var/guahao.sqlite3
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test install migrate serve worker bench clean
+
+help:
+	@echo "make demo     seed the demo city 示例市 and serve it at http://$(HOST):$(PORT) (PORT=8123 to change)"
+	@echo "make test     run the whole test suite (PYTEST_ARGS='-k booking -x' to narrow it)"
+	@echo "make install  create $(VENV) and install the project with its test tools"
+	@echo "make migrate  create or upgrade the tables of DATABASE_URL"
+	@echo "make serve    serve the app on DATABASE_URL / REDIS_URL from the environment"
+	@echo "make worker   run the arq job worker (needs REDIS_URL)"
+	@echo "make bench    run the benchmarks in bench/ (needs DATABASE_URL on PostgreSQL)"
+	@echo "make clean    remove $(VENV), var/ and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	DATABASE_URL='$(DEMO_DATABASE_URL)' REDIS_URL= $(BIN)/guahao demo --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP)
+	$(BIN)/guahao migrate
+
+serve: $(STAMP)
+	$(BIN)/guahao serve --host $(HOST) --port $(PORT)
+
+worker: $(STAMP)
+	$(BIN)/guahao worker
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.storm
+	$(BIN)/python -m bench.availability
+
+clean:
+	rm -rf $(VENV) var build .pytest_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,81 @@
+"""Availability of one department over 14 days, over HTTP, against a bare Starlette endpoint
+that serves the same JSON document from memory (same run, same machine, same client).
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/guahao python -m bench.availability
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+
+from bench.common import bench_settings, fixed_load, recreate_database, server, summary
+from core.demo.seed import seed_demo
+from core.migrate import upgrade_async
+from core.models import ClinicSession
+from core.runtime import Runtime
+from tenants.clock import utcnow
+from tenants.context import use_city
+from tenants.service import get_city
+
+
+async def busiest_department(rt, city) -> int:
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            row = (await s.execute(
+                select(ClinicSession.department_id, func.count()).group_by(ClinicSession.department_id)
+                .order_by(func.count().desc()).limit(1))).first()
+    return row[0]
+
+
+async def main(total: int, concurrency: int) -> None:
+    settings = bench_settings("guahao_bench_read")
+    await recreate_database(settings)
+    await upgrade_async(settings)
+    rt = Runtime(settings)
+    await seed_demo(rt)
+    city = await get_city(rt.db, "demo")
+    dept = await busiest_department(rt, city)
+    await rt.stop()
+    today = utcnow().astimezone(city.tz).date()
+    path = (f"/api/v1/demo/availability?department_id={dept}&date_from={today}"
+            f"&date_to={today + timedelta(days=13)}")
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+           "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}
+    limits = httpx.Limits(max_connections=concurrency)
+    with server("core.app:create_app", env) as base:
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
+            first = await c.get(path)
+            first.raise_for_status()
+            doc = first.json()
+            await fixed_load(c, path, total=min(200, total), concurrency=concurrency)  # warm-up
+            app_s, app_lat, app_st = await fixed_load(c, path, total=total, concurrency=concurrency)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    with server("bench.bare_app:create_app", {"BENCH_PAYLOAD": f.name}) as base:
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
+            await fixed_load(c, "/doc", total=min(200, total), concurrency=concurrency)
+            ref_s, ref_lat, _ = await fixed_load(c, "/doc", total=total, concurrency=concurrency)
+    sessions = len(doc["items"])
+    periods = sum(len(i["periods"]) for i in doc["items"])
+    size = len(first.content)
+    app_rate, ref_rate = total / app_s, total / ref_s
+    print(f"availability, one department × 14 days: {sessions} sessions, {periods} periods, {size} bytes; "
+          f"{total} requests, {concurrency} in flight")
+    print(f"  app (HTTP, uvicorn, PostgreSQL): {app_rate:8.0f} req/s; {summary(app_lat)}; statuses {app_st}")
+    print(f"  reference (bare Starlette JSON, same document): {ref_rate:8.0f} req/s; {summary(ref_lat)}")
+    print(f"  ratio app/reference: {app_rate / ref_rate:.2f} (target >= 0.30)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    a = ap.parse_args()
+    asyncio.run(main(a.requests, a.concurrency))

@@ -1,0 +1,116 @@
+"""Shared pieces of the benchmarks: a fresh PostgreSQL database, a real server process,
+concurrent HTTP load and percentiles. Benchmarks print figures; they assert nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from tenants.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_settings(dbname: str) -> Settings:
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        sys.exit("set DATABASE_URL to a PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432/guahao")
+    url = make_url(base).set(database=dbname).render_as_string(hide_password=False)
+    return Settings.from_env(database_url=url, redis_url=os.environ.get("REDIS_URL", ""))
+
+
+async def recreate_database(settings: Settings) -> None:
+    u = make_url(settings.database_url)
+    admin = u.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            u.database,
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}"')
+        await conn.execute(f'CREATE DATABASE "{u.database}"')
+    finally:
+        await conn.close()
+
+
+def pg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(app: str, env: dict[str, str], *, factory: bool = True, workers: int = 1):
+    """Run ``app`` under uvicorn in its own process; yield its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--no-access-log", "--workers", str(workers), "--backlog", "4096"]
+    if factory:
+        cmd.append("--factory")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"server {app} did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(latencies: list[float]) -> str:
+    return (f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+            f"mean {statistics.fmean(latencies) * 1000:.1f} ms")
+
+
+async def fixed_load(client: httpx.AsyncClient, url: str, *, total: int, concurrency: int, headers=None):
+    """``total`` GETs with ``concurrency`` in flight; returns (seconds, latencies, statuses)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = iter(range(total))
+
+    async def worker():
+        for _ in queue:
+            t0 = time.perf_counter()
+            r = await client.get(url, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - t0, latencies, statuses

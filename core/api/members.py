@@ -1,0 +1,32 @@
+"""Handlers: registration, login (token) and the member's own profile."""
+
+from __future__ import annotations
+
+from core.members import service, tokens
+from core.members.throttle import LoginThrottle
+
+from .operations import Call
+
+
+async def register_member(call: Call) -> dict:
+    b = call.body
+    async with call.rt.db.transaction() as s:
+        member = await service.register(s, name=b.name, id_number=b.id_number, phone=b.phone, password=b.password)
+        return service.member_view(member)
+
+
+async def issue_token(call: Call, *, throttle: LoginThrottle) -> dict:
+    b = call.body
+    member = await service.login(call.rt.db, login=b.login, password=b.password, throttle=throttle)
+    token, ttl = tokens.issue(call.rt.settings, member_id=member.id, city_id=call.city.id)
+    return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+
+
+async def me(call: Call) -> dict:
+    from core.booking.service import credit
+
+    async with call.rt.db.transaction() as s:
+        member = await service.get_member(s, call.member_id)
+    if member is None:  # a token outliving its member
+        raise tokens.unauthorized("unknown_member", "会员不存在，请重新登录")
+    return {**service.member_view(member), "credit": await credit(call.rt, member_id=member.id)}

@@ -1,0 +1,56 @@
+"""Units of inventory: taken and given back with one conditional UPDATE each, never by
+reading a count and writing it back (R3.6). ``CHECK (booked <= capacity)`` stays the last
+line of defence.
+
+Periods whose public units came free are remembered on the session (``released_periods``)
+so the caller can clear the sold-out gate after commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import SlotPool
+from tenants.context import require_city
+
+_RELEASED = "guahao.released_periods"
+
+
+# Core statements on the table, run on the session's connection: the hot path skips the
+# ORM's per-statement work. They name the city themselves (the ORM wall adds it only to ORM
+# statements); row-level security still applies on PostgreSQL.
+_POOLS = SlotPool.__table__
+_TAKE = (
+    update(_POOLS)
+    .where(_POOLS.c.id == bindparam("b_pool_id"), _POOLS.c.city_id == bindparam("b_city_id"), _POOLS.c.booked < _POOLS.c.capacity)
+    .values(booked=_POOLS.c.booked + 1)
+)
+_GIVE_BACK = (
+    update(_POOLS)
+    .where(_POOLS.c.id == bindparam("b_pool_id"), _POOLS.c.city_id == bindparam("b_city_id"), _POOLS.c.booked > 0)
+    .values(booked=_POOLS.c.booked - 1)
+)
+
+
+async def take_unit(s: AsyncSession, pool_id: int) -> bool:
+    """Take one unit of the pool; ``False`` when none is left."""
+    conn = await s.connection()
+    result = await conn.execute(_TAKE, {"b_pool_id": pool_id, "b_city_id": require_city().id})
+    return result.rowcount == 1
+
+
+async def give_back_unit(s: AsyncSession, pool_id: int, period_id: int) -> None:
+    """Return one unit to the pool it came from."""
+    conn = await s.connection()
+    await conn.execute(_GIVE_BACK, {"b_pool_id": pool_id, "b_city_id": require_city().id})
+    mark_released(s, period_id)
+
+
+def mark_released(s: AsyncSession, period_id: int) -> None:
+    s.info.setdefault(_RELEASED, set()).add(period_id)
+
+
+def released_periods(s: AsyncSession) -> set[int]:
+    """Periods that got units back in this session's transaction (for the sold-out gate)."""
+    return set(s.info.get(_RELEASED, ()))

@@ -1,0 +1,69 @@
+"""Embedded mode: without Redis the web process drains the outbox and runs the sweeps itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import AsyncIterator
+
+from .periodic import release_pools, sweep_no_shows
+from .relay import drain_in_process
+
+log = logging.getLogger("guahao.jobs")
+
+POOL_RELEASE_EVERY = 60.0
+NO_SHOW_SWEEP_EVERY = 300.0
+STOP_TIMEOUT = 10.0
+
+
+async def _logged(work, what: str) -> None:
+    try:
+        await work
+    except Exception:  # the runner outlives a failing sweep; the next tick tries again
+        log.exception("%s failed", what)
+
+
+async def _loop(rt, stop: asyncio.Event, poll: float) -> None:
+    next_release = next_sweep = 0.0
+    while not stop.is_set():
+        try:
+            await drain_in_process(rt, stop=stop)
+        except Exception:  # keep the loop alive; rows stay due and are tried again
+            log.exception("in-process outbox drain failed")
+        if stop.is_set():
+            break
+        now = time.monotonic()
+        if now >= next_release:
+            next_release = now + POOL_RELEASE_EVERY
+            await _logged(release_pools(rt), "reserved pool release")
+        if now >= next_sweep:
+            next_sweep = now + NO_SHOW_SWEEP_EVERY
+            await _logged(sweep_no_shows(rt), "no-show sweep")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll)
+
+
+@contextlib.asynccontextmanager
+async def in_process_runner(rt, *, poll_seconds: float | None = None) -> AsyncIterator[asyncio.Task | None]:
+    """While open, drain due outbox rows every ``outbox_poll_seconds`` and run the sweeps.
+
+    Does nothing unless ``rt.settings.outbox_in_process`` (no Redis): with Redis the worker
+    owns the relay and the sweeps. Stops between passes on exit.
+    """
+    if not rt.settings.outbox_in_process:
+        yield None
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(_loop(rt, stop, poll_seconds or rt.settings.outbox_poll_seconds), name="guahao-outbox")
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, STOP_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,122 @@
+"""Moving due outbox rows to their runner: arq (production) or this process (embedded mode).
+
+The relay reads across cities by design (``platform_scope``). A row handed to arq becomes
+``queued`` with job id ``outbox:<id>``: while arq holds the job, enqueueing it again is a
+no-op, and the job itself re-checks the row, so a replay never runs a side effect twice.
+Run jobs keep no result (``keep_result=0``), so a message rescheduled after a failure can be
+enqueued again under the same id. ``due_at`` of a queued row records when it was handed over;
+a row still ``queued`` long after that (Redis lost it, or arq gave up on a dying worker) is
+handed over again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from core.models import OutboxMessage
+from tenants.clock import utcnow
+from tenants.context import platform_scope
+from tenants.settings import Settings
+
+from .runner import process_outbox_message
+
+STUCK_AFTER = timedelta(minutes=10)
+RUN_OUTBOX = "run_outbox"
+
+
+def namespace(settings: Settings) -> str:
+    """Separates deployments (or test runs) sharing one Redis; empty in a normal deployment."""
+    return str(settings.extra.get("arq_namespace", "") or "")
+
+
+def queue_name(settings: Settings) -> str:
+    ns = namespace(settings)
+    return f"guahao:{ns}:queue" if ns else "guahao:queue"
+
+
+def outbox_job_id(settings: Settings, outbox_id: int) -> str:
+    ns = namespace(settings)
+    return f"{ns}:outbox:{outbox_id}" if ns else f"outbox:{outbox_id}"
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.due_at <= now),
+        and_(OutboxMessage.status == "queued", OutboxMessage.due_at <= now - STUCK_AFTER),
+    )
+
+
+async def relay_once(rt, *, limit: int = 500) -> int:
+    """Hand up to ``limit`` due rows of every city to arq; returns how many.
+
+    Rows are marked ``queued`` in the transaction that read them, after their jobs are in
+    Redis: if Redis is down nothing is marked and the rows wait for the next pass.
+    """
+    if rt.redis is None:
+        raise RuntimeError("the outbox relay needs Redis (settings.redis_url)")
+    now = utcnow()
+    with platform_scope("outbox relay: due side effects of every city"):
+        async with rt.db.transaction() as s:
+            q = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+            if rt.db.dialect == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = list((await s.scalars(q)).all())
+            for outbox_id in ids:
+                await rt.redis.enqueue_job(
+                    RUN_OUTBOX,
+                    outbox_id,
+                    _job_id=outbox_job_id(rt.settings, outbox_id),
+                    _queue_name=queue_name(rt.settings),
+                )
+            if ids:
+                await s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="queued", due_at=now)
+                )
+    return len(ids)
+
+
+async def due_message_ids(
+    rt, *, now: datetime | None = None, limit: int = 500, city_id: int | None = None
+) -> list[int]:
+    """Ids of rows due at ``now`` (default: the current time), oldest first; every city's
+    unless ``city_id`` names one."""
+    at = now or utcnow()
+    with platform_scope("outbox: due side effects of every city"):
+        async with rt.db.transaction() as s:
+            q = select(OutboxMessage.id).where(_due(at))
+            if city_id is not None:
+                q = q.where(OutboxMessage.city_id == city_id)
+            q = q.order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+            return list((await s.scalars(q)).all())
+
+
+async def drain_in_process(
+    rt,
+    *,
+    now: datetime | None = None,
+    limit: int = 500,
+    rounds: int = 20,
+    city_id: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run due rows here and now (embedded mode, tests); returns how many runs were made.
+
+    Messages that become due while draining (e.g. an event emitted by a handler) are picked up
+    in the next round; ``rounds`` bounds the passes. ``now`` only selects rows; handlers use
+    the clock (``tenants.clock``). ``city_id`` limits the drain to one city (CLI, tests);
+    ``stop``, once set, ends the drain before the next message (a prompt shutdown).
+    """
+    total = 0
+    for _ in range(rounds):
+        ids = await due_message_ids(rt, now=now, limit=limit, city_id=city_id)
+        if not ids:
+            break
+        for outbox_id in ids:
+            if stop is not None and stop.is_set():
+                return total
+            await process_outbox_message(rt, outbox_id)
+            total += 1
+    return total

@@ -1,0 +1,111 @@
+"""Running one outbox message: find its city, run its handler there, record the outcome.
+
+The same function runs under arq (``run_outbox`` job) and in-process (embedded mode). Failures
+are rescheduled on the row itself with exponential back-off, so a retry survives a Redis
+restart and the final failure stays visible on the row (``status = failed``, ``last_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import select
+
+from core.models import City, OutboxMessage
+from tenants.clock import utcnow
+from tenants.context import CityContext, platform_scope, use_city
+from tenants.resolver import city_context
+
+log = logging.getLogger("guahao.jobs")
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_MAX_SECONDS = 3600
+
+
+class UnknownTopic(LookupError):
+    """No core handler and no enabled plugin handles the topic (retried: a plugin may come)."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler gets besides its payload.
+
+    Attributes:
+        rt: the runtime (database, plugins, settings).
+        city: the city the message belongs to (also the current city while it runs).
+        plugins: the city's plugin set.
+        message_id: the outbox row id (stable across retries; a good idempotency key).
+        attempt: 1 for the first run, 2 for the first retry, …
+    """
+
+    rt: Any
+    city: CityContext
+    plugins: Any
+    message_id: int
+    attempt: int
+
+
+Handler = Callable[[JobContext, dict], Awaitable[Any]]
+
+
+def backoff_seconds(failures: int) -> float:
+    """Delay before the next try after ``failures`` failed attempts: 10 s, 20 s, 40 s … ≤ 1 h."""
+    return float(min(BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+def resolve_handler(topic: str, plugins) -> Handler:
+    from .handlers import BUILTIN_HANDLERS
+
+    handler = BUILTIN_HANDLERS.get(topic) or plugins.outbox_handlers().get(topic)
+    if handler is None:
+        raise UnknownTopic(f"no handler for outbox topic {topic!r} in this city")
+    return handler
+
+
+async def process_outbox_message(rt, outbox_id: int) -> str | None:
+    """Run one outbox message if it still needs running; returns its status afterwards.
+
+    A message already ``done`` or ``failed`` (a replayed job) is left alone.
+    """
+    with platform_scope("outbox: find the city of a message"):
+        async with rt.db.transaction() as s:
+            msg = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
+            if msg is None or msg.status in ("done", "failed"):
+                return msg.status if msg else None
+            city_row = await s.scalar(select(City).where(City.id == msg.city_id))
+            topic, payload, failures = msg.topic, dict(msg.payload or {}), msg.attempts
+    city = city_context(city_row)
+    with use_city(city):
+        try:
+            plugins = await rt.plugins.for_city(city)
+            handler = resolve_handler(topic, plugins)
+            await handler(JobContext(rt, city, plugins, outbox_id, failures + 1), payload)
+        except Exception as exc:  # recorded on the row and retried; never lost
+            return await _record_failure(rt, outbox_id, topic, exc)
+        async with rt.db.transaction() as s:
+            row = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
+            row.status = "done"
+            row.done_at = utcnow()
+    return "done"
+
+
+async def _record_failure(rt, outbox_id: int, topic: str, exc: Exception) -> str:
+    detail = "".join(traceback.format_exception(exc))
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
+        row.attempts += 1
+        head = f"{type(exc).__name__}: {exc}"[:600]
+        row.last_error = f"{head}\n{detail[-(1990 - len(head)):]}"
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            log.error("outbox %s (%s) failed for good after %s attempts: %s", outbox_id, topic, row.attempts, exc)
+        else:
+            row.status = "pending"
+            row.due_at = utcnow() + timedelta(seconds=backoff_seconds(row.attempts))
+            log.warning("outbox %s (%s) attempt %s failed, retry at %s: %s", outbox_id, topic, row.attempts, row.due_at, exc)
+        return row.status

@@ -1,0 +1,1 @@
+"""Members (会员): real-name registration, login, tokens (R1)."""

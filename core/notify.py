@@ -1,0 +1,350 @@
+"""Notifications to members (R9): what each message says, whether it still applies, who sends it.
+
+A ``notify`` outbox message becomes one ``Notification`` row (the city's message log) and is
+handed to the first of the city's enabled senders for its channel. Re-running the same message
+finds that row again, so a retry never sends twice what was already delivered. Booking
+messages carry what a patient needs on the day: booking number, hospital, department, doctor,
+date and time, place, fee and what to bring (身份证、医保卡).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import (
+    Booking,
+    Campus,
+    ClinicSession,
+    Department,
+    Doctor,
+    Hospital,
+    Member,
+    Notification,
+    Period,
+    RegistrationType,
+)
+from core.outbox import emit
+from core.plugins.interfaces import OutgoingMessage
+from tenants.clock import utcnow
+from tenants.context import CityContext
+
+log = logging.getLogger("guahao.notify")
+
+WEEKDAYS = "一二三四五六日"
+HALF_DAYS = {"am": "上午", "pm": "下午", "evening": "晚上"}
+BRING = "请携带本人身份证、医保卡"
+
+
+class NoSender(RuntimeError):
+    """The city has no enabled sender for the channel; retried until one is configured."""
+
+
+class SendFailed(RuntimeError):
+    """The sender refused or failed; retried with back-off by the outbox."""
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}元"
+
+
+def local(at: datetime | None, city: CityContext, fmt: str = "%m月%d日 %H:%M") -> str:
+    return at.astimezone(city.tz).strftime(fmt) if at else ""
+
+
+@dataclass
+class BookingFacts:
+    """Everything a booking message mentions, loaded once."""
+
+    booking: Booking
+    hospital: Hospital
+    department: Department
+    doctor: Doctor
+    session: ClinicSession
+    period: Period
+    campus: Campus | None
+    reg_type: RegistrationType | None
+
+    @property
+    def when(self) -> str:
+        d = self.session.date
+        return (
+            f"{d.year}年{d.month}月{d.day}日（星期{WEEKDAYS[d.weekday()]}）"
+            f"{HALF_DAYS.get(str(self.session.half_day), '')} "
+            f"{self.period.start:%H:%M}-{self.period.end:%H:%M}"
+        )
+
+    @property
+    def place(self) -> str:
+        text = self.hospital.name
+        address = self.hospital.address
+        if self.campus is not None:
+            text += self.campus.name
+            address = self.campus.address or address
+        text += f" {self.department.name}"
+        return f"{text}（{address}）" if address else text
+
+    @property
+    def who(self) -> str:
+        rtype = f"（{self.reg_type.name}号）" if self.reg_type else ""
+        return f"{self.hospital.name} {self.department.name} {self.doctor.name}{rtype}"
+
+    @property
+    def fee(self) -> str:
+        b = self.booking
+        if b.payment_status == "paid":
+            note = "已支付"
+        elif b.payment_status == "unpaid":
+            note = "待支付"
+        else:
+            note = "就诊当日到院支付"
+        return f"{yuan(b.fee_fen)}（{note}）"
+
+
+async def load_facts(s: AsyncSession, booking_id: str) -> BookingFacts | None:
+    b = await s.scalar(select(Booking).where(Booking.id == booking_id))
+    if b is None:
+        return None
+
+    async def one(model, ident):
+        return await s.scalar(select(model).where(model.id == ident)) if ident is not None else None
+
+    cs = await one(ClinicSession, b.session_id)
+    return BookingFacts(
+        booking=b,
+        hospital=await one(Hospital, b.hospital_id),
+        department=await one(Department, b.department_id),
+        doctor=await one(Doctor, b.doctor_id),
+        session=cs,
+        period=await one(Period, b.period_id),
+        campus=await one(Campus, cs.campus_id),
+        reg_type=await one(RegistrationType, cs.registration_type_id),
+    )
+
+
+# --- texts --------------------------------------------------------------------------------
+
+Text = Callable[[CityContext, Member, "BookingFacts | None", dict], str]
+
+
+def _confirmed(city, m, f, data):
+    return (
+        f"{m.name}您好，您已预约成功。预约号：{f.booking.id}；{f.who}；就诊时间：{f.when}；"
+        f"地点：{f.place}；挂号费：{f.fee}。{BRING}，于就诊时段开始前到院取号。"
+    )
+
+
+def _pending(city, m, f, data):
+    return (
+        f"{m.name}您好，已为您保留号源，请于{local(f.booking.hold_expires_at, city, '%H:%M')}前"
+        f"完成支付（挂号费{yuan(f.booking.fee_fen)}），逾期号源自动释放。预约号：{f.booking.id}；"
+        f"{f.who}；就诊时间：{f.when}。"
+    )
+
+
+def _cancelled(city, m, f, data):
+    reason = data.get("reason") or f.booking.cancel_reason
+    refund = "，挂号费将原路退回" if f.booking.payment_status in ("paid", "refunded") else ""
+    because = f"，原因：{reason}" if reason else ""
+    return f"{m.name}您好，您的预约已取消{because}{refund}。预约号：{f.booking.id}；{f.who}；就诊时间：{f.when}。"
+
+
+def _expired(city, m, f, data):
+    return (
+        f"{m.name}您好，您的预约未在规定时间内确认或支付，已失效，号源已释放。"
+        f"预约号：{f.booking.id}；{f.who}；就诊时间：{f.when}。"
+    )
+
+
+def _day_before(city, m, f, data):
+    return (
+        f"{m.name}您好，温馨提示：您预约了{f.when}的{f.who}。预约号：{f.booking.id}；地点：{f.place}；"
+        f"挂号费：{f.fee}。{BRING}，提前到院取号。如不能就诊请及时取消，爽约将影响预约信用。"
+    )
+
+
+def _thirty_min(city, m, f, data):
+    return (
+        f"{m.name}您好，您预约的{f.who}将于{f.period.start:%H:%M}开始就诊，请尽快到{f.place}取号。"
+        f"预约号：{f.booking.id}。{BRING}。"
+    )
+
+
+def _offer(city, m, f, data):
+    until = data.get("offer_expires_at")
+    until_at = datetime.fromisoformat(until) if isinstance(until, str) else f.booking.hold_expires_at
+    return (
+        f"{m.name}您好，您候补的{f.who}有号源释放，已为您保留{f.when}，请于"
+        f"{local(until_at, city)}前确认，逾期视为放弃。预约号：{f.booking.id}。"
+    )
+
+
+def _suspended(city, m, f, data):
+    until = data.get("suspended_until")
+    until_at = datetime.fromisoformat(until) if isinstance(until, str) else m.suspended_until
+    reason = data.get("reason") or m.suspension_reason or "爽约"
+    return (
+        f"{m.name}您好，因{reason}，您在本平台的预约挂号资格已暂停至{local(until_at, city, '%Y年%m月%d日 %H:%M')}。"
+        f"如有疑问请联系平台客服。"
+    )
+
+
+def _free_text(city, m, f, data):
+    text = data.get("text")
+    if not text:
+        raise ValueError("a free-text notification needs data.text")
+    return f"{m.name}您好，{text}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A notification kind: its text, whether it is essential, when it still applies."""
+
+    text: Text
+    essential: bool = True
+    needs_booking: bool = True
+    statuses: tuple[str, ...] = ()  # booking statuses in which it still applies; () = any
+
+
+KINDS: dict[str, Kind] = {
+    "booking_confirmed": Kind(_confirmed, statuses=("confirmed",)),
+    "booking_pending_payment": Kind(_pending, statuses=("pending_payment",)),
+    "booking_cancelled": Kind(_cancelled, statuses=("cancelled",)),
+    "booking_expired": Kind(_expired, statuses=("expired",)),
+    "reminder_day_before": Kind(_day_before, statuses=("confirmed",)),
+    "reminder_30min": Kind(_thirty_min, statuses=("confirmed",)),
+    "waitlist_offer": Kind(_offer, statuses=("offered",)),
+    "credit_suspended": Kind(_suspended, needs_booking=False),
+    # Not essential: members who opted out do not get these (R9.3).
+    "announcement": Kind(_free_text, essential=False, needs_booking=False),
+    "survey": Kind(_free_text, essential=False, needs_booking=False),
+}
+
+
+def compose(city: CityContext, kind: str, member: Member, facts: BookingFacts | None, data: dict) -> str:
+    """The message text (zh-CN), prefixed with the city platform's signature."""
+    spec = KINDS[kind]
+    return f"【{city.name}预约挂号】" + spec.text(city, member, facts, data or {})
+
+
+# --- planning and delivery ----------------------------------------------------------------
+
+
+async def _plan(s: AsyncSession, city: CityContext, payload: dict) -> Notification | None:
+    """Find or create the notification row for ``payload``; ``None`` when it no longer applies."""
+    kind = payload.get("kind")
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    member = await s.scalar(select(Member).where(Member.id == payload.get("member_id")))
+    if member is None:
+        log.warning("notification %s for unknown member %s dropped", kind, payload.get("member_id"))
+        return None
+    booking_id = payload.get("booking_id")
+    facts = await load_facts(s, booking_id) if booking_id else None
+    if spec.needs_booking and facts is None:
+        log.warning("notification %s for unknown booking %s dropped", kind, booking_id)
+        return None
+    if facts is not None and spec.statuses and str(facts.booking.status) not in spec.statuses:
+        return None  # e.g. a reminder for a booking cancelled since
+    body = compose(city, kind, member, facts, payload.get("data") or {})
+    same = select(Notification).where(
+        Notification.member_id == member.id,
+        Notification.kind == kind,
+        Notification.booking_id == booking_id if booking_id else Notification.booking_id.is_(None),
+    )
+    if not booking_id:
+        same = same.where(Notification.body == body)
+    existing = await s.scalar(same.order_by(Notification.id).limit(1))
+    if existing is not None:
+        return existing
+    row = Notification(
+        member_id=member.id,
+        booking_id=booking_id,
+        kind=kind,
+        recipient=member.phone,
+        body=body[:2000],
+        essential=spec.essential,
+        status="pending",
+    )
+    if not spec.essential and member.notifications_opt_out:
+        row.status = "skipped"
+        row.error = "member opted out of non-essential messages"
+    s.add(row)
+    await s.flush()
+    return row
+
+
+async def deliver(rt, city: CityContext, plugins, payload: dict, *, channel: str = "sms") -> Notification | None:
+    """Plan the message of a ``notify`` outbox payload and send it once.
+
+    Returns the notification (``None`` when nothing applies any more). Raises ``NoSender`` or
+    ``SendFailed`` so the outbox retries; the row records each failed attempt.
+    """
+    async with rt.db.transaction() as s:
+        note = await _plan(s, city, payload)
+    if note is None or note.status in ("sent", "skipped"):
+        return note
+    senders = plugins.notification_senders(channel)
+    if not senders:
+        await _record_failure(rt, note.id, "", f"no enabled sender for channel {channel}")
+        raise NoSender(f"city {city.slug} has no enabled sender for {channel}")
+    sender = senders[0]
+    settings, secrets = plugins.config_of(sender)
+    message = OutgoingMessage(
+        notification_id=note.id,
+        kind=note.kind,
+        channel=channel,
+        recipient=note.recipient,
+        body=note.body,
+        member_id=note.member_id,
+        booking_id=note.booking_id,
+        essential=note.essential,
+    )
+    try:
+        result = await sender.send(city, message, settings, secrets)
+    except Exception as exc:
+        await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}")
+        raise SendFailed(f"{sender.name}: {exc}") from exc
+    if not result.ok:
+        await _record_failure(rt, note.id, sender.name, result.error or "refused")
+        if result.retryable:
+            raise SendFailed(f"{sender.name}: {result.error}")
+        return note
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(Notification).where(Notification.id == note.id))
+        row.status = "sent"
+        row.sender = sender.name
+        row.sent_at = utcnow()
+        row.attempts += 1
+        row.error = ""
+        emit(s, "notification.sent", {"notification_id": row.id, "channel": channel})
+    return row
+
+
+async def _record_failure(rt, note_id: int, sender: str, error: str) -> None:
+    """The last attempt failed; a later retry of the same outbox message may still send it."""
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(Notification).where(Notification.id == note_id))
+        row.attempts += 1
+        row.sender = sender
+        row.error = error[:1000]
+        row.status = "failed"
+
+
+def notification_event(note: Notification, channel: str) -> dict:
+    """What ``guahao_notification_sent`` receives (metering counts messages per channel)."""
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "sender": note.sender,
+        "channel": channel,
+        "member_id": note.member_id,
+        "booking_id": note.booking_id,
+        "sent_at": note.sent_at.isoformat() if note.sent_at else None,
+    }

@@ -1,0 +1,104 @@
+"""The OpenAPI document covers every route, and real answers match it; the API page renders it."""
+
+import re
+
+import jsonschema_rs
+from starlette.routing import Mount
+
+from .conftest import signup, url
+
+
+def api_routes(app) -> set[tuple[str, str]]:
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/api/v1")
+    out = set()
+    for route in mount.routes:
+        for method in route.methods or ():
+            if method != "HEAD":
+                out.add((method.lower(), "/api/v1" + route.path))
+    return out
+
+
+async def test_document_lists_exactly_the_routes(client, app):
+    r = await client.get("/api/v1/openapi.json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    doc = r.json()
+    assert doc["openapi"] == "3.1.0"
+    documented = {(m, p) for p, methods in doc["paths"].items() for m in methods}
+    served = api_routes(app) - {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
+    assert documented == served
+    for path in ("/api/v1/{city}/members", "/api/v1/{city}/auth/token", "/api/v1/{city}/availability",
+                 "/api/v1/{city}/bookings/{booking_id}/cancel", "/api/v1/{city}/me"):
+        assert path in doc["paths"]
+
+
+async def test_every_schema_is_valid_json_schema_and_every_error_is_described(client):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    registry = jsonschema_rs.Registry([("urn:doc", doc)])
+    for name, schema in doc["components"]["schemas"].items():
+        jsonschema_rs.meta.validate(schema)
+        validator = jsonschema_rs.validator_for({"$ref": f"urn:doc#/components/schemas/{name}"}, registry=registry)
+        for example in schema.get("examples", []):
+            validator.validate(example)
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            assert op["operationId"] and op["summary"]
+            statuses = set(op["responses"])
+            assert any(s.startswith("2") for s in statuses)
+            assert "404" in statuses  # unknown city at least
+            if op.get("requestBody"):
+                assert {"413", "415", "422"} <= statuses, (method, path)
+            if op.get("security"):
+                assert "401" in statuses, (method, path)
+            for status, resp in op["responses"].items():
+                if not status.startswith("2"):
+                    assert resp["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+                    assert resp["x-error-codes"]
+            for p in op["parameters"]:
+                assert p["in"] in ("path", "query", "header") and "schema" in p
+
+
+async def test_real_answers_match_their_schemas(client, rt, city, catalogue):
+    """A hand-rolled conformance pass over the main success paths (schemathesis does the rest)."""
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    registry = jsonschema_rs.Registry([("urn:doc", doc)])
+
+    def check(method: str, path: str, status: int, body) -> None:
+        schema = doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+        ref = "urn:doc#/components/schemas/" + schema["$ref"].rsplit("/", 1)[-1]
+        jsonschema_rs.validator_for({"$ref": ref}, registry=registry).validate(body)
+
+    m = await signup(client, rt, city)
+    pid = catalogue.periods[catalogue.sessions[0].id][0].id
+    calls = [
+        ("get", "/{city}/hospitals", "/hospitals", None),
+        ("get", "/{city}/hospitals/{hospital_id}", f"/hospitals/{catalogue.hospital.id}", None),
+        ("get", "/{city}/hospitals/{hospital_id}/departments", f"/hospitals/{catalogue.hospital.id}/departments", None),
+        ("get", "/{city}/doctors", "/doctors", None),
+        ("get", "/{city}/doctors/{doctor_id}", f"/doctors/{catalogue.doctor.id}", None),
+        ("get", "/{city}/availability", f"/availability?department_id={catalogue.department.id}", None),
+        ("post", "/{city}/bookings", "/bookings", {"period_id": pid, "channel": "app"}),
+        ("get", "/{city}/bookings", "/bookings", None),
+        ("get", "/{city}/me", "/me", None),
+        ("post", "/{city}/bookings", "/bookings", {"period_id": pid, "channel": "app"}),  # 409
+        ("get", "/{city}/hospitals/{hospital_id}", "/hospitals/999999", None),  # 404
+    ]
+    for method, template, path, body in calls:
+        r = await client.request(method.upper(), url(city, path), json=body, headers=m.headers)
+        assert str(r.status_code) in doc["paths"]["/api/v1" + template][method]["responses"], (path, r.status_code)
+        check(method, "/api/v1" + template, r.status_code, r.json())
+
+
+async def test_api_page_shows_every_operation_without_external_assets(client):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    r = await client.get("/api/v1/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "接口文档" in html and "错误码" in html and "Error codes" in html
+    for path, methods in doc["paths"].items():
+        assert path in html
+        for op in methods.values():
+            assert f'id="{op["operationId"]}"' in html
+    for code in ("slot_full", "invalid_id_number", "too_many_attempts", "payload_too_large", "city_not_found"):
+        assert f"<code>{code}</code>" in html
+    assert "&#34;period_id&#34;" in html or '"period_id"' in html  # a request example
+    assert not re.search(r"""(src|href)=["']https?://""", html)
