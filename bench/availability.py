@@ -48,20 +48,17 @@ async def main(total: int, concurrency: int) -> None:
             f"&date_to={today + timedelta(days=13)}")
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}
-    limits = httpx.Limits(max_connections=concurrency)
     with server("core.app:create_app", env) as base:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
-            first = await c.get(path)
-            first.raise_for_status()
-            doc = first.json()
-            await fixed_load(c, path, total=min(200, total), concurrency=concurrency)  # warm-up
-            app_s, app_lat, app_st = await fixed_load(c, path, total=total, concurrency=concurrency)
+        first = httpx.get(base + path, timeout=60)
+        first.raise_for_status()
+        doc = first.json()
+        await fixed_load(base, path, total=min(200, total), concurrency=concurrency)  # warm-up
+        app_s, app_lat, app_st = await fixed_load(base, path, total=total, concurrency=concurrency)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)
     with server("bench.bare_app:create_app", {"BENCH_PAYLOAD": f.name}) as base:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
-            await fixed_load(c, "/doc", total=min(200, total), concurrency=concurrency)
-            ref_s, ref_lat, _ = await fixed_load(c, "/doc", total=total, concurrency=concurrency)
+        await fixed_load(base, "/doc", total=min(200, total), concurrency=concurrency)
+        ref_s, ref_lat, _ = await fixed_load(base, "/doc", total=total, concurrency=concurrency)
     sessions = len(doc["items"])
     periods = sum(len(i["periods"]) for i in doc["items"])
     size = len(first.content)

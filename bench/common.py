@@ -98,19 +98,69 @@ def summary(latencies: list[float]) -> str:
             f"mean {statistics.fmean(latencies) * 1000:.1f} ms")
 
 
-async def fixed_load(client: httpx.AsyncClient, url: str, *, total: int, concurrency: int, headers=None):
-    """``total`` GETs with ``concurrency`` in flight; returns (seconds, latencies, statuses)."""
+class RawConnection:
+    """A minimal HTTP/1.1 keep-alive client connection for load generation.
+
+    A general client (httpx) spends more CPU per request than the server under test once
+    thousands of requests are in flight, and then measures itself; this one only writes
+    the request and reads a ``Content-Length`` response.
+    """
+
+    def __init__(self, base: str):
+        u = httpx.URL(base)
+        self.host, self.port = u.host, u.port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> "RawConnection":
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def request(self, method: str, path: str, *, body: bytes = b"", headers: dict | None = None):
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        if body:
+            head.append("Content-Type: application/json")
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+            elif name.strip().lower() == "transfer-encoding":
+                raise RuntimeError("chunked responses are not expected here")
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+
+
+async def fixed_load(base: str, path: str, *, total: int, concurrency: int, headers=None):
+    """``total`` GETs over ``concurrency`` keep-alive connections; (seconds, latencies, statuses)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue = iter(range(total))
+    conns = [await RawConnection(base).open() for _ in range(concurrency)]
 
-    async def worker():
+    async def worker(conn: RawConnection):
         for _ in queue:
             t0 = time.perf_counter()
-            r = await client.get(url, headers=headers)
+            status, _ = await conn.request("GET", path, headers=headers)
             latencies.append(time.perf_counter() - t0)
-            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            statuses[status] = statuses.get(status, 0) + 1
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - t0, latencies, statuses
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        await c.close()
+    return elapsed, latencies, statuses

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -18,10 +19,9 @@ import time
 from datetime import date, time as dtime, timedelta
 
 import asyncpg
-import httpx
 from sqlalchemy import func, select, text
 
-from bench.common import bench_settings, pg_dsn, recreate_database, server, summary
+from bench.common import RawConnection, bench_settings, pg_dsn, recreate_database, server, summary
 from core.catalogue.schedule import PeriodSpec, create_session
 from core.members.ids import check_digit
 from core.members.tokens import issue
@@ -106,29 +106,34 @@ async def audit(rt, city, period_ids: list[int]) -> dict:
     return {"confirmed": confirmed, "overbooked": over, "duplicates": dup}
 
 
-async def http_storm(base: str, city_slug: str, tokens: list[str], period_ids: list[int], connections: int):
+async def http_storm(base: str, city_slug: str, tokens: list[str], period_ids: list[int]):
+    """Every member opens a connection first, then all send their booking at the same moment."""
     rng = random.Random(7)
     targets = [rng.choice(period_ids) for _ in tokens]
+    conns = [await RawConnection(base).open() for _ in tokens]
     start = asyncio.Event()
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-        async def one(token: str, period_id: int):
-            await start.wait()
-            t0 = time.perf_counter()
-            r = await client.post(f"/api/v1/{city_slug}/bookings", json={"period_id": period_id, "channel": "web"},
-                                  headers={"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(8)})
-            latencies.append(time.perf_counter() - t0)
-            key = str(r.status_code) if r.status_code < 300 else r.json().get("error", {}).get("code", str(r.status_code))
-            statuses[key] = statuses.get(key, 0) + 1
+    path = f"/api/v1/{city_slug}/bookings"
 
-        tasks = [asyncio.create_task(one(t, p)) for t, p in zip(tokens, targets)]
-        await asyncio.sleep(0.2)
+    async def one(conn: RawConnection, token: str, period_id: int):
+        body = json.dumps({"period_id": period_id, "channel": "web"}).encode()
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(8)}
+        await start.wait()
         t0 = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
+        status, payload = await conn.request("POST", path, body=body, headers=headers)
+        latencies.append(time.perf_counter() - t0)
+        key = str(status) if status < 300 else json.loads(payload).get("error", {}).get("code", str(status))
+        statuses[key] = statuses.get(key, 0) + 1
+
+    tasks = [asyncio.create_task(one(c, t, p)) for c, t, p in zip(conns, tokens, targets)]
+    await asyncio.sleep(0.2)
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        await c.close()
     return elapsed, latencies, statuses
 
 
@@ -186,7 +191,7 @@ async def reference_storm(settings, city, member_ids: list[int], period_ids: lis
     return elapsed, latencies, ok
 
 
-async def main(members: int, connections: int, workers: int) -> None:
+async def main(members: int, workers: int) -> None:
     settings = bench_settings("guahao_bench_storm")
     await recreate_database(settings)
     await upgrade_async(settings)
@@ -203,7 +208,7 @@ async def main(members: int, connections: int, workers: int) -> None:
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}
     with server("core.app:create_app", env, workers=workers) as base:
-        elapsed, lat, statuses = await http_storm(base, city.slug, tokens, app_periods, connections)
+        elapsed, lat, statuses = await http_storm(base, city.slug, tokens, app_periods)
     result = await audit(rt, city, app_periods)
 
     ref_elapsed, ref_lat, ref_ok = await reference_storm(settings, city, member_ids, ref_periods, pool_size * 2)
@@ -211,7 +216,7 @@ async def main(members: int, connections: int, workers: int) -> None:
 
     app_rate, ref_rate = members / elapsed, members / ref_elapsed
     print(f"slot-release storm: {members} members, {len(app_periods)} periods, 500 units, "
-          f"{connections} client connections, {workers} server worker(s), redis={'yes' if settings.redis_url else 'no'}")
+          f"{members} client connections, {workers} server worker(s), redis={'yes' if settings.redis_url else 'no'}")
     print(f"  app (HTTP, uvicorn, PostgreSQL): {app_rate:8.0f} attempts/s in {elapsed:.2f} s; {summary(lat)}")
     print(f"    outcomes: {dict(sorted(statuses.items()))}")
     print(f"    confirmed {result['confirmed']}, overbooked {result['overbooked']}, duplicates {result['duplicates']}")
@@ -224,7 +229,6 @@ async def main(members: int, connections: int, workers: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--members", type=int, default=2000)
-    ap.add_argument("--connections", type=int, default=1000, help="client connections in flight")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     a = ap.parse_args()
-    asyncio.run(main(a.members, a.connections, a.workers))
+    asyncio.run(main(a.members, a.workers))

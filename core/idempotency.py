@@ -9,7 +9,7 @@ Two requests with the same key at the same moment still make one change. The rec
 written in the transaction that makes the change, so the unique constraint on
 ``(city_id, owner, key)`` lets one of them commit; the other fails (on that constraint, or on
 the rule its twin's change now breaks, e.g. ``duplicate_session``), is rolled back whole, and
-reads the winner's record instead.
+reads the winner's record instead. A replay arriving later takes the same path.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from tenants.context import require_city
 MAX_KEY_LENGTH = 255
 
 Action = Callable[[AsyncSession], Awaitable[tuple[dict, int]]]
+# An action that stores its own record (to choose the moment within its transaction) is
+# handed this: ``await store(s, body, status)``.
+Store = Callable[[AsyncSession, dict, int], Awaitable[None]]
 
 
 def check_key(key: str) -> str:
@@ -94,7 +97,13 @@ async def remember(
 
 
 async def run_once(
-    db, *, owner: str, key: str | None, request: dict[str, Any], action: Action
+    db,
+    *,
+    owner: str,
+    key: str | None,
+    request: dict[str, Any],
+    action: Action | None = None,
+    storing_action: Callable[[AsyncSession, Store | None], Awaitable[tuple[dict, int]]] | None = None,
 ) -> tuple[dict, int, bool]:
     """Run ``action`` in one transaction unless ``key`` already has a response.
 
@@ -103,23 +112,37 @@ async def run_once(
         owner: who the key belongs to, e.g. ``"member:42"``.
         key: the client's ``Idempotency-Key`` or ``None`` (then simply run once).
         request: operation and parameters; their fingerprint is compared on replay.
-        action: ``async (session) -> (response body, HTTP status)``, run inside the transaction.
+        action: ``async (session) -> (response body, HTTP status)``, run inside the transaction;
+            the record is stored after it.
+        storing_action: instead of ``action``, ``async (session, store) -> (body, status)``
+            that calls ``store`` itself inside the transaction (``store`` is ``None`` without
+            a key).
 
     Returns ``(body, status, replayed)``.
     """
+    if (action is None) == (storing_action is None):
+        raise TypeError("give exactly one of action and storing_action")
     if key is None:
         async with db.transaction() as s:
-            body, status = await action(s)
+            body, status = await (action(s) if action else storing_action(s, None))
         return body, status, False
     check_key(key)
     request_hash = fingerprint(request)
+
+    async def store(s: AsyncSession, body: dict, status: int) -> None:
+        await remember(s, owner=owner, key=key, request_hash=request_hash, status_code=status, response=body)
+
     try:
+        # No look-up first: the record is inserted with the change, so a key seen before
+        # fails this transaction (on the record's unique constraint, or on the rule the
+        # first request's change now breaks) and is answered from the record below. The
+        # common case, a new key, costs one insert and no extra round trip.
         async with db.transaction() as s:
-            hit = await stored_response(s, owner=owner, key=key, request_hash=request_hash)
-            if hit is not None:
-                return hit[0], hit[1], True
-            body, status = await action(s)
-            await remember(s, owner=owner, key=key, request_hash=request_hash, status_code=status, response=body)
+            if storing_action is not None:
+                body, status = await storing_action(s, store)
+            else:
+                body, status = await action(s)
+                await store(s, body, status)
         return body, status, False
     except (DomainError, IntegrityError) as exc:
         if isinstance(exc, DomainError) and exc.code == "idempotency_key_reused":

@@ -127,11 +127,15 @@ def make_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
         _sqlite_setup(engine)
         return engine
     size = pool_size or int(os.environ.get("GUAHAO_DB_POOL_SIZE", "10"))
+    # No pre-ping: it costs a round trip on every checkout, on the booking rush's hot path.
+    # A connection broken by a database restart fails one request and invalidates the
+    # pool (SQLAlchemy's disconnect detection); recycling bounds a connection's age.
     return create_async_engine(
         url,
         pool_size=size,
         max_overflow=size,
-        pool_pre_ping=True,
+        pool_pre_ping=os.environ.get("GUAHAO_DB_PRE_PING", "") in ("1", "true"),
+        pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "guahao"}},
     )
 

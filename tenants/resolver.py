@@ -3,11 +3,18 @@
 Cities are read through a short-lived cache: the booking rush must not hit the database for
 the city row on every request, and a configuration change is seen within seconds
 (immediately in this process, since changes bump ``config_version`` and clear the cache).
+A miss is loaded once however many requests wait for it (thousands arrive in the same
+second at slot release), and an expired entry is refreshed by one request while the others
+keep using it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Awaitable, Callable, TypeVar
+
+T = TypeVar("T")
 
 from sqlalchemy import select
 
@@ -35,37 +42,50 @@ class CityResolver:
     def __init__(self, db, ttl: float = TTL_SECONDS):
         self.db = db
         self.ttl = ttl
-        self._by_slug: dict[str, tuple[float, CityContext | None]] = {}
-        self._by_host: dict[str, tuple[float, str | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, object]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future] = {}
 
     def invalidate(self, slug: str | None = None) -> None:
         if slug is None:
-            self._by_slug.clear()
-            self._by_host.clear()
+            self._cache.clear()
         else:
-            self._by_slug.pop(slug, None)
+            self._cache.pop(("slug", slug), None)
 
     async def by_slug(self, slug: str) -> CityContext | None:
-        hit = self._by_slug.get(slug)
-        now = time.monotonic()
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        async with self.db.transaction() as s:
-            city = await s.scalar(select(City).where(City.slug == slug, City.active.is_(True)))
-        ctx = city_context(city) if city else None
-        self._by_slug[slug] = (now, ctx)
-        return ctx
+        return await self._cached(("slug", slug), lambda: self._load_slug(slug))
 
     async def by_host(self, host: str) -> CityContext | None:
         host = host.split(":", 1)[0].lower()
-        hit = self._by_host.get(host)
-        now = time.monotonic()
-        if hit and now - hit[0] < self.ttl:
-            slug = hit[1]
-        else:
-            async with self.db.transaction() as s:
-                slug = await s.scalar(
-                    select(City.slug).join(CityHost, CityHost.city_id == City.id).where(CityHost.host == host)
-                )
-            self._by_host[host] = (now, slug)
+        slug = await self._cached(("host", host), lambda: self._load_host(host))
         return await self.by_slug(slug) if slug else None
+
+    async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fill(key, load))
+            self._loading[key] = pending
+        if hit is not None:  # stale: one request refreshes, the others go on with what we had
+            return hit[1]
+        return await asyncio.shield(pending)
+
+    async def _fill(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
+        try:
+            value = await load()
+            self._cache[key] = (time.monotonic(), value)
+            return value
+        finally:
+            self._loading.pop(key, None)
+
+    async def _load_slug(self, slug: str) -> CityContext | None:
+        async with self.db.transaction() as s:
+            city = await s.scalar(select(City).where(City.slug == slug, City.active.is_(True)))
+            return city_context(city) if city else None
+
+    async def _load_host(self, host: str) -> str | None:
+        async with self.db.transaction() as s:
+            return await s.scalar(
+                select(City.slug).join(CityHost, CityHost.city_id == City.id).where(CityHost.host == host)
+            )

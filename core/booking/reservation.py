@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -102,8 +102,14 @@ async def reserve(
     pool: str = "public",
     actor: str = "member",
     extra_checks: Callable[..., Any] | None = None,
+    before_take: Callable[[Booking], Awaitable[None]] | None = None,
 ) -> Booking:
-    """Book one unit of ``pool`` in a period for a member: confirmed, or held for payment."""
+    """Book one unit of ``pool`` in a period for a member: confirmed, or held for payment.
+
+    ``before_take`` runs after the booking's rows are written and before the unit is taken
+    (e.g. to store the idempotent response), so the contended pool row stays locked for as
+    short a time as possible: from the conditional UPDATE to the commit.
+    """
     city = require_city()
     now = utcnow()
     rules.check_channel(channel)
@@ -182,6 +188,8 @@ async def reserve(
     except IntegrityError:
         raise errors.duplicate_session(cs.id) from None
     await events.write(s)
+    if before_take is not None:
+        await before_take(booking)
     if not await take_unit(s, pool_id):
         raise errors.slot_full(period_id)
     make_transient_to_detached(booking)

@@ -49,17 +49,30 @@ async def book(
         return await _sold_out(rt, owner, idempotency_key, request, period_id)
     checks = await booking_checks(rt, city)
 
-    async def action(s: AsyncSession) -> tuple[dict, int]:
-        booking = await engine.reserve(s, member_id=member_id, period_id=period_id, channel=channel, extra_checks=checks)
-        if idempotency_key is not None:  # before the commit, so the note never misses a booking
-            await rt.gate.note_booked(city.id, owner, idempotency_key)
-        return (await booking_view(s, booking)).model_dump(mode="json"), 201
+    async def action(s: AsyncSession, store) -> tuple[dict, int]:
+        done: list[dict] = []
+
+        async def before_take(booking) -> None:  # the response is stored before the unit is taken
+            done.append((await booking_view(s, booking)).model_dump(mode="json"))
+            if store is not None:
+                await store(s, done[0], 201)
+
+        await engine.reserve(
+            s, member_id=member_id, period_id=period_id, channel=channel, extra_checks=checks, before_take=before_take
+        )
+        return done[0], 201
 
     async with rt.gate.turn():
         if await rt.gate.is_sold_out(city.id, period_id):  # it may have sold out while we queued
             return await _sold_out(rt, owner, idempotency_key, request, period_id)
+        if idempotency_key is not None:
+            # Before the transaction (never while a pool row is locked): the note is a hint
+            # that errs towards a look-up, so writing it for an attempt that fails is harmless.
+            await rt.gate.note_booked(city.id, owner, idempotency_key)
         try:
-            return await idempotency.run_once(rt.db, owner=owner, key=idempotency_key, request=request, action=action)
+            return await idempotency.run_once(
+                rt.db, owner=owner, key=idempotency_key, request=request, storing_action=action
+            )
         except DomainError as exc:
             if exc.code == "slot_full":
                 await rt.gate.mark_sold_out(city.id, period_id)
