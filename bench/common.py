@@ -57,7 +57,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(app: str, env: dict[str, str], *, factory: bool = True, workers: int = 1):
-    """Run ``app`` under uvicorn in its own process; yield its base URL."""
+    """Run ``app`` under uvicorn in its own process; yield its base URL and pid."""
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--no-access-log", "--workers", str(workers), "--backlog", "4096"]
@@ -76,13 +76,45 @@ def server(app: str, env: dict[str, str], *, factory: bool = True, workers: int 
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"server {app} did not start")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (OSError, IndexError):
+            continue
+        pids += [int(c) for c in children]
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process on this machine (the server is local here)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            f = tail.split()
+            total += (int(f[11]) + int(f[12])) / tick
+    return total
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from tenants.cache import TtlCache
 from tenants.crypto import configure_cipher
 from tenants.db import Database
 from tenants.resolver import CityResolver
@@ -25,6 +26,7 @@ class Runtime:
         resolver: city lookup by slug/host, cached.
         plugins: the per-city plugin host (``core.plugins.manager.PluginHost``).
         gate: the sold-out gate that turns away requests for empty pools before the database.
+        availability_cache: recent availability answers (``settings.availability_cache_seconds``).
         redis: an ``arq`` Redis pool when ``settings.redis_url`` is set, else ``None``.
     """
 
@@ -39,6 +41,7 @@ class Runtime:
         self.plugins = PluginHost(self)
         self.gate = make_gate(settings)
         self.redis = None
+        self.availability_cache: TtlCache[list[dict]] = TtlCache(settings.availability_cache_seconds)
 
     async def start(self) -> None:
         if self.settings.redis_url:

@@ -10,14 +10,10 @@ keep using it.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Awaitable, Callable, TypeVar
-
-T = TypeVar("T")
 
 from sqlalchemy import select
 
+from .cache import TtlCache
 from .context import CityContext
 from .models import City, CityHost
 from .rules import CityRules
@@ -41,43 +37,18 @@ class CityResolver:
 
     def __init__(self, db, ttl: float = TTL_SECONDS):
         self.db = db
-        self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[float, object]] = {}
-        self._loading: dict[tuple[str, str], asyncio.Future] = {}
+        self._cache: TtlCache = TtlCache(ttl, serve_stale=True)
 
     def invalidate(self, slug: str | None = None) -> None:
-        if slug is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(("slug", slug), None)
+        self._cache.invalidate(None if slug is None else ("slug", slug))
 
     async def by_slug(self, slug: str) -> CityContext | None:
-        return await self._cached(("slug", slug), lambda: self._load_slug(slug))
+        return await self._cache.get(("slug", slug), lambda: self._load_slug(slug))
 
     async def by_host(self, host: str) -> CityContext | None:
         host = host.split(":", 1)[0].lower()
-        slug = await self._cached(("host", host), lambda: self._load_host(host))
+        slug = await self._cache.get(("host", host), lambda: self._load_host(host))
         return await self.by_slug(slug) if slug else None
-
-    async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
-        hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
-            return hit[1]
-        pending = self._loading.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._fill(key, load))
-            self._loading[key] = pending
-        if hit is not None:  # stale: one request refreshes, the others go on with what we had
-            return hit[1]
-        return await asyncio.shield(pending)
-
-    async def _fill(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
-        try:
-            value = await load()
-            self._cache[key] = (time.monotonic(), value)
-            return value
-        finally:
-            self._loading.pop(key, None)
 
     async def _load_slug(self, slug: str) -> CityContext | None:
         async with self.db.transaction() as s:

@@ -44,6 +44,9 @@ class Settings:
         token_ttl_seconds: lifetime of a member access token.
         outbox_poll_seconds: how often the relay looks for due side effects.
         run_outbox_in_process: drain the outbox inside the web process (embedded mode).
+        availability_cache_seconds: how long an availability answer is reused in a process
+            (a micro-cache for the release rush; 0 turns it off). Bookings are decided by the
+            database, never by this cache.
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -56,6 +59,7 @@ class Settings:
     token_ttl_seconds: int = 3600 * 12
     outbox_poll_seconds: float = 1.0
     run_outbox_in_process: bool | None = None
+    availability_cache_seconds: float = 1.0
     debug: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -71,6 +75,7 @@ class Settings:
             data_key=env.get("GUAHAO_DATA_KEY", ""),
             sentry_dsn=env.get("SENTRY_DSN", ""),
             debug=env.get("GUAHAO_DEBUG", "") in ("1", "true", "yes"),
+            availability_cache_seconds=float(env.get("GUAHAO_AVAILABILITY_CACHE_SECONDS", "1.0")),
         )
         values.update(overrides)
         return cls(**values)

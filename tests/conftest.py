@@ -57,6 +57,7 @@ def make_settings(backend: str, tmp_dir, **overrides) -> Settings:
         url = _pg_test_url()
     else:
         url = f"sqlite+aiosqlite:///{tmp_dir}/guahao-test.sqlite3"
+    overrides.setdefault("availability_cache_seconds", 0)  # tests look right after they book
     return Settings(database_url=url, secret_key="test-secret-" + "x" * 40, **overrides)
 
 

@@ -43,9 +43,14 @@ async def doctor(call: Call) -> dict:
 
 
 async def availability(call: Call) -> dict:
+    """Remaining units per period, reused for ``availability_cache_seconds`` in this process."""
     q = call.query
-    async with call.rt.db.transaction() as s:
-        items = await queries.availability(
-            s, department_id=q.department_id, doctor_id=q.doctor_id, date_from=q.date_from, date_to=q.date_to
-        )
-    return {"items": items}
+
+    async def load() -> list[dict]:
+        async with call.rt.db.transaction() as s:
+            return await queries.availability(
+                s, department_id=q.department_id, doctor_id=q.doctor_id, date_from=q.date_from, date_to=q.date_to
+            )
+
+    key = (call.city.id, q.department_id, q.doctor_id, q.date_from, q.date_to)
+    return {"items": await call.rt.availability_cache.get(key, load)}
