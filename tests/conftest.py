@@ -123,14 +123,21 @@ def pg_only(backend):
     assert backend == "postgres"
 
 
+# Fixtures that need a real Redis; tests using them run only when REDIS_URL is set.
+REDIS_FIXTURES = {"redis", "redis_rt"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Run PostgreSQL-only tests on the postgres backend alone; without DATABASE_URL they are
-    deselected (not skipped): there is nothing for them to run against."""
+    """Run PostgreSQL-only tests on the postgres backend alone, and Redis tests only with
+    REDIS_URL; otherwise they are deselected (not skipped): there is nothing to run against."""
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        pg_only = "pg_only" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
+        names = set(getattr(item, "fixturenames", ()))
+        pg_only = "pg_only" in names or item.get_closest_marker("postgres")
         if pg_only and (callspec is None or callspec.params.get("backend") != "postgres"):
+            drop.append(item)
+        elif (names & REDIS_FIXTURES or item.get_closest_marker("redis")) and not REDIS_URL:
             drop.append(item)
         else:
             keep.append(item)
