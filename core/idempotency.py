@@ -77,23 +77,39 @@ async def stored_response(s: AsyncSession, *, owner: str, key: str, request_hash
     return row.response, row.status_code
 
 
+_DEFERRED = "guahao.idempotency_deferred"
+
+
+def defer_records(s: AsyncSession) -> None:
+    """From now on :func:`remember` only collects its rows on the session; the caller writes
+    them in this transaction (with its own rows, in one round trip) after :func:`take_deferred`."""
+    s.info[_DEFERRED] = []
+
+
+def take_deferred(s: AsyncSession) -> list[dict]:
+    """The rows collected since :func:`defer_records`; :func:`remember` writes at once again."""
+    return s.info.pop(_DEFERRED, [])
+
+
 async def remember(
     s: AsyncSession, *, owner: str, key: str, request_hash: str, status_code: int, response: dict
 ) -> None:
     """Store the response in the caller's transaction (committed with the change it describes)."""
+    row = {
+        "city_id": require_city().id,
+        "owner": owner,
+        "key": key,
+        "request_hash": request_hash,
+        "status_code": status_code,
+        "response": response,
+        "created_at": utcnow(),
+    }
+    deferred = s.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.append(row)
+        return
     conn = await s.connection()
-    await conn.execute(
-        _INSERT,
-        {
-            "city_id": require_city().id,
-            "owner": owner,
-            "key": key,
-            "request_hash": request_hash,
-            "status_code": status_code,
-            "response": response,
-            "created_at": utcnow(),
-        },
-    )
+    await conn.execute(_INSERT, row)
 
 
 async def run_once(

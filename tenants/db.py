@@ -85,6 +85,7 @@ def _stamp_city(session, flush_context, instances) -> None:
 
 
 _SET_LOCAL_CITY = text("SELECT set_config('app.city_id', :city, true)")
+_SET_LOCAL_CITY_ASYNCPG = "SELECT set_config('app.city_id', $1, true)"
 
 
 @event.listens_for(TenantSession, "after_begin")
@@ -98,7 +99,11 @@ def _set_local_city(session, transaction, connection) -> None:
             connection.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
         return
     city = current_city()
-    connection.execute(_SET_LOCAL_CITY, {"city": str(city.id) if city else ""})
+    value = str(city.id) if city else ""
+    if connection.dialect.driver == "asyncpg":  # every transaction pays this: skip the compiler
+        connection.exec_driver_sql(_SET_LOCAL_CITY_ASYNCPG, (value,))
+    else:
+        connection.execute(_SET_LOCAL_CITY, {"city": value})
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:

@@ -76,9 +76,15 @@ def record(
     )
 
 
+def take_trail(s: AsyncSession) -> tuple[list[dict], list[dict]]:
+    """The collected ``(events, outbox rows)``, removed from the session (for a caller that
+    writes them itself, with the ORM's pending changes flushed first)."""
+    return s.info.pop(_TRAIL, ([], []))
+
+
 async def write(s: AsyncSession) -> None:
     """Flush the ORM's pending changes, then insert the collected events and outbox rows."""
-    events, outbox = s.info.pop(_TRAIL, ([], []))
+    events, outbox = take_trail(s)
     await s.flush()
     if not (events or outbox):
         return

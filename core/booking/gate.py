@@ -93,6 +93,15 @@ class MemoryGate:
     async def clear(self, city_id: int, period_id: int) -> None:
         self._marks.pop((city_id, period_id), None)
 
+    async def admit(self, city_id: int, period_id: int, owner: str, key: str | None) -> bool:
+        """``is_sold_out`` and, for a period not sold out, ``note_booked`` (when there is a key)
+        in one go: ``True`` when the request may go on to the database."""
+        if await self.is_sold_out(city_id, period_id):
+            return False
+        if key is not None:
+            await self.note_booked(city_id, owner, key)
+        return True
+
     async def note_booked(self, city_id: int, owner: str, key: str) -> None:
         """An idempotency key is about to get a booking (called before the commit)."""
         item = (city_id, _key_digest(owner, key))
@@ -105,6 +114,14 @@ class MemoryGate:
         """``False`` only when the key surely got no booking (within ``BOOKED_KEY_TTL``)."""
         until = self._booked.get((city_id, _key_digest(owner, key)))
         return until is not None and until > time.monotonic()
+
+
+# KEYS: the period's mark, the key's note; ARGV: the note's lifetime in seconds.
+_ADMIT_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+return 0
+"""
 
 
 class RedisGate(MemoryGate):
@@ -123,6 +140,7 @@ class RedisGate(MemoryGate):
         self.shared_ttl = ttl
         self.redis = None
         self._unsure_until = 0.0  # a note could not be written: answer "maybe" until then
+        self._admit_script = None
 
     async def connect(self, redis) -> None:
         self.redis = redis
@@ -144,6 +162,22 @@ class RedisGate(MemoryGate):
         except Exception:
             log.warning("sold-out gate: redis unavailable, letting the request through", exc_info=True)
             return False
+
+    async def admit(self, city_id: int, period_id: int, owner: str, key: str | None) -> bool:
+        """One Redis round trip (a script): the mark is read, and the key noted only when the
+        period is not marked."""
+        if self.redis is None or key is None or self.seen_sold_out(city_id, period_id):
+            return await super().admit(city_id, period_id, owner, key)
+        try:
+            if self._admit_script is None or self._admit_script[0] is not self.redis:
+                self._admit_script = (self.redis, self.redis.register_script(_ADMIT_LUA))
+            keys = [self._key(city_id, period_id), self._booked_key(city_id, owner, key)]
+            marked = await self._admit_script[1](keys=keys, args=[int(BOOKED_KEY_TTL)])
+        except Exception:
+            log.warning("sold-out gate: redis unavailable, letting the request through", exc_info=True)
+            self._unsure_until = time.monotonic() + BOOKED_KEY_TTL
+            return True
+        return not marked
 
     async def mark_sold_out(self, city_id: int, period_id: int) -> None:
         await super().mark_sold_out(city_id, period_id)

@@ -2,14 +2,15 @@
 
 Round trips, in order: one statement finds the period with everything the rules need and
 locks the member row; a second counts the member's bookings (after the lock, so it sees what
-a competitor just committed); the booking, its events and outbox rows are inserted; the unit
-is taken last with one conditional UPDATE, so the contended pool row stays locked only from
-that UPDATE to the commit. A refused UPDATE rolls the inserts back with the transaction.
+a competitor just committed); the booking, its events, outbox rows and idempotency record are
+inserted and the unit is taken last with one conditional UPDATE, so the contended pool row
+stays locked only from that UPDATE to the commit (on PostgreSQL all of that is one statement,
+see ``statements``). A refused UPDATE rolls the inserts back with the transaction.
 
-The statements are built once and run as Core statements on the session's connection (the
-ORM's per-statement work would cost more than the database does). They name the city
-themselves, since the ORM wall only scopes ORM statements; row-level security still applies
-on PostgreSQL.
+The statements are built once and run without the ORM (``statements``: Core statements, or
+the same SQL on the asyncpg connection on PostgreSQL); the ORM's per-statement work would
+cost more than the database does. They name the city themselves, since the ORM wall only
+scopes ORM statements; row-level security still applies on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -35,12 +35,13 @@ from core.models import (
     Period,
     SlotPool,
 )
+from core import idempotency
 from tenants.clock import utcnow
 from tenants.context import require_city
 
 from . import errors, events, rules
-from .inventory import take_unit
 from .refs import new_booking_ref
+from .statements import DuplicateBooking, statements_for
 from .views import ViewParts, remember_parts
 
 _P, _CS, _POOL, _H, _D, _DOC, _M = (
@@ -76,7 +77,6 @@ _FIND = (
     )
     .with_for_update(of=_M)
 )
-_INSERT_BOOKING = insert(Booking.__table__)
 _BOOKING_COLUMNS = tuple(c.name for c in Booking.__table__.columns)
 
 
@@ -106,17 +106,18 @@ async def reserve(
 ) -> Booking:
     """Book one unit of ``pool`` in a period for a member: confirmed, or held for payment.
 
-    ``before_take`` runs after the booking's rows are written and before the unit is taken
-    (e.g. to store the idempotent response), so the contended pool row stays locked for as
-    short a time as possible: from the conditional UPDATE to the commit.
+    ``before_take`` runs once the booking is built, before its rows are written and the unit
+    is taken (e.g. to store the idempotent response: ``idempotency.remember`` rows it makes
+    are written with the booking's), so the contended pool row stays locked for as short a
+    time as possible: from the conditional UPDATE to the commit.
     """
     city = require_city()
     now = utcnow()
     rules.check_channel(channel)
     kind = rules.check_pool(pool, channel)
-    conn = await s.connection()
+    hot = statements_for(s)
     params = {"member_id": member_id, "period_id": period_id, "pool": str(kind), "city_id": city.id}
-    found = (await conn.execute(_FIND, params)).mappings().first()
+    found = await hot.fetch_one(s, _FIND, params)
     if found is None:
         if await s.scalar(select(Period.id).where(Period.id == period_id)) is None:
             raise errors.BookingNotFound("时段")
@@ -183,14 +184,18 @@ async def reserve(
     else:
         events.record(s, booking, "confirmed", at=now, actor=actor)
         events.on_confirmed(s, booking, now=now)
+    idempotency.defer_records(s)
     try:
-        await conn.execute(_INSERT_BOOKING, {c: getattr(booking, c) for c in _BOOKING_COLUMNS})
-    except IntegrityError:
+        if before_take is not None:
+            await before_take(booking)
+    finally:
+        records = idempotency.take_deferred(s)
+    row = {c: getattr(booking, c) for c in _BOOKING_COLUMNS}
+    try:
+        taken = await hot.write_and_take(s, row, records, pool_id=pool_id)
+    except DuplicateBooking:
         raise errors.duplicate_session(cs.id) from None
-    await events.write(s)
-    if before_take is not None:
-        await before_take(booking)
-    if not await take_unit(s, pool_id):
+    if not taken:
         raise errors.slot_full(period_id)
     make_transient_to_detached(booking)
     s.add(booking)  # persistent from here: later changes in this transaction are saved

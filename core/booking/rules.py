@@ -23,6 +23,7 @@ from tenants.context import CityContext
 from tenants.rules import CityRules
 
 from . import errors
+from .statements import statements_for
 
 # Reserved pools (R2.4) answer only to the channel they are kept for; the public pool
 # serves every channel (web, app, SMS, phone, WeChat, kiosk, agents…).
@@ -74,14 +75,15 @@ _HOLDS_SESSION = exists().where(
     and_(_OF_MEMBER, _BOOKINGS.c.session_id == bindparam("session_id"), _BOOKINGS.c.status.in_(HOLDING))
 )
 # A Core statement naming the city itself, run on the session's connection (hot path).
-_MEMBER_STATE = select(_ACTIVE_COUNT, _HOLDS_SESSION)
+_MEMBER_STATE = select(_ACTIVE_COUNT.label("active"), _HOLDS_SESSION.label("holds"))
 
 
 async def member_state(s: AsyncSession, member: Any, *, now: datetime, session_id: int | None) -> MemberState:
     """Count the (already locked) member's active bookings and whether one holds ``session_id``."""
     params = {"city_id": member.city_id, "member_id": member.id, "now": now, "session_id": session_id}
-    conn = await s.connection()
-    active, holds = (await conn.execute(_MEMBER_STATE, params)).one()
+    row = await statements_for(s).fetch_one(s, _MEMBER_STATE, params)
+    assert row is not None  # a SELECT without FROM always answers one row
+    active, holds = row["active"], row["holds"]
     return MemberState(member, int(active), bool(holds) if session_id is not None else False)
 
 

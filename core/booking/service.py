@@ -63,12 +63,11 @@ async def book(
         return done[0], 201
 
     async with rt.gate.turn():
-        if await rt.gate.is_sold_out(city.id, period_id):  # it may have sold out while we queued
+        # It may have sold out while we queued. The key is noted before the transaction
+        # (never while a pool row is locked): the note is a hint that errs towards a
+        # look-up, so writing it for an attempt that fails is harmless.
+        if not await rt.gate.admit(city.id, period_id, owner, idempotency_key):
             return await _sold_out(rt, owner, idempotency_key, request, period_id)
-        if idempotency_key is not None:
-            # Before the transaction (never while a pool row is locked): the note is a hint
-            # that errs towards a look-up, so writing it for an attempt that fails is harmless.
-            await rt.gate.note_booked(city.id, owner, idempotency_key)
         try:
             return await idempotency.run_once(
                 rt.db, owner=owner, key=idempotency_key, request=request, storing_action=action
