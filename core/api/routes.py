@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 
 from pydantic import BaseModel
-from starlette.routing import Route
 
 from core.booking.credit import CreditStatus
 from core.booking.views import BookingView, WaitlistView

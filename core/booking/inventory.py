@@ -11,8 +11,13 @@ from __future__ import annotations
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import SlotPool
+from datetime import datetime
+from typing import Any
+
+from core.models import Booking, SlotPool
 from tenants.context import require_city
+
+from .refs import new_booking_ref
 
 _RELEASED = "guahao.released_periods"
 
@@ -54,3 +59,31 @@ def mark_released(s: AsyncSession, period_id: int) -> None:
 def released_periods(s: AsyncSession) -> set[int]:
     """Periods that got units back in this session's transaction (for the sold-out gate)."""
     return set(s.info.get(_RELEASED, ()))
+
+
+def unit_booking(
+    cs: Any, period: Any, *, pool_id: int, member_id: int, channel: str, status: str, now: datetime,
+    created_by: str, **fields: Any,
+) -> Booking:
+    """A new booking of one unit of ``period``: what every booking copies from its session
+    and period, plus ``fields`` (payment state, hold deadline, …)."""
+    return Booking(
+        id=new_booking_ref(),
+        member_id=member_id,
+        hospital_id=cs.hospital_id,
+        department_id=cs.department_id,
+        doctor_id=cs.doctor_id,
+        session_id=cs.id,
+        period_id=period.id,
+        pool_id=pool_id,
+        session_date=cs.date,
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
+        channel=channel,
+        status=status,
+        fee_fen=cs.fee_fen,
+        created_by=created_by[:80],
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )

@@ -40,7 +40,7 @@ from tenants.clock import utcnow
 from tenants.context import require_city
 
 from . import errors, events, rules
-from .refs import new_booking_ref
+from .inventory import unit_booking
 from .statements import DuplicateBooking, statements_for
 from .views import ViewParts, remember_parts
 
@@ -146,32 +146,18 @@ async def reserve(
 
     online = found["payment_mode"] == PaymentMode.online
     pool_id = found["pool_id"]
-    booking = Booking(
-        city_id=city.id,
-        id=new_booking_ref(),
-        member_id=member_id,
-        hospital_id=cs.hospital_id,
-        department_id=cs.department_id,
-        doctor_id=cs.doctor_id,
-        session_id=cs.id,
-        period_id=period.id,
+    booking = unit_booking(
+        cs,
+        period,
         pool_id=pool_id,
-        session_date=cs.date,
-        starts_at=period.starts_at,
-        ends_at=period.ends_at,
+        member_id=member_id,
         channel=channel,
         status=BookingStatus.pending_payment if online else BookingStatus.confirmed,
-        fee_fen=cs.fee_fen,
+        now=now,
+        created_by=actor,
+        city_id=city.id,
         payment_status="unpaid" if online else "none",
-        payment_provider="",
-        payment_ref="",
         hold_expires_at=now + timedelta(minutes=city.rules.hold_minutes) if online else None,
-        checked_in_at=None,
-        late=False,
-        cancel_reason="",
-        created_by=actor[:80],
-        created_at=now,
-        updated_at=now,
     )
     parts = ViewParts(
         found["hospital_name"], found["department_name"], found["doctor_name"], period.start, period.end, str(cs.half_day)

@@ -31,8 +31,7 @@ from tenants.clock import utcnow
 from tenants.context import require_city
 
 from . import errors, events, rules
-from .inventory import give_back_unit, take_unit
-from .refs import new_booking_ref
+from .inventory import give_back_unit, take_unit, unit_booking
 
 _OPEN_ENTRY = (WaitlistStatus.waiting, WaitlistStatus.offered)
 
@@ -237,25 +236,16 @@ async def offer_units(
             continue
         if not await take_unit(s, pool_id):
             break
-        booking = Booking(
-            id=new_booking_ref(),
-            member_id=entry.member_id,
-            hospital_id=cs.hospital_id,
-            department_id=cs.department_id,
-            doctor_id=cs.doctor_id,
-            session_id=cs.id,
-            period_id=period.id,
+        booking = unit_booking(
+            cs,
+            period,
             pool_id=pool_id,
-            session_date=cs.date,
-            starts_at=period.starts_at,
-            ends_at=period.ends_at,
+            member_id=entry.member_id,
             channel="waitlist",
             status=BookingStatus.offered,
-            fee_fen=cs.fee_fen,
-            hold_expires_at=deadline,
+            now=now,
             created_by="waitlist",
-            created_at=now,
-            updated_at=now,
+            hold_expires_at=deadline,
         )
         s.add(booking)
         entry.status = WaitlistStatus.offered
