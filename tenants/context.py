@@ -76,7 +76,7 @@ def platform_scope(reason: str) -> Iterator[None]:
     Both walls are lifted only inside this block: the ORM stops adding ``city_id`` filters
     and the PostgreSQL session variable ``app.platform`` is set for the transaction.
     """
-    log.info("platform scope entered: %s", reason)
+    log.debug("platform scope entered: %s", reason)
     token = _platform.set(reason)
     try:
         yield

@@ -225,7 +225,11 @@ async def availability(
     start, end = availability_range(date_from, date_to, today=now.astimezone(city.tz).date())
     if end < start:
         return []
+    # Both statements run as Core on the session's connection (the ORM's per-row work is most
+    # of this endpoint's cost), so they name the city themselves; row-level security is the
+    # second wall on PostgreSQL.
     conditions = [
+        ClinicSession.city_id == city.id,
         ClinicSession.date >= start,
         ClinicSession.date <= end,
         ClinicSession.status == SessionStatus.open.value,
@@ -241,18 +245,23 @@ async def availability(
     # the planner believes about table sizes.
     remaining = (
         select(SlotPool.capacity - SlotPool.booked)
-        .where(SlotPool.period_id == Period.id, SlotPool.pool == PoolKind.public.value)
+        .where(SlotPool.period_id == Period.id, SlotPool.pool == PoolKind.public.value, SlotPool.city_id == city.id)
         .correlate(Period)
         .scalar_subquery()
     )
     periods_q = (
         select(Period.session_id, Period.id, _hhmm(Period.start), _hhmm(Period.end), func.coalesce(remaining, 0))
         .join(ClinicSession, ClinicSession.id == Period.session_id)
-        .where(*conditions, Period.starts_at > now + timedelta(minutes=city.rules.booking_cutoff_minutes))
+        .where(
+            *conditions,
+            Period.city_id == city.id,
+            Period.starts_at > now + timedelta(minutes=city.rules.booking_cutoff_minutes),
+        )
         .order_by(Period.session_id, Period.starts_at)
     )
+    conn = await s.connection()
     periods: dict[int, list[dict]] = {}
-    for session_id, period_id, p_start, p_end, left in await s.execute(periods_q):
+    for session_id, period_id, p_start, p_end, left in await conn.execute(periods_q):
         periods.setdefault(session_id, []).append(
             {"period_id": period_id, "start": p_start, "end": p_end, "remaining": left if left > 0 else 0}
         )
@@ -264,14 +273,15 @@ async def availability(
             ClinicSession.department_id, ClinicSession.date, ClinicSession.half_day, RegistrationType.code,
             RegistrationType.name, ClinicSession.fee_fen, ClinicSession.release_at,
         )
-        .join(Doctor, Doctor.id == ClinicSession.doctor_id)
-        .join(RegistrationType, RegistrationType.id == ClinicSession.registration_type_id)
+        .join(Doctor, (Doctor.id == ClinicSession.doctor_id) & (Doctor.city_id == city.id))
+        .join(RegistrationType, (RegistrationType.id == ClinicSession.registration_type_id)
+              & (RegistrationType.city_id == city.id))
         .where(*conditions)
         .order_by(ClinicSession.starts_at, ClinicSession.doctor_id, ClinicSession.id)
     )
     items = []
     for (sid, doc_id, doc_name, title, hosp_id, dept_id, day, half_day, type_code, type_name, fee,
-         release_at) in await s.execute(sessions_q):
+         release_at) in await conn.execute(sessions_q):
         session_periods = periods.get(sid)
         if session_periods is None:
             continue
