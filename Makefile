@@ -12,7 +12,7 @@ DEMO_DATABASE_URL ?= sqlite+aiosqlite:///var/guahao.sqlite3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test install migrate serve worker bench clean
+.PHONY: help demo test install migrate serve worker bench screenshots clean
 
 help:
 	@echo "make demo     seed the demo city 示例市 and serve it at http://$(HOST):$(PORT) (PORT=8123 to change)"
@@ -22,6 +22,7 @@ help:
 	@echo "make serve    serve the app on DATABASE_URL / REDIS_URL from the environment"
 	@echo "make worker   run the arq job worker (needs REDIS_URL)"
 	@echo "make bench    run the benchmarks in bench/ (needs DATABASE_URL on PostgreSQL)"
+	@echo "make screenshots  PNGs of the main pages at phone and desktop size in screenshots/ (needs chromium)"
 	@echo "make clean    remove $(VENV), var/ and caches"
 
 $(BIN)/python:
@@ -51,6 +52,9 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.storm
 	$(BIN)/python -m bench.availability
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots --out screenshots
 
 clean:
 	rm -rf $(VENV) var build .pytest_cache *.egg-info

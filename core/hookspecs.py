@@ -39,6 +39,12 @@ def guahao_routes():
 
 
 @hookspec
+def guahao_city_pages():
+    """Return Starlette routes served at the city root ``/c/{city}/…`` (a channel's own site)
+    for cities that enabled the plugin; other cities fall through to the platform's pages."""
+
+
+@hookspec
 def guahao_outbox_handlers():
     """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs.
 

@@ -1,7 +1,7 @@
 """Notifications to members (R9): what each message says, whether it still applies, who sends it.
 
-A ``notify`` outbox message becomes one ``Notification`` row (the city's message log) and is
-handed to the first of the city's enabled senders for its channel. Re-running the same message
+A ``notify`` outbox message becomes one ``Notification`` row (the city's message log); its
+delivery through the city's preferred sender is ``core.jobs.delivery``. Re-running the same message
 finds that row again, so a retry never sends twice what was already delivered. Booking
 messages carry what a patient needs on the day: booking number, hospital, department, doctor,
 date and time, place, fee and what to bring (身份证、医保卡).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +29,6 @@ from core.models import (
     Period,
     RegistrationType,
 )
-from core.outbox import emit
-from core.plugins.interfaces import OutgoingMessage
-from tenants.clock import utcnow
 from tenants.context import CityContext
 
 log = logging.getLogger("guahao.notify")
@@ -194,6 +191,12 @@ def _suspended(city, m, f, data):
     )
 
 
+def _survey_invitation(city, m, f, data):
+    visit = f"您在{f.hospital.name}{f.department.name}的就诊" if f is not None else "您的就诊"
+    link = f"：{data['url']}" if data.get("url") else "，请登录本平台“我的预约”填写"
+    return f"{m.name}您好，感谢您选择本平台预约挂号。诚邀您对{visit}进行满意度评价{link}。回复TD退订此类消息。"
+
+
 def _free_text(city, m, f, data):
     text = data.get("text")
     if not text:
@@ -222,7 +225,9 @@ KINDS: dict[str, Kind] = {
     "credit_suspended": Kind(_suspended, needs_booking=False),
     # Not essential: members who opted out do not get these (R9.3).
     "announcement": Kind(_free_text, essential=False, needs_booking=False),
+    "broadcast": Kind(_free_text, essential=False, needs_booking=False),
     "survey": Kind(_free_text, essential=False, needs_booking=False),
+    "survey_invitation": Kind(_survey_invitation, essential=False, needs_booking=False),
 }
 
 
@@ -232,10 +237,102 @@ def compose(city: CityContext, kind: str, member: Member, facts: BookingFacts | 
     return f"【{city.name}预约挂号】" + spec.text(city, member, facts, data or {})
 
 
+def message_params(city: CityContext, kind: str, member: Member, facts: BookingFacts | None, data: dict) -> dict[str, str]:
+    """Named values for provider templates (SMS, WeChat), the same facts the text states."""
+    params = {"name": member.name, "city": city.name}
+    if facts is not None:
+        b, d = facts.booking, facts.session.date
+        params.update(
+            booking_no=b.id,
+            hospital=facts.hospital.name,
+            department=facts.department.name,
+            doctor=facts.doctor.name,
+            when=facts.when,
+            date=f"{d.month}月{d.day}日",
+            time=f"{facts.period.start:%H:%M}-{facts.period.end:%H:%M}",
+            place=facts.place,
+            fee=yuan(b.fee_fen),
+        )
+        if kind == "booking_pending_payment":
+            params["deadline"] = local(b.hold_expires_at, city, "%H:%M")
+        if kind == "waitlist_offer":
+            until = data.get("offer_expires_at")
+            params["deadline"] = local(datetime.fromisoformat(until) if isinstance(until, str) else b.hold_expires_at, city)
+        if kind == "booking_cancelled":
+            params["reason"] = str(data.get("reason") or b.cancel_reason or "")
+    if kind == "credit_suspended":
+        until = data.get("suspended_until")
+        at = datetime.fromisoformat(until) if isinstance(until, str) else member.suspended_until
+        params.update(until=local(at, city, "%Y年%m月%d日"), reason=str(data.get("reason") or member.suspension_reason or "爽约"))
+    for key in ("text", "url"):
+        if data.get(key):
+            params[key] = str(data[key])
+    return params
+
+
+@dataclass(frozen=True)
+class Template:
+    """A provider template filled in: ``values`` maps template variables to text, in order."""
+
+    code: str
+    values: dict[str, str]
+
+
+def template_for(settings: Mapping, kind: str, params: Mapping[str, str], *, code_key: str = "code") -> Template | None:
+    """The provider template a city's sender settings give ``kind``; ``None`` when none.
+
+    ``settings["templates"][kind]`` is a template code, or ``{code_key: code, "params": …}``
+    where ``params`` maps template variables to message params (``{"no": "booking_no"}``) or
+    lists message params in template order (positional templates). Without ``params`` every
+    message param goes under its own name.
+    """
+    spec = (settings.get("templates") or {}).get(kind)
+    if not spec:
+        return None
+    if isinstance(spec, str):
+        return Template(spec, {k: str(v) for k, v in params.items()})
+    code = str(spec.get(code_key) or spec.get("code") or "")
+    if not code:
+        return None
+    wanted = spec.get("params")
+    if wanted is None:
+        values = {k: str(v) for k, v in params.items()}
+    elif isinstance(wanted, Mapping):
+        values = {var: str(params.get(name, "")) for var, name in wanted.items()}
+    else:
+        values = {name: str(params.get(name, "")) for name in wanted}
+    return Template(code, values)
+
+
 # --- planning and delivery ----------------------------------------------------------------
 
 
-async def _plan(s: AsyncSession, city: CityContext, payload: dict) -> Notification | None:
+@dataclass
+class Planned:
+    """A notification row with what its delivery needs: template params and addresses."""
+
+    note: Notification
+    params: dict[str, str]
+    addresses: dict[str, str]  # channel → the member's address on it
+
+
+def member_addresses(member: Member, payload: dict) -> dict[str, str]:
+    """Where a member can be reached, per channel.
+
+    Members have a mobile number only; e-mail and WeChat openid come from the notification's
+    ``recipients`` (``{"email": …, "wechat": …}``) or from member columns once those exist.
+    """
+    found = {
+        "sms": member.phone,
+        "voice": member.phone,
+        "email": str(getattr(member, "email", "") or ""),
+        "wechat": str(getattr(member, "wechat_openid", "") or ""),
+    }
+    found.update({k: str(v) for k, v in (payload.get("recipients") or {}).items() if v})
+    return {k: v for k, v in found.items() if v}
+
+
+async def plan(s: AsyncSession, city: CityContext, payload: dict) -> Planned | None:
     """Find or create the notification row for ``payload``; ``None`` when it no longer applies."""
     kind = payload.get("kind")
     spec = KINDS.get(kind)
@@ -252,7 +349,12 @@ async def _plan(s: AsyncSession, city: CityContext, payload: dict) -> Notificati
         return None
     if facts is not None and spec.statuses and str(facts.booking.status) not in spec.statuses:
         return None  # e.g. a reminder for a booking cancelled since
-    body = compose(city, kind, member, facts, payload.get("data") or {})
+    data = payload.get("data") or {}
+    body = compose(city, kind, member, facts, data)
+
+    def planned(note: Notification) -> Planned:
+        return Planned(note, message_params(city, kind, member, facts, data), member_addresses(member, payload))
+
     same = select(Notification).where(
         Notification.member_id == member.id,
         Notification.kind == kind,
@@ -262,7 +364,7 @@ async def _plan(s: AsyncSession, city: CityContext, payload: dict) -> Notificati
         same = same.where(Notification.body == body)
     existing = await s.scalar(same.order_by(Notification.id).limit(1))
     if existing is not None:
-        return existing
+        return planned(existing)
     row = Notification(
         member_id=member.id,
         booking_id=booking_id,
@@ -277,74 +379,4 @@ async def _plan(s: AsyncSession, city: CityContext, payload: dict) -> Notificati
         row.error = "member opted out of non-essential messages"
     s.add(row)
     await s.flush()
-    return row
-
-
-async def deliver(rt, city: CityContext, plugins, payload: dict, *, channel: str = "sms") -> Notification | None:
-    """Plan the message of a ``notify`` outbox payload and send it once.
-
-    Returns the notification (``None`` when nothing applies any more). Raises ``NoSender`` or
-    ``SendFailed`` so the outbox retries; the row records each failed attempt.
-    """
-    async with rt.db.transaction() as s:
-        note = await _plan(s, city, payload)
-    if note is None or note.status in ("sent", "skipped"):
-        return note
-    senders = plugins.notification_senders(channel)
-    if not senders:
-        await _record_failure(rt, note.id, "", f"no enabled sender for channel {channel}")
-        raise NoSender(f"city {city.slug} has no enabled sender for {channel}")
-    sender = senders[0]
-    settings, secrets = plugins.config_of(sender)
-    message = OutgoingMessage(
-        notification_id=note.id,
-        kind=note.kind,
-        channel=channel,
-        recipient=note.recipient,
-        body=note.body,
-        member_id=note.member_id,
-        booking_id=note.booking_id,
-        essential=note.essential,
-    )
-    try:
-        result = await sender.send(city, message, settings, secrets)
-    except Exception as exc:
-        await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}")
-        raise SendFailed(f"{sender.name}: {exc}") from exc
-    if not result.ok:
-        await _record_failure(rt, note.id, sender.name, result.error or "refused")
-        if result.retryable:
-            raise SendFailed(f"{sender.name}: {result.error}")
-        return note
-    async with rt.db.transaction() as s:
-        row = await s.scalar(select(Notification).where(Notification.id == note.id))
-        row.status = "sent"
-        row.sender = sender.name
-        row.sent_at = utcnow()
-        row.attempts += 1
-        row.error = ""
-        emit(s, "notification.sent", {"notification_id": row.id, "channel": channel})
-    return row
-
-
-async def _record_failure(rt, note_id: int, sender: str, error: str) -> None:
-    """The last attempt failed; a later retry of the same outbox message may still send it."""
-    async with rt.db.transaction() as s:
-        row = await s.scalar(select(Notification).where(Notification.id == note_id))
-        row.attempts += 1
-        row.sender = sender
-        row.error = error[:1000]
-        row.status = "failed"
-
-
-def notification_event(note: Notification, channel: str) -> dict:
-    """What ``guahao_notification_sent`` receives (metering counts messages per channel)."""
-    return {
-        "id": note.id,
-        "kind": note.kind,
-        "sender": note.sender,
-        "channel": channel,
-        "member_id": note.member_id,
-        "booking_id": note.booking_id,
-        "sent_at": note.sent_at.isoformat() if note.sent_at else None,
-    }
+    return planned(row)

@@ -19,6 +19,7 @@ PLUGINS = {
     "pay_at_hospital": {},
     "demo_his": {"token": "demo-his-token"},
     "message_log": {"public_log": True},  # the demo shows its message log at /c/demo/messages
+    "web": {},  # the patient site at /c/demo/
 }
 
 

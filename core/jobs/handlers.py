@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.models import Booking, BookingEvent, Hospital, Notification
 from core.plugins.manager import call_robust
 
-from .runner import Handler, JobContext
+from .runner import MAX_ATTEMPTS, Handler, JobContext
 
 log = logging.getLogger("guahao.jobs")
 
@@ -32,9 +32,9 @@ async def _lifecycle(caller, **kwargs) -> None:
 
 
 async def handle_notify(ctx: JobContext, payload: dict) -> None:
-    from core.notify import deliver
+    from .delivery import deliver
 
-    await deliver(ctx.rt, ctx.city, ctx.plugins, payload)
+    await deliver(ctx.rt, ctx.city, ctx.plugins, payload, final=ctx.attempt >= MAX_ATTEMPTS)
 
 
 async def handle_booking_event(ctx: JobContext, payload: dict) -> None:
@@ -61,7 +61,7 @@ async def handle_offer_expiry(ctx: JobContext, payload: dict) -> None:
 
 
 async def handle_notification_sent(ctx: JobContext, payload: dict) -> None:
-    from core.notify import notification_event
+    from .delivery import notification_event
 
     async with ctx.rt.db.transaction() as s:
         note = await s.scalar(select(Notification).where(Notification.id == payload["notification_id"]))

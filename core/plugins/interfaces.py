@@ -186,6 +186,7 @@ class OutgoingMessage:
     member_id: int | None = None
     booking_id: str | None = None
     essential: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)  # values for provider templates
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,11 @@ BUILTIN = {
     "pay_at_hospital": "plugins.payments.pay_at_hospital",
     "demo_his": "plugins.his.demo",
     "message_log": "plugins.channels.message_log",
+    "sms_aliyun": "plugins.channels.sms_aliyun",
+    "sms_tencent": "plugins.channels.sms_tencent",
+    "email_smtp": "plugins.channels.email_smtp",
+    "wechat_template": "plugins.channels.wechat_template",
+    "web": "plugins.channels.web",
 }
 
 

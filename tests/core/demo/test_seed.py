@@ -117,7 +117,7 @@ async def test_rules_plugins_and_members(rt, demo):
     assert city.rules.max_active_bookings == 2
     assert city.rules.release_time.strftime("%H:%M") == "07:30"
     plugins = await enabled_plugins(rt.db, city)
-    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log"}
+    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web"}
     assert plugins["demo_his"]["settings"]["token"]
     login = demo_logins()[0]
     with use_city(city):

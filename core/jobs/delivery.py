@@ -1,0 +1,176 @@
+"""Delivering planned notifications (R9): which sender, retries, and failures staff can see.
+
+A city may enable several senders. The message goes to the best route that can reach the
+member (``routes``); a retryable failure raises so the outbox retries with back-off, a
+permanent one is recorded at once. The ``notifications`` row is ``failed`` after any failed
+attempt, its error marked while a retry is still to come, so the console
+(``failed_notifications``) shows both what is failing now and what failed for good.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.models import Notification
+from core.notify import NoSender, SendFailed, plan
+from core.outbox import emit
+from core.plugins.interfaces import OutgoingMessage
+from tenants.clock import utcnow
+from tenants.context import CityContext, use_city
+
+CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
+DEFAULT_PRIORITY = 100
+RETRY_MARK = "（将重试）"  # error prefix of a failure that will be retried; final failures lack it
+SKIPPED = "skipped:"  # SendResult.error prefix: the sender cannot reach this member (not a failure)
+
+
+def routes(plugins, addresses: dict[str, str], only: str | None = None) -> list[tuple[object, str]]:
+    """``(sender, channel)`` pairs able to reach the member, best first.
+
+    A sender's ``priority`` (its plugin settings, else the class attribute, else 100; lower
+    wins) decides; ties go by channel (SMS first) and plugin name. ``settings["channels"]``
+    narrows the channels a sender is used for.
+    """
+    found = []
+    for sender in plugins.notification_senders():
+        settings, _ = plugins.config_of(sender)
+        priority = int(settings.get("priority", getattr(sender, "priority", DEFAULT_PRIORITY)))
+        allowed = settings.get("channels") or sender.channels
+        for channel in sender.channels:
+            if channel in allowed and channel in addresses and (only is None or channel == only):
+                rank = CHANNEL_ORDER.index(channel) if channel in CHANNEL_ORDER else len(CHANNEL_ORDER)
+                found.append(((priority, rank, sender.name), sender, channel))
+    return [(sender, channel) for _, sender, channel in sorted(found, key=lambda f: f[0])]
+
+
+async def deliver(
+    rt, city: CityContext, plugins, payload: dict, *, channel: str | None = None, final: bool = False
+) -> Notification | None:
+    """Plan the message of a ``notify`` outbox payload and send it once, on the best route.
+
+    Returns the notification (``None`` when nothing applies any more). A retryable failure
+    raises ``NoSender`` or ``SendFailed`` so the outbox tries again with back-off; a permanent
+    one is recorded and returns. ``final`` marks the outbox's last attempt: its failure is
+    recorded without the retry mark. ``channel`` (or ``payload["channel"]``) forces a channel.
+    """
+    async with rt.db.transaction() as s:
+        planned = await plan(s, city, payload)
+    if planned is None:
+        return None
+    note = planned.note
+    if note.status in ("sent", "skipped"):
+        return note
+    channel = channel or payload.get("channel")
+    candidates = routes(plugins, planned.addresses, channel)
+    if not candidates:
+        if not plugins.notification_senders(channel):
+            await _record_failure(rt, note.id, "", f"no enabled sender for channel {channel or 'any'}", retry=not final)
+            raise NoSender(f"city {city.slug} has no enabled sender for {channel or 'any channel'}")
+        await _record(rt, note.id, status="skipped", error="no enabled sender can reach this member (no address)")
+        return note
+    sender, channel = candidates[0]
+    recipient = planned.addresses[channel]
+    settings, secrets = plugins.config_of(sender)
+    message = OutgoingMessage(
+        notification_id=note.id,
+        kind=note.kind,
+        channel=channel,
+        recipient=recipient,
+        body=note.body,
+        member_id=note.member_id,
+        booking_id=note.booking_id,
+        essential=note.essential,
+        params=planned.params,
+    )
+    try:
+        result = await sender.send(city, message, settings, secrets)
+    except Exception as exc:
+        await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}", retry=not final, recipient=recipient)
+        raise SendFailed(f"{sender.name}: {exc}") from exc
+    if not result.ok and result.error.startswith(SKIPPED):
+        await _record(rt, note.id, status="skipped", error=result.error, sender=sender.name, recipient=recipient)
+        return note
+    if not result.ok:
+        again = result.retryable and not final
+        await _record_failure(rt, note.id, sender.name, result.error or "refused", retry=again, recipient=recipient)
+        if result.retryable:
+            raise SendFailed(f"{sender.name}: {result.error}")
+        return note
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(Notification).where(Notification.id == note.id))
+        row.status = "sent"
+        row.sender = sender.name
+        row.recipient = recipient[:200]
+        row.sent_at = utcnow()
+        row.attempts += 1
+        row.error = ""
+        emit(s, "notification.sent", {"notification_id": row.id, "channel": channel})
+    return row
+
+
+async def _record(rt, note_id: int, *, status: str, error: str, sender: str = "", recipient: str | None = None) -> None:
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(Notification).where(Notification.id == note_id))
+        row.status = status
+        row.error = error[:1000]
+        row.sender = sender or row.sender
+        if recipient is not None:
+            row.recipient = recipient[:200]
+
+
+async def _record_failure(rt, note_id: int, sender: str, error: str, *, retry: bool, recipient: str | None = None) -> None:
+    """The attempt failed: ``failed`` either way (staff see it); ``retry`` marks the error as
+    one a later run of the same outbox message may still turn into ``sent``."""
+    async with rt.db.transaction() as s:
+        row = await s.scalar(select(Notification).where(Notification.id == note_id))
+        row.attempts += 1
+        row.sender = sender
+        row.error = ((RETRY_MARK if retry else "") + error)[:1000]
+        row.status = "failed"
+        if recipient is not None:
+            row.recipient = recipient[:200]
+
+
+def _mask(recipient: str) -> str:
+    if recipient.isdigit() and len(recipient) == 11:
+        return f"{recipient[:3]}****{recipient[-4:]}"
+    return recipient
+
+
+async def failed_notifications(rt, city: CityContext, *, limit: int = 100) -> list[dict]:
+    """Failed messages of a city for the staff console, newest first.
+
+    ``final`` is false while the outbox will still retry the message.
+    """
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            q = select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc()).limit(limit)
+            rows = (await s.scalars(q)).all()
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "member_id": r.member_id,
+            "booking_id": r.booking_id,
+            "sender": r.sender,
+            "recipient": _mask(r.recipient),
+            "attempts": r.attempts,
+            "error": r.error.removeprefix(RETRY_MARK),
+            "final": not r.error.startswith(RETRY_MARK),
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+        }
+        for r in rows
+    ]
+
+
+def notification_event(note: Notification, channel: str) -> dict:
+    """What ``guahao_notification_sent`` receives (metering counts messages per channel)."""
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "sender": note.sender,
+        "channel": channel,
+        "member_id": note.member_id,
+        "booking_id": note.booking_id,
+        "sent_at": note.sent_at.isoformat() if note.sent_at else None,
+    }

@@ -1,0 +1,84 @@
+"""E-mail through the city's SMTP server (Python's ``smtplib`` in a worker thread).
+
+City settings: ``host``, ``port`` (default 25), ``from`` (sender address), ``use_tls``
+(STARTTLS), ``timeout``, ``priority``. Secrets: ``username``, ``password`` (login only when a
+username is given). Members have no e-mail column yet, so core only routes a message here when
+the notification names an address; without one the message is skipped, not failed.
+
+A refused recipient or a 5xx answer is permanent; 4xx answers and connection errors retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Mapping
+
+from core.hookspecs import hookimpl
+from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+
+NAME = "email_smtp"
+
+SUBJECTS = {
+    "booking_confirmed": "预约成功通知",
+    "booking_pending_payment": "待支付提醒",
+    "booking_cancelled": "预约取消通知",
+    "booking_expired": "预约失效通知",
+    "reminder_day_before": "就诊提醒（明天）",
+    "reminder_30min": "就诊提醒",
+    "waitlist_offer": "候补号源通知",
+    "credit_suspended": "预约资格暂停通知",
+    "survey_invitation": "就诊满意度调查邀请",
+}
+
+
+def build_email(message: OutgoingMessage, settings: Mapping) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = str(settings["from"])
+    mail["To"] = message.recipient
+    mail["Subject"] = SUBJECTS.get(message.kind, "预约挂号平台通知")
+    mail["Message-ID"] = make_msgid(idstring=f"notification-{message.notification_id}")
+    mail.set_content(message.body)
+    return mail
+
+
+def _send_blocking(mail: EmailMessage, settings: Mapping, secrets: Mapping) -> None:
+    port = int(settings.get("port") or 25)
+    with smtplib.SMTP(str(settings["host"]), port, timeout=float(settings.get("timeout", 15))) as smtp:
+        if settings.get("use_tls"):
+            smtp.starttls(context=ssl.create_default_context())
+        if secrets.get("username"):
+            smtp.login(str(secrets["username"]), str(secrets.get("password", "")))
+        smtp.send_message(mail)
+
+
+class SmtpSender(NotificationSender):
+    name = NAME
+    verbose_name = "电子邮件（SMTP）"
+    channels = frozenset({"email"})
+    priority = 30
+
+    async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
+        if not message.recipient or "@" not in message.recipient:
+            return SendResult(ok=False, error="skipped: no e-mail address for this member", retryable=False)
+        if not settings.get("host") or not settings.get("from"):
+            return SendResult(ok=False, error="email_smtp: host and from must be configured", retryable=False)
+        mail = build_email(message, settings)
+        try:
+            await asyncio.to_thread(_send_blocking, mail, settings, secrets)
+        except smtplib.SMTPRecipientsRefused as exc:
+            return SendResult(ok=False, error=f"email_smtp: recipient refused: {exc.recipients}", retryable=False)
+        except smtplib.SMTPAuthenticationError as exc:
+            return SendResult(ok=False, error=f"email_smtp: login refused ({exc.smtp_code})", retryable=False)
+        except smtplib.SMTPResponseException as exc:
+            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            return SendResult(ok=False, error=f"email_smtp {exc.smtp_code}: {text}", retryable=exc.smtp_code < 500)
+        return SendResult(ok=True, provider_ref=str(mail["Message-ID"]))
+
+
+@hookimpl
+def guahao_notification_senders():
+    return [SmtpSender()]

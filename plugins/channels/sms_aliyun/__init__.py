@@ -1,0 +1,83 @@
+"""Alibaba Cloud SMS (阿里云短信, Dysmsapi ``SendSms``) as a notification sender.
+
+City settings: ``sign_name`` (the approved 签名), ``templates`` (``{kind: template code}``, see
+``core.notify.template_for``), ``endpoint`` (default ``https://dysmsapi.aliyuncs.com``),
+``timeout`` seconds, ``priority``. Secrets: ``access_key_id``, ``access_key_secret``.
+
+Requests are signed with ACS3-HMAC-SHA256. ``OutId`` carries the notification id, so the
+gateway's delivery receipts can be matched. A gateway ``Code`` other than ``OK`` is a
+permanent failure (bad number, template, signature…) unless it is throttling or a gateway
+fault, which are retried with back-off by core.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.hookspecs import hookimpl
+from core.notify import template_for
+from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+from tenants.clock import utcnow
+
+from .signing import canonical_query, signed_headers
+
+NAME = "sms_aliyun"
+ENDPOINT = "https://dysmsapi.aliyuncs.com"
+VERSION = "2017-05-25"
+RETRYABLE = ("Throttling", "isv.BUSINESS_LIMIT_CONTROL", "isp.", "ServiceUnavailable", "InternalError")
+
+
+def retryable(code: str) -> bool:
+    """Throttling and gateway faults pass; everything else will fail the same way again."""
+    return code.startswith(RETRYABLE)
+
+
+class AliyunSmsSender(NotificationSender):
+    name = NAME
+    verbose_name = "阿里云短信"
+    channels = frozenset({"sms"})
+    priority = 10
+
+    async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
+        if not message.recipient:
+            return SendResult(ok=False, error="skipped: no mobile number", retryable=False)
+        key_id, secret = secrets.get("access_key_id", ""), secrets.get("access_key_secret", "")
+        if not key_id or not secret or not settings.get("sign_name"):
+            return SendResult(ok=False, error="sms_aliyun: access key and sign_name must be configured", retryable=False)
+        template = template_for(settings, message.kind, message.params)
+        if template is None:
+            return SendResult(ok=False, error=f"sms_aliyun: no template for {message.kind}", retryable=False)
+        params = {
+            "PhoneNumbers": message.recipient,
+            "SignName": str(settings["sign_name"]),
+            "TemplateCode": template.code,
+            "TemplateParam": json.dumps(template.values, ensure_ascii=False, separators=(",", ":")),
+            "OutId": str(message.notification_id),
+        }
+        endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
+        query = canonical_query(params)
+        headers = signed_headers(
+            host=urlsplit(endpoint).netloc, action="SendSms", version=VERSION, query=query,
+            key_id=key_id, secret=secret, now=utcnow(),
+        )
+        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
+            response = await client.post(f"{endpoint}/?{query}", headers=headers, content=b"")
+        if response.status_code >= 500:
+            return SendResult(ok=False, error=f"sms_aliyun: HTTP {response.status_code}", retryable=True)
+        try:
+            body = response.json()
+        except ValueError:
+            return SendResult(ok=False, error=f"sms_aliyun: HTTP {response.status_code}, not JSON", retryable=True)
+        code = str(body.get("Code", ""))
+        if code == "OK":
+            return SendResult(ok=True, provider_ref=str(body.get("BizId", "")))
+        return SendResult(ok=False, error=f"sms_aliyun {code}: {body.get('Message', '')}", retryable=retryable(code))
+
+
+@hookimpl
+def guahao_notification_senders():
+    return [AliyunSmsSender()]

@@ -1,0 +1,109 @@
+"""Tencent Cloud SMS (腾讯云短信, ``SendSms`` 2021-01-11) as a notification sender.
+
+City settings: ``sdk_app_id``, ``sign_name``, ``templates`` (``{kind: template id}`` or
+``{kind: {"code": id, "params": [names in template order]}}``, see ``core.notify.template_for``),
+``endpoint`` (default ``https://sms.tencentcloudapi.com``), ``region`` (default ``ap-guangzhou``),
+``timeout``, ``priority``. Secrets: ``secret_id``, ``secret_key``.
+
+Numbers go out in E.164 (``+86…``). ``SessionContext`` carries the notification id. A request
+error (``Response.Error``) or a per-number status other than ``Ok`` is permanent unless it is a
+rate limit or an internal fault.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.hookspecs import hookimpl
+from core.notify import template_for
+from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+from tenants.clock import utcnow
+
+from .signing import CONTENT_TYPE, authorization
+
+NAME = "sms_tencent"
+ENDPOINT = "https://sms.tencentcloudapi.com"
+VERSION = "2021-01-11"
+RETRYABLE = ("RequestLimitExceeded", "LimitExceeded.PhoneNumberThirtySecondLimit", "InternalError", "ResourceUnavailable")
+
+
+def e164(phone: str) -> str:
+    """Mainland numbers get ``+86``; numbers already in E.164 are kept."""
+    phone = phone.strip().replace(" ", "")
+    return phone if phone.startswith("+") else f"+86{phone}"
+
+
+def retryable(code: str) -> bool:
+    return code.startswith(RETRYABLE)
+
+
+class TencentSmsSender(NotificationSender):
+    name = NAME
+    verbose_name = "腾讯云短信"
+    channels = frozenset({"sms"})
+    priority = 10
+
+    async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
+        if not message.recipient:
+            return SendResult(ok=False, error="skipped: no mobile number", retryable=False)
+        secret_id, secret_key = secrets.get("secret_id", ""), secrets.get("secret_key", "")
+        if not secret_id or not secret_key or not settings.get("sdk_app_id") or not settings.get("sign_name"):
+            return SendResult(ok=False, error="sms_tencent: secret, sdk_app_id and sign_name must be configured", retryable=False)
+        template = template_for(settings, message.kind, message.params)
+        if template is None:
+            return SendResult(ok=False, error=f"sms_tencent: no template for {message.kind}", retryable=False)
+        body = json.dumps(
+            {
+                "SmsSdkAppId": str(settings["sdk_app_id"]),
+                "SignName": str(settings["sign_name"]),
+                "TemplateId": template.code,
+                "TemplateParamSet": list(template.values.values()),
+                "PhoneNumberSet": [e164(message.recipient)],
+                "SessionContext": str(message.notification_id),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
+        host = urlsplit(endpoint).netloc
+        timestamp = int(utcnow().timestamp())
+        headers = {
+            "Authorization": authorization(
+                secret_id=secret_id, secret_key=secret_key, host=host, service="sms", body=body, timestamp=timestamp
+            ),
+            "Content-Type": CONTENT_TYPE,
+            "Host": host,
+            "X-TC-Action": "SendSms",
+            "X-TC-Version": VERSION,
+            "X-TC-Timestamp": str(timestamp),
+            "X-TC-Region": str(settings.get("region") or "ap-guangzhou"),
+        }
+        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
+            response = await client.post(f"{endpoint}/", headers=headers, content=body)
+        if response.status_code >= 500:
+            return SendResult(ok=False, error=f"sms_tencent: HTTP {response.status_code}", retryable=True)
+        try:
+            answer = response.json().get("Response") or {}
+        except ValueError:
+            return SendResult(ok=False, error=f"sms_tencent: HTTP {response.status_code}, not JSON", retryable=True)
+        error = answer.get("Error")
+        if error:
+            code = str(error.get("Code", ""))
+            return SendResult(ok=False, error=f"sms_tencent {code}: {error.get('Message', '')}", retryable=retryable(code))
+        statuses = answer.get("SendStatusSet") or []
+        if not statuses:
+            return SendResult(ok=False, error="sms_tencent: empty SendStatusSet", retryable=True)
+        status = statuses[0]
+        code = str(status.get("Code", ""))
+        if code == "Ok":
+            return SendResult(ok=True, provider_ref=str(status.get("SerialNo", "")))
+        return SendResult(ok=False, error=f"sms_tencent {code}: {status.get('Message', '')}", retryable=retryable(code))
+
+
+@hookimpl
+def guahao_notification_senders():
+    return [TencentSmsSender()]

@@ -1,0 +1,51 @@
+"""The patient web site (the stock ``web`` channel), served per city at ``/c/{city}/``.
+
+Server-rendered pages that need no JavaScript: browse hospitals, departments and doctors, see
+a doctor's fortnight, book, see and cancel bookings, join a waiting list, check credit; register
+and log in. zh-CN by default, English switchable; large text, high contrast. A city turns the
+site on by enabling the ``web`` plugin; without it the platform's modest city page answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from core.hookspecs import hookimpl
+
+from . import account, booking, browse
+from .site import Site, page
+
+NAME = "web"
+
+
+def routes(site: Site | None = None) -> list:
+    """The site's routes, relative to the city root."""
+    site = site or Site()
+    open_ = page(site)
+    members = page(site, member=True)
+    get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
+    return [
+        Route("/", open_(browse.home), methods=get),
+        Route("/hospitals/{hospital_id:int}", open_(browse.hospital), methods=get),
+        Route("/departments/{department_id:int}", open_(browse.department), methods=get),
+        Route("/doctors/{doctor_id:int}", open_(browse.doctor), methods=get),
+        Route("/book/{period_id:int}", members(booking.confirm), methods=both),
+        Route("/bookings", members(booking.bookings), methods=get),
+        Route("/bookings/{ref}", members(booking.detail), methods=get),
+        Route("/bookings/{ref}/cancel", members(booking.cancel), methods=both),
+        Route("/waitlist", members(booking.join_waitlist), methods=["POST"]),
+        Route("/credit", members(account.credit_page), methods=get),
+        Route("/register", open_(account.register), methods=both),
+        Route("/login", open_(account.login), methods=both),
+        Route("/logout", open_(account.logout), methods=["POST"]),
+        Route("/preferences", open_(account.preferences), methods=["POST"]),
+        Mount("/assets", app=StaticFiles(directory=Path(__file__).parent / "static")),
+    ]
+
+
+@hookimpl
+def guahao_city_pages():
+    return routes()

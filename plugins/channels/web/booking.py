@@ -1,0 +1,113 @@
+"""Confirm and book a period, the confirmation page, my bookings, cancel, the waiting list."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from core.booking import service
+from core.catalogue import queries
+from core.errors import DomainError, NotFound
+from core.models import ClinicSession, Period, RegistrationType
+
+from .site import Page
+
+CHANNEL = "web"
+SCOPES = ("upcoming", "past", "cancelled")
+NOTICES = {
+    "cancelled": "Your booking has been cancelled.",
+    "waiting": "You are on the waiting list. We will send you a message if a slot frees up.",
+}
+
+
+async def _period(p: Page, period_id: int) -> dict:
+    """What the confirm page shows about a period: who, where, when, how much."""
+    async with p.rt.db.transaction() as s:
+        row = (
+            await s.execute(
+                select(Period, ClinicSession, RegistrationType.name)
+                .join(ClinicSession, ClinicSession.id == Period.session_id)
+                .join(RegistrationType, RegistrationType.id == ClinicSession.registration_type_id)
+                .where(Period.id == period_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("号源")
+        period, session, type_name = row
+        doctor = await queries.get_doctor(s, session.doctor_id)
+        hospital = await queries.get_hospital(s, session.hospital_id)
+    campus = next((c for c in hospital["campuses"] if c["id"] == session.campus_id), None)
+    return {
+        "period_id": period.id, "session_id": session.id, "doctor": doctor, "hospital": hospital, "campus": campus,
+        "date": session.date.isoformat(), "half_day": session.half_day, "start": period.start.strftime("%H:%M"),
+        "end": period.end.strftime("%H:%M"), "fee_fen": session.fee_fen, "type_name": type_name,
+    }
+
+
+async def confirm(p: Page) -> Response:
+    period_id = p.request.path_params["period_id"]
+    info = await _period(p, period_id)
+    if p.request.method == "GET":
+        return p.render("confirm.html", info=info, key=secrets.token_urlsafe(18), error=None)
+    key = p.form.get("key") or None
+    try:
+        booking, _status, _replayed = await service.book(
+            p.rt, member_id=p.member.id, period_id=period_id, channel=CHANNEL, idempotency_key=key
+        )
+    except DomainError as exc:
+        if exc.code in ("not_found", "invalid_idempotency_key"):
+            raise
+        return p.render("confirm.html", status=exc.status if 400 <= exc.status < 500 else 409, info=info,
+                        key=secrets.token_urlsafe(18), error=p.refusal(exc), code=exc.code)
+    return p.redirect(f"bookings/{booking['id']}?new=1")
+
+
+def _local(at: str | None, p: Page) -> str:
+    if not at:
+        return ""
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(p.city.tz).strftime("%Y-%m-%d %H:%M")
+
+
+async def detail(p: Page) -> Response:
+    booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
+    async with p.rt.db.transaction() as s:
+        hospital = await queries.get_hospital(s, booking["hospital_id"])
+    return p.render("booking.html", booking=booking, hospital=hospital, new=p.request.query_params.get("new") == "1",
+                    deadline=_local(booking.get("hold_expires_at"), p))
+
+
+async def bookings(p: Page) -> Response:
+    scope = p.request.query_params.get("scope", "upcoming")
+    scope = scope if scope in SCOPES else "upcoming"
+    items = await service.list_bookings(p.rt, member_id=p.member.id, scope=scope)
+    waiting = await service.list_waitlist(p.rt, member_id=p.member.id) if scope == "upcoming" else []
+    notice = NOTICES.get(p.request.query_params.get("done", ""))
+    return p.render("bookings.html", items=items, scope=scope, scopes=SCOPES, waiting=waiting,
+                    notice=p._(notice) if notice else None)
+
+
+async def cancel(p: Page) -> Response:
+    ref = p.request.path_params["ref"]
+    booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
+    if p.request.method == "GET":
+        return p.render("cancel.html", booking=booking, error=None)
+    try:
+        await service.cancel_booking(p.rt, member_id=p.member.id, booking_id=ref, reason="member")
+    except DomainError as exc:
+        if exc.code == "not_found":
+            raise
+        return p.render("cancel.html", status=409, booking=booking, error=p.refusal(exc))
+    return p.redirect("bookings?scope=cancelled&done=cancelled")
+
+
+async def join_waitlist(p: Page) -> Response:
+    try:
+        session_id = int(p.form.get("session_id", ""))
+    except ValueError:
+        raise NotFound("出诊") from None
+    await service.join_waitlist(p.rt, member_id=p.member.id, session_id=session_id)
+    return p.redirect("bookings?done=waiting")
+

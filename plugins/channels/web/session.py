@@ -1,0 +1,127 @@
+"""The site's session: a signed cookie holding the member id and the CSRF token.
+
+The cookie is HMAC-SHA256 signed with a key derived from the platform secret, names the city
+it was issued for (a cookie of one city is worthless in another) and expires. It is HttpOnly,
+SameSite=Lax, and Secure when the request came over HTTPS (directly or behind a proxy that
+says ``X-Forwarded-Proto: https``). Display preferences live in a separate, unsigned cookie:
+they grant nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+COOKIE = "guahao_session"
+PREFS_COOKIE = "guahao_prefs"
+MAX_AGE = 12 * 3600
+PREFS_MAX_AGE = 365 * 24 * 3600
+PREFS = ("large", "contrast")
+
+
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(b"guahao-web-session\x00" + secret.encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: str, payload: dict) -> str:
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    mac = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def unsign(secret: str, value: str) -> dict | None:
+    """The payload of a cookie we signed, or ``None`` (tampered, malformed)."""
+    try:
+        body, mac = value.split(".", 1)
+        expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(mac, expected):
+            return None
+        payload = json.loads(_unb64(body))
+    except (ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+@dataclass
+class Session:
+    """One visitor's session in one city.
+
+    Parameters:
+        city_id: the city the session belongs to.
+        member_id: the logged-in member, or ``None``.
+        csrf: the synchronizer token every form posts back.
+        changed: the cookie must be written on the response.
+    """
+
+    city_id: int
+    member_id: int | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    changed: bool = False
+
+    def log_in(self, member_id: int) -> None:
+        """A fresh CSRF token at login, so a token seen before cannot be replayed after."""
+        self.member_id = member_id
+        self.csrf = secrets.token_urlsafe(24)
+        self.changed = True
+
+    def log_out(self) -> None:
+        self.member_id = None
+        self.csrf = secrets.token_urlsafe(24)
+        self.changed = True
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf.encode())
+
+
+def load(request: Request, secret: str, city_id: int) -> Session:
+    payload = unsign(secret, request.cookies.get(COOKIE, ""))
+    now = int(time.time())
+    if not payload or payload.get("c") != city_id or not isinstance(payload.get("t"), str):
+        return Session(city_id, changed=True)
+    if not isinstance(payload.get("e"), int) or payload["e"] < now:
+        return Session(city_id, changed=True)
+    member = payload.get("m")
+    return Session(city_id, member if isinstance(member, int) else None, payload["t"])
+
+
+def is_https(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
+def save(response: Response, request: Request, session: Session, secret: str, path: str) -> None:
+    """Write the cookie when the session changed (and refresh it for a member, sliding expiry)."""
+    if not session.changed and session.member_id is None:
+        return
+    payload = {"c": session.city_id, "m": session.member_id, "t": session.csrf, "e": int(time.time()) + MAX_AGE}
+    response.set_cookie(
+        COOKIE, sign(secret, payload), max_age=MAX_AGE, path=path, httponly=True, samesite="lax",
+        secure=is_https(request),
+    )
+
+
+def load_prefs(request: Request) -> set[str]:
+    return {p for p in request.cookies.get(PREFS_COOKIE, "").split("-") if p in PREFS}
+
+
+def save_prefs(response: Response, request: Request, prefs: set[str], path: str) -> None:
+    response.set_cookie(
+        PREFS_COOKIE, "-".join(sorted(prefs)) or "none", max_age=PREFS_MAX_AGE, path=path, httponly=True,
+        samesite="lax", secure=is_https(request),
+    )

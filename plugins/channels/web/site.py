@@ -1,0 +1,172 @@
+"""Request plumbing shared by every page: session, CSRF, language, display preferences,
+rendering and the mapping of refusals to pages.
+
+A handler receives a :class:`Page` (the request with its city, session, member and
+translator) and returns a response; :func:`page` wraps it so that every POST is CSRF-checked,
+member-only pages send visitors to the log-in form, and a ``DomainError`` becomes a page
+with a plain sentence instead of a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from pathlib import Path
+from typing import Awaitable, Callable
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from core.errors import DomainError, NotFound
+from core.members.service import get_member
+from core.models import Member
+from tenants.context import CityContext, current_city
+
+from . import session as sessions
+from .i18n import LANGUAGE_NAMES, Translator, pick
+from .messages import sentence
+
+log = logging.getLogger("guahao.web")
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "guahao_lang"
+HALF_DAYS = {"am": "Morning", "pm": "Afternoon", "night": "Evening"}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        auto_reload=False,
+    )
+    env.filters["yuan"] = lambda fen: f"{int(fen) // 100}.{int(fen) % 100:02d}"
+    return env
+
+
+class Site:
+    """What the site keeps for the life of the app: templates and the login throttle.
+
+    Parameters:
+        throttle: counts failed logins per (city, login); default in-process.
+    """
+
+    def __init__(self, throttle=None):
+        from core.members.throttle import MemoryLoginThrottle
+
+        self.env = environment()
+        self.throttle = throttle or MemoryLoginThrottle()
+
+
+class Page:
+    """One request to the site.
+
+    Parameters:
+        request: the Starlette request.
+        site: templates and throttle.
+        city: the request's city (set by the city middleware).
+    """
+
+    def __init__(self, request: Request, site: Site, city: CityContext):
+        self.request = request
+        self.site = site
+        self.city = city
+        self.rt = request.app.state.rt
+        self.secret = self.rt.settings.secret_key
+        self.session = sessions.load(request, self.secret, city.id)
+        self.lang = pick(request.cookies.get(LANG_COOKIE))
+        self._ = Translator(self.lang)
+        self.prefs = sessions.load_prefs(request)
+        self.member: Member | None = None
+        self.form: dict = {}
+
+    @property
+    def root(self) -> str:
+        return f"/c/{self.city.slug}/"
+
+    def url(self, path: str = "") -> str:
+        return self.root + path.lstrip("/")
+
+    async def load_member(self) -> None:
+        if self.session.member_id is None:
+            return
+        async with self.rt.db.transaction() as s:
+            self.member = await get_member(s, self.session.member_id)
+        if self.member is None:  # a session outliving its member
+            self.session.log_out()
+
+    def _finish(self, response: Response) -> Response:
+        sessions.save(response, self.request, self.session, self.secret, self.root)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def render(self, name: str, status: int = 200, **context) -> Response:
+        here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+        html = self.site.env.get_template(name).render(
+            _=self._, lang=self.lang, languages=LANGUAGE_NAMES, city=self.city, member=self.member,
+            csrf=self.session.csrf, prefs=self.prefs, url=self.url, here=here, half_day=self.half_day,
+            weekday=self.weekday, **context,
+        )
+        return self._finish(HTMLResponse(html, status_code=status))
+
+    def redirect(self, path: str) -> Response:
+        return self._finish(RedirectResponse(path if path.startswith("/") else self.url(path), status_code=303))
+
+    def safe_next(self, value: str | None) -> str:
+        """A place to go back to: only a path of this city's site (never another host)."""
+        if isinstance(value, str) and value.startswith(self.root) and "//" not in value and "\\" not in value:
+            return value
+        return self.root
+
+    def half_day(self, code: str) -> str:
+        return self._(HALF_DAYS.get(code, code))
+
+    def weekday(self, iso_date: str) -> str:
+        from datetime import date
+
+        return self._(WEEKDAYS[date.fromisoformat(str(iso_date)).weekday()])
+
+    def refusal(self, exc: DomainError) -> str:
+        return sentence(exc, self._, self.city.tz)
+
+    def error(self, exc: DomainError) -> Response:
+        status = exc.status if 400 <= exc.status < 500 else 400
+        return self.render("error.html", status=status, message=self.refusal(exc), code=exc.code)
+
+
+Handler = Callable[[Page], Awaitable[Response]]
+
+
+def page(site: Site, *, member: bool = False) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler: CSRF on POST, log-in for member pages, refusals as pages."""
+
+    def decorate(handler: Handler):
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            city = current_city()
+            if city is None or city.slug != request.path_params.get("city"):
+                return HTMLResponse("Not found", status_code=404)
+            p = Page(request, site, city)
+            await p.load_member()
+            if request.method == "POST":
+                form = await request.form()
+                p.form = {k: v for k, v in form.items() if isinstance(v, str)}
+                if not p.session.csrf_ok(p.form.get("csrf")):
+                    return p.render("error.html", status=403, code="csrf", message=p._(
+                        "This form has expired or did not come from this site. "
+                        "Please go back, reload the page and try again."))
+            if member and p.member is None:
+                return p.redirect("login?next=" + quote(p.safe_next(request.url.path)))
+            try:
+                return await handler(p)
+            except NotFound as exc:
+                return p.error(exc)
+            except DomainError as exc:
+                return p.error(exc)
+
+        return endpoint
+
+    return decorate

@@ -1,0 +1,108 @@
+"""WeChat Official Account template messages (公众号模板消息) as a notification sender.
+
+City settings: ``app_id``, ``templates`` (``{kind: {"template_id": …, "params": {data key:
+message param}, "url": …}}``; without ``params`` the whole text goes in ``content``),
+``endpoint`` (default ``https://api.weixin.qq.com``), ``timeout``, ``priority``. Secret:
+``app_secret``.
+
+The access token is fetched with the app credentials and cached per app until shortly before
+``expires_in``; a token the API calls invalid or expired is dropped and the send retried.
+``client_msg_id`` is the notification's own id, so WeChat drops a repeated send of the same
+message. Members have no openid column yet: core routes a message here only when the
+notification names an openid.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Mapping
+
+import httpx
+
+from core.hookspecs import hookimpl
+from core.notify import template_for
+from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+
+NAME = "wechat_template"
+ENDPOINT = "https://api.weixin.qq.com"
+TOKEN_MARGIN_SECONDS = 300
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one
+RETRYABLE = {-1, 45009, 45047} | TOKEN_ERRORS  # busy, rate limits
+
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+class WeChatError(RuntimeError):
+    def __init__(self, errcode: int, errmsg: str):
+        super().__init__(f"wechat errcode {errcode}: {errmsg}")
+        self.errcode = errcode
+
+
+async def access_token(client: httpx.AsyncClient, endpoint: str, app_id: str, secret: str) -> str:
+    """The cached token of the app, fetched again when it is about to expire."""
+    key = (endpoint, app_id)
+    cached = _tokens.get(key)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    response = await client.get(
+        f"{endpoint}/cgi-bin/token", params={"grant_type": "client_credential", "appid": app_id, "secret": secret}
+    )
+    body = response.json()
+    if not body.get("access_token"):
+        raise WeChatError(int(body.get("errcode", -1)), str(body.get("errmsg", "")))
+    ttl = max(int(body.get("expires_in", 7200)) - TOKEN_MARGIN_SECONDS, 0)
+    _tokens[key] = (body["access_token"], time.monotonic() + ttl)
+    return body["access_token"]
+
+
+def client_msg_id(city, message: OutgoingMessage) -> str:
+    return f"guahao-{city.slug}-{message.notification_id}"
+
+
+class WeChatTemplateSender(NotificationSender):
+    name = NAME
+    verbose_name = "微信公众号模板消息"
+    channels = frozenset({"wechat"})
+    priority = 20
+
+    async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
+        if not message.recipient:
+            return SendResult(ok=False, error="skipped: the member has no WeChat openid", retryable=False)
+        app_id, secret = str(settings.get("app_id", "")), str(secrets.get("app_secret", ""))
+        if not app_id or not secret:
+            return SendResult(ok=False, error="wechat_template: app_id and app_secret must be configured", retryable=False)
+        params = dict(message.params) or {}
+        params.setdefault("content", message.body)
+        spec = (settings.get("templates") or {}).get(message.kind) or {}
+        if isinstance(spec, Mapping) and "params" not in spec:
+            spec = {**spec, "params": {"content": "content"}}
+        template = template_for({"templates": {message.kind: spec}}, message.kind, params, code_key="template_id")
+        if template is None:
+            return SendResult(ok=False, error=f"wechat_template: no template for {message.kind}", retryable=False)
+        payload = {
+            "touser": message.recipient,
+            "template_id": template.code,
+            "client_msg_id": client_msg_id(city, message),
+            "data": {key: {"value": value} for key, value in template.values.items()},
+        }
+        if isinstance(spec, Mapping) and spec.get("url"):
+            payload["url"] = str(spec["url"])
+        endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
+        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
+            try:
+                token = await access_token(client, endpoint, app_id, secret)
+            except WeChatError as exc:
+                return SendResult(ok=False, error=f"wechat_template: token refused: {exc}", retryable=exc.errcode in RETRYABLE)
+            response = await client.post(f"{endpoint}/cgi-bin/message/template/send", params={"access_token": token}, json=payload)
+        body = response.json()
+        code = int(body.get("errcode", -1))
+        if code == 0:
+            return SendResult(ok=True, provider_ref=str(body.get("msgid", "")))
+        if code in TOKEN_ERRORS:
+            _tokens.pop((endpoint, app_id), None)
+        return SendResult(ok=False, error=f"wechat_template errcode {code}: {body.get('errmsg', '')}", retryable=code in RETRYABLE)
+
+
+@hookimpl
+def guahao_notification_senders():
+    return [WeChatTemplateSender()]

@@ -1,0 +1,65 @@
+"""Fixtures for the patient site: a city with the ``web`` plugin on, and form helpers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.members.ids import check_digit
+from core.plugins.manager import configure
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+KEY = re.compile(r'name="key" value="([^"]+)"')
+
+
+def id_number(first17: str = "11010519900307003") -> str:
+    return first17 + check_digit(first17)
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+@pytest.fixture
+async def site_city(rt, city, catalogue):
+    """The test city with its catalogue, the ``web`` plugin enabled."""
+    await configure(rt, city, "web")
+    return catalogue
+
+
+class Visitor:
+    """A browser: follows the site through its forms, keeping cookies."""
+
+    def __init__(self, client, slug: str):
+        self.client = client
+        self.root = f"/c/{slug}/"
+
+    async def get(self, path: str = "", **kw):
+        return await self.client.get(self.root + path, **kw)
+
+    async def post(self, path: str, data: dict, *, form_page: str | None = None):
+        page = await self.get(form_page if form_page is not None else path)
+        return await self.client.post(self.root + path, data={"csrf": csrf_of(page.text), **data})
+
+    async def register(self, name="张三", number=None, phone="13800138000", password="secret123"):
+        return await self.post("register", {"name": name, "id_number": number or id_number(), "phone": phone,
+                                            "password": password})
+
+    async def login(self, login="13800138000", password="secret123"):
+        return await self.post("login", {"login": login, "password": password})
+
+    async def book(self, period_id: int):
+        page = await self.get(f"book/{period_id}")
+        key = KEY.search(page.text).group(1)
+        return await self.client.post(self.root + f"book/{period_id}", data={"csrf": csrf_of(page.text), "key": key})
+
+    async def set_language(self, lang: str):
+        return await self.post("preferences", {"lang": lang, "next": self.root}, form_page="")
+
+
+@pytest.fixture
+def visitor(client, site_city):
+    return Visitor(client, site_city.city.slug)
