@@ -157,11 +157,13 @@ class RawConnection:
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0
+        self.headers: dict[str, str] = {}
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
+            self.headers[name.strip().lower()] = value.strip()
             if name.strip().lower() == "content-length":
                 length = int(value)
             elif name.strip().lower() == "transfer-encoding":

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from core.api.errors import exception_handlers
     from core.api.routes import api_routes
     from core.jobs import in_process_runner
-    from core.observability import init_sentry
+    from core.observability import ServerTiming, init_sentry
     from core.plugins.routes import plugin_routes
     from core.web.routes import web_routes
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Starlette(
         debug=settings.debug,
         routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *web_routes(rt)],
-        middleware=[Middleware(CityMiddleware, resolver=rt.resolver)],
+        middleware=[Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
