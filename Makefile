@@ -52,6 +52,7 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.storm
 	$(BIN)/python -m bench.availability
+	$(BIN)/python -m bench.pages
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.browser.screenshots --out screenshots
