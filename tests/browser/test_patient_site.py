@@ -73,3 +73,47 @@ async def test_english_and_large_text_for_older_users(page, base_url):
     )
     assert heights and min(heights) >= 44
     await page.click("#lang-zh_CN") if await page.locator("#lang-zh_CN").count() else None
+
+
+def _identity(n: int) -> dict:
+    from core.members.ids import check_digit
+
+    first17 = f"110105199{n % 10}0{1 + n % 9}1{n % 10}{(300 + n) % 1000:03d}"
+    return {"name": "林晓" + "一二三四五六七八九十"[n % 10], "id_number": first17 + check_digit(first17),
+            "phone": f"137{n:08d}", "password": "Secret-2024x"}
+
+
+async def test_english_register_book_refused_and_cancel(page, base_url):
+    """The same journey in English, starting from registration with a real name."""
+    doctor_id, session_id = _doctor_with_two_open_periods(base_url)
+    await page.goto(base_url + "/c/demo/")
+    await page.click("#lang-en")
+    await page.goto(base_url + "/c/demo/register")
+    who = _identity(page.viewport_size["width"])
+    for field, value in who.items():
+        await page.fill(f"#{field}", value)
+    await page.click("#submit")
+    await page.wait_for_selector("#member-name")
+    assert await page.inner_text("#member-name") == who["name"]
+    assert who["id_number"] not in await page.content()  # never shown unmasked
+
+    await page.goto(base_url + f"/c/demo/doctors/{doctor_id}")
+    periods = page.locator(f"#session-{session_id} a[id^=period-]")
+    first, second = await periods.nth(2).get_attribute("id"), await periods.nth(3).get_attribute("id")
+    await page.click(f"#{first}")
+    await page.click("#confirm")
+    ref = (await page.inner_text("#booking-ref")).strip()
+    assert "ID card" in await page.inner_text("#bring")
+
+    await page.goto(base_url + f"/c/demo/doctors/{doctor_id}")
+    await page.click(f"#{second}")
+    await page.click("#confirm")
+    error = page.locator("#error")
+    assert await error.get_attribute("data-code") == "duplicate_session"
+    assert "already" in (await error.inner_text()).lower()
+
+    await page.goto(base_url + f"/c/demo/bookings/{ref}")
+    await page.click("#cancel")
+    await page.click("#confirm-cancel")
+    await page.goto(base_url + f"/c/demo/bookings/{ref}")
+    assert "Cancelled" in await page.inner_text("#booking-status")
