@@ -197,6 +197,20 @@ def _survey_invitation(city, m, f, data):
     return f"{m.name}您好，感谢您选择本平台预约挂号。诚邀您对{visit}进行满意度评价{link}。回复TD退订此类消息。"
 
 
+def login_code(data: dict) -> str:
+    """The one-time code of a ``login_code`` message: kept encrypted in the outbox payload."""
+    from tenants.crypto import cipher
+
+    sealed = data.get("sealed_code")
+    if not isinstance(sealed, str):
+        raise ValueError("a login_code notification needs data.sealed_code")
+    return cipher().decrypt(sealed)
+
+
+def _login_code(city, m, f, data):
+    return f"您的登录验证码为{login_code(data)}，5分钟内有效。请勿将验证码告诉他人，工作人员不会向您索取。"
+
+
 def _free_text(city, m, f, data):
     text = data.get("text")
     if not text:
@@ -223,6 +237,7 @@ KINDS: dict[str, Kind] = {
     "reminder_30min": Kind(_thirty_min, statuses=("confirmed",)),
     "waitlist_offer": Kind(_offer, statuses=("offered",)),
     "credit_suspended": Kind(_suspended, needs_booking=False),
+    "login_code": Kind(_login_code, needs_booking=False),
     # Not essential: members who opted out do not get these (R9.3).
     "announcement": Kind(_free_text, essential=False, needs_booking=False),
     "broadcast": Kind(_free_text, essential=False, needs_booking=False),
@@ -264,6 +279,8 @@ def message_params(city: CityContext, kind: str, member: Member, facts: BookingF
         until = data.get("suspended_until")
         at = datetime.fromisoformat(until) if isinstance(until, str) else member.suspended_until
         params.update(until=local(at, city, "%Y年%m月%d日"), reason=str(data.get("reason") or member.suspension_reason or "爽约"))
+    if kind == "login_code":
+        params["code"] = login_code(data)
     for key in ("text", "url"):
         if data.get(key):
             params[key] = str(data[key])
@@ -319,14 +336,14 @@ class Planned:
 def member_addresses(member: Member, payload: dict) -> dict[str, str]:
     """Where a member can be reached, per channel.
 
-    Members have a mobile number only; e-mail and WeChat openid come from the notification's
-    ``recipients`` (``{"email": …, "wechat": …}``) or from member columns once those exist.
+    The member's mobile number, e-mail and WeChat openid (R1.5); a notification's
+    ``recipients`` (``{"email": …, "wechat": …}``) overrides them.
     """
     found = {
         "sms": member.phone,
         "voice": member.phone,
-        "email": str(getattr(member, "email", "") or ""),
-        "wechat": str(getattr(member, "wechat_openid", "") or ""),
+        "email": member.email or "",
+        "wechat": member.wechat_openid or "",
     }
     found.update({k: str(v) for k, v in (payload.get("recipients") or {}).items() if v})
     return {k: v for k, v in found.items() if v}

@@ -166,6 +166,7 @@ async def check_in(s: AsyncSession, booking_id: str, *, at: datetime | None = No
     booking.late = at > booking.starts_at + timedelta(minutes=city.rules.late_grace_minutes)
     booking.updated_at = now
     events.record(s, booking, "checked_in", at=now, actor=actor, data={"at": at.isoformat(), "late": booking.late})
+    events.on_checked_in(s, booking, now=now)
     await events.write(s)
     return booking
 

@@ -23,6 +23,7 @@ from tenants.context import require_city
 
 REMINDER_EVENING_BEFORE = time(18, 0)
 REMINDER_BEFORE_START = timedelta(minutes=30)
+SURVEY_AFTER_VISIT = timedelta(hours=2)
 
 _TRAIL = "guahao.booking_trail"
 _INSERT_EVENTS = insert(BookingEvent.__table__)
@@ -148,3 +149,17 @@ def emit_offer_expiry(s: AsyncSession, booking: Booking, *, now: datetime) -> No
     """Plan the end of a waitlist offer (its deadline is the booking's ``hold_expires_at``)."""
     assert booking.hold_expires_at is not None
     emit(s, "booking.offer_expiry", {"booking_id": booking.id}, due_at=booking.hold_expires_at, now=now)
+
+
+def on_checked_in(s: AsyncSession, booking: Booking, *, now: datetime) -> None:
+    """Invite the member to the satisfaction survey (R9.2) two hours after the visit ends."""
+    city = require_city()
+    notify(
+        s,
+        "survey_invitation",
+        member_id=booking.member_id,
+        booking_id=booking.id,
+        now=now,
+        due_at=max(booking.ends_at + SURVEY_AFTER_VISIT, now),
+        data={"url": f"/c/{city.slug}/survey/{booking.id}"},
+    )

@@ -36,6 +36,7 @@ from tenants.db import make_engine
 from tenants.service import configure_plugin, create_city, get_city
 
 from . import data
+from .content import seed_content
 from .roster import RosterDoctor, insert_schedule
 
 DEMO_SEED = 20240607
@@ -112,6 +113,7 @@ async def seed_demo(
             if created:
                 await _build_catalogue(s, random.Random(seed))
                 await _register_members(s)
+                await seed_content(s)
             last = await s.scalar(select(func.max(ClinicSession.date)))
             missing = [d for d in wanted if last is None or d > last]
             doctors = await _roster(s)

@@ -185,3 +185,41 @@ def member_view(member: Member) -> dict:
         "id_number_masked": member.id_number_masked,
         "phone": member.phone,
     }
+
+
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+EMAIL_MAX, OPENID_MAX = 254, 64
+UNCHANGED = object()
+
+
+async def update_contacts(
+    s: AsyncSession,
+    member_id: int,
+    *,
+    email=UNCHANGED,
+    wechat_openid=UNCHANGED,
+    notifications_opt_out=UNCHANGED,
+) -> Member:
+    """Change a member's contact details (R1.5) and message opt-out (R9.3).
+
+    An empty e-mail or openid clears it; arguments left out stay as they are.
+    """
+    member = await get_member(s, member_id)
+    if member is None:
+        raise DomainError("not_found", "会员不存在", status=404)
+    if email is not UNCHANGED:
+        value = (email or "").strip()
+        if value and (len(value) > EMAIL_MAX or not EMAIL_RE.fullmatch(value)):
+            raise _field_error("invalid_email", "email", "电子邮箱格式不正确")
+        member.email = value or None
+    if wechat_openid is not UNCHANGED:
+        value = (wechat_openid or "").strip()
+        if len(value) > OPENID_MAX:
+            raise _field_error("invalid_openid", "wechat_openid", "微信标识不正确")
+        if value and await s.scalar(select(Member.id).where(Member.wechat_openid == value, Member.id != member.id)):
+            raise Conflict("openid_taken", "该微信已绑定其他账户", details={"field": "wechat_openid"})
+        member.wechat_openid = value or None
+    if notifications_opt_out is not UNCHANGED:
+        member.notifications_opt_out = bool(notifications_opt_out)
+    await s.flush()
+    return member

@@ -28,6 +28,15 @@ from .catalogue import (
     SessionStatus,
     SlotPool,
 )
+from .feedback import (
+    Announcement,
+    Article,
+    Complaint,
+    ComplaintStatus,
+    DoctorReview,
+    ReviewStatus,
+    SurveyResponse,
+)
 from .members import CreditEvent, Member
 from .outbox import Notification, OutboxMessage
 

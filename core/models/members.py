@@ -18,6 +18,7 @@ class Member(TenantModel, table=True):
     __table_args__ = (
         UniqueConstraint("city_id", "id_number_hash"),
         UniqueConstraint("city_id", "phone"),
+        UniqueConstraint("city_id", "wechat_openid", name="uq_members_wechat_openid"),  # NULLs never collide
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -34,6 +35,8 @@ class Member(TenantModel, table=True):
     notifications_opt_out: bool = False  # non-essential messages only
     created_at: datetime = Field(default_factory=utcnow)
     registered_by: str = Field(default="self", max_length=80)  # 代办: staff who registered
+    email: str | None = Field(default=None, max_length=254)  # R1.5 contact details
+    wechat_openid: str | None = Field(default=None, max_length=64)
 
 
 class CreditEvent(TenantModel, table=True):

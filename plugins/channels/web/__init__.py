@@ -15,7 +15,8 @@ from starlette.staticfiles import StaticFiles
 
 from core.hookspecs import hookimpl
 
-from . import account, booking, browse
+from . import account, booking, browse, kiosk, otp
+from . import feedback, profile
 from .site import Site, page
 
 NAME = "web"
@@ -27,7 +28,10 @@ def routes(site: Site | None = None) -> list:
     open_ = page(site)
     members = page(site, member=True)
     get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
+    codes = otp.LoginCodes()
     return [
+        Route("/login/code", open_(otp.login_page(codes)), methods=both),
+        *kiosk.routes(codes),
         Route("/", open_(browse.home), methods=get),
         Route("/hospitals/{hospital_id:int}", open_(browse.hospital), methods=get),
         Route("/departments/{department_id:int}", open_(browse.department), methods=get),
@@ -42,6 +46,14 @@ def routes(site: Site | None = None) -> list:
         Route("/login", open_(account.login), methods=both),
         Route("/logout", open_(account.logout), methods=["POST"]),
         Route("/preferences", open_(account.preferences), methods=["POST"]),
+        Route("/profile", members(profile.profile), methods=both),
+        Route("/survey/{ref}", members(feedback.survey), methods=both),
+        Route("/review/{ref}", members(feedback.review), methods=both),
+        Route("/complaints", members(feedback.complaint_list), methods=get),
+        Route("/complaints/new", members(feedback.complaint_new), methods=both),
+        Route("/complaints/{complaint_id:int}", members(feedback.complaint_detail), methods=get),
+        Route("/news", open_(feedback.news), methods=get),
+        Route("/articles/{article_id:int}", open_(feedback.article), methods=get),
         Mount("/assets", app=StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 

@@ -55,7 +55,8 @@ async def confirm(p: Page) -> Response:
     key = p.form.get("key") or None
     try:
         booking, _status, _replayed = await service.book(
-            p.rt, member_id=p.member.id, period_id=period_id, channel=CHANNEL, idempotency_key=key
+            p.rt, member_id=p.member.id, period_id=period_id, channel=getattr(p, "channel", CHANNEL),
+            idempotency_key=key
         )
     except DomainError as exc:
         if exc.code in ("not_found", "invalid_idempotency_key"):

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from core.catalogue import queries
 from core.errors import NotFound
+from core.feedback.reviews import doctor_rating
 from core.web.pages import message_log_public
 from tenants.clock import utcnow
 
@@ -69,6 +70,8 @@ async def doctor(p: Page) -> Response:
         sessions = await queries.availability(
             s, doctor_id=doctor_id, date_from=today, date_to=today + timedelta(days=SCHEDULE_DAYS - 1)
         )
+        rating = await doctor_rating(s, doctor_id)
     for item in sessions:
         item["full"] = all(period["remaining"] == 0 for period in item["periods"])
-    return p.render("doctor.html", doctor=info, sessions=sessions)
+    return p.render("doctor.html", doctor=info, sessions=sessions, rating=rating,
+                    day=lambda at: at.astimezone(p.city.tz).strftime("%Y-%m-%d"))

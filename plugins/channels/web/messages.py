@@ -64,3 +64,34 @@ def _local(iso: str | None, tz) -> str:
         return "?"
     at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return (at.astimezone(tz) if tz else at).strftime("%Y-%m-%d %H:%M")
+
+
+# Log-in codes and kiosk log-in (otp.py, kiosk.py).
+SENTENCES.update({
+    "code_too_soon": "A code was sent less than a minute ago. Please wait a minute before asking for another.",
+    "code_daily_limit": "Too many codes were asked for this number today. Please log in with your password, "
+    "or try again tomorrow.",
+    "code_attempts": "Too many wrong codes. Please ask for a new code.",
+    "invalid_code": "The code is not correct or has expired. Please check the message and try again.",
+    "kiosk_mismatch": "The ID card and the phone digits do not match. Please try again.",
+    "kiosk_locked": "Too many wrong tries. For your safety this card is locked for 15 minutes; "
+    "please ask at the hospital's service desk.",
+})
+
+# After the visit and the member's account (surveys, reviews, complaints, contact details).
+SENTENCES.update({
+    "not_checked_in": "Only a visit you checked in for at the hospital can be rated. "
+    "After your visit, come back from My account.",
+    "already_surveyed": "You have already answered the survey for this visit. Thank you.",
+    "already_reviewed": "You have already reviewed the doctor for this visit. Thank you.",
+    "survey_closed": "The survey for this visit closed 7 days after the visit.",
+    "invalid_rating": "Please choose from 1 to 5 stars.",
+    "missing_text": "Please fill in this field.",
+    "text_too_long": "This text is too long. Please shorten it.",
+    "invalid_category": "Please choose a category.",
+    "invalid_hospital": "Please choose a hospital.",
+    "booking_mismatch": "This booking is not at the hospital you chose. Check the booking number, or leave it empty.",
+    "invalid_email": "Please enter a valid e-mail address, or leave it empty.",
+    "openid_taken": "This WeChat account is already linked to another member.",
+    "complaint_closed": "This complaint has been closed.",
+})

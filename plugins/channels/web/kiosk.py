@@ -1,0 +1,259 @@
+"""Kiosk mode (R5.5): the site on a hospital's self-service terminal, at ``/c/{city}/kiosk/``.
+
+The same pages and handlers as the web site, rendered in a full-screen layout with very large
+touch targets: ``templates/kiosk/base.html`` takes the place of ``base.html`` for every page.
+Log-in is by ID card (the reader types the 18 characters and Enter), then the last four digits
+of the member's phone or a text-message code; five wrong tries lock the card for a while.
+A kiosk session is its own signed cookie on the kiosk path, gone two minutes after the last
+request (the page also sends the screen back to the start after that long). Bookings made
+here carry the ``kiosk`` channel, and each can print an 80-mm receipt (凭条).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from functools import wraps
+
+from jinja2 import ChoiceLoader, FileSystemLoader
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from core.booking import service
+from core.catalogue import queries
+from core.errors import DomainError
+from core.members.ids import validate_id_number
+from core.models import Member
+from tenants.clock import utcnow
+from tenants.context import CityContext, current_city
+from tenants.crypto import cipher
+
+from . import session as sessions
+from .otp import LoginCodes, invalid_code
+from .site import HERE, Page, Site
+
+COOKIE = "guahao_kiosk"
+IDLE_SECONDS = 120
+MAX_TRIES = 5
+LOCK_SECONDS = 15 * 60
+CHANNEL = "kiosk"
+
+
+@dataclass
+class KioskSession(sessions.Session):
+    """A web session plus the card just read (``card``: keyed hash of its ID number)."""
+
+    card: str | None = None
+
+    def log_out(self) -> None:
+        super().log_out()
+        self.card = None
+
+
+def _secret(secret: str) -> str:
+    return secret + "\x00kiosk"  # a web cookie is never a valid kiosk cookie
+
+
+def load(request: Request, secret: str, city_id: int) -> KioskSession:
+    payload = sessions.unsign(_secret(secret), request.cookies.get(COOKIE, ""))
+    now = int(utcnow().timestamp())
+    if (not payload or payload.get("c") != city_id or not isinstance(payload.get("t"), str)
+            or not isinstance(payload.get("e"), int) or payload["e"] < now):
+        return KioskSession(city_id, changed=True)
+    member, card = payload.get("m"), payload.get("h")
+    return KioskSession(city_id, member if isinstance(member, int) else None, payload["t"],
+                        card=card if isinstance(card, str) else None)
+
+
+def save(response: Response, request: Request, session: KioskSession, secret: str, path: str) -> None:
+    """Every response slides the two-minute window."""
+    payload = {"c": session.city_id, "m": session.member_id, "t": session.csrf, "h": session.card,
+               "e": int(utcnow().timestamp()) + IDLE_SECONDS}
+    response.set_cookie(COOKIE, sessions.sign(_secret(secret), payload), max_age=IDLE_SECONDS, path=path,
+                        httponly=True, samesite="strict", secure=sessions.is_https(request))
+
+
+class KioskSite(Site):
+    """The site's templates with ``kiosk/`` first, so ``base.html`` is the kiosk layout.
+
+    Parameters:
+        codes: the login codes shared with the web site.
+    """
+
+    def __init__(self, codes: LoginCodes, throttle=None):
+        super().__init__(throttle)
+        self.codes = codes
+        self.env.loader = ChoiceLoader([FileSystemLoader(HERE / "templates" / "kiosk"), self.env.loader])
+
+
+class KioskPage(Page):
+    """A :class:`Page` on the kiosk: its own session, root and layout."""
+
+    channel = CHANNEL
+
+    def __init__(self, request: Request, site: Site, city: CityContext):
+        super().__init__(request, site, city)
+        self.session = load(request, self.secret, city.id)
+
+    @property
+    def root(self) -> str:
+        return f"/c/{self.city.slug}/kiosk/"
+
+    def _finish(self, response: Response) -> Response:
+        save(response, self.request, self.session, self.secret, self.root)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def render(self, name: str, status: int = 200, **context) -> Response:
+        return super().render(name, status, kiosk=True, idle_seconds=IDLE_SECONDS, **context)
+
+
+def kiosk_page(site: KioskSite, *, member: bool = False):
+    """Like ``site.page``: CSRF on POST, log-in for member pages (back to the start), refusals as pages."""
+
+    def decorate(handler):
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            city = current_city()
+            if city is None or city.slug != request.path_params.get("city"):
+                return HTMLResponse("Not found", status_code=404)
+            p = KioskPage(request, site, city)
+            await p.load_member()
+            if request.method == "POST":
+                form = await request.form()
+                p.form = {k: v for k, v in form.items() if isinstance(v, str)}
+                if not p.session.csrf_ok(p.form.get("csrf")):
+                    return p.render("error.html", status=403, code="csrf", message=p._(
+                        "This form has expired or did not come from this site. "
+                        "Please go back, reload the page and try again."))
+            if member and p.member is None:
+                return p.redirect("")
+            try:
+                return await handler(p)
+            except DomainError as exc:
+                return p.error(exc)
+
+        return endpoint
+
+    return decorate
+
+
+# --- log-in by ID card ---------------------------------------------------------------------
+
+
+def _locked() -> DomainError:
+    error = DomainError("kiosk_locked", "错误次数过多，该身份证已暂时锁定", status=429,
+                        details={"retry_after_seconds": LOCK_SECONDS})
+    error.headers = {"Retry-After": str(LOCK_SECONDS)}
+    return error
+
+
+async def _card_member(p: KioskPage) -> Member | None:
+    async with p.rt.db.transaction() as s:
+        return await s.scalar(select(Member).where(Member.id_number_hash == p.session.card))
+
+
+def _subject(p: KioskPage, member: Member | None) -> str:
+    """Whose code counters: the member's phone, or the unknown card itself."""
+    return member.phone if member is not None else f"card:{p.session.card}"
+
+
+def start(browse_home):
+    """The start page: the card form, the second step, or (logged in) the site's home."""
+
+    async def kiosk_start(p: KioskPage) -> Response:
+        if p.request.query_params.get("idle") == "1" and (p.member or p.session.card):
+            p.session.log_out()
+            p.member = None
+        if p.member is not None:
+            return await browse_home(p)
+        if p.session.card:
+            return p.render("verify.html", error=None, code_sent=False)
+        return p.render("start.html", error=None)
+
+    return kiosk_start
+
+
+async def card(p: KioskPage) -> Response:
+    """The card reader typed an ID number: remember its hash, ask for the second factor."""
+    try:
+        info = validate_id_number(p.form.get("id_number", "").strip()[:40])
+    except DomainError as exc:
+        return p.render("start.html", status=422, error=p.refusal(exc))
+    p.session.log_out()
+    p.session.card = cipher().lookup_hash(info.number)
+    return p.redirect("")
+
+
+async def verify(p: KioskPage) -> Response:
+    """The phone's last four digits, or a text-message code, finish the log-in."""
+    if not p.session.card:
+        return p.redirect("")
+    store = p.site.codes.store(p.rt)
+    tries_key = f"guahao:kiosk:{p.city.slug}:{p.session.card}:tries"
+    member = await _card_member(p)
+    action = p.form.get("action")
+    try:
+        if action == "send":
+            await p.site.codes.send(p.rt, _subject(p, member), member.id if member else None)
+            return p.render("verify.html", error=None, code_sent=True)
+        if action == "code":
+            if not await p.site.codes.verify(p.rt, _subject(p, member), p.form.get("code", "")) or member is None:
+                raise invalid_code()
+        else:
+            if await store.incr(tries_key, LOCK_SECONDS) > MAX_TRIES:
+                raise _locked()
+            digits = p.form.get("digits", "").strip()
+            expected = member.phone[-4:] if member is not None else "\x00"
+            if not hmac.compare_digest(digits.encode(), expected.encode()):
+                raise DomainError("kiosk_mismatch", "身份证与手机号后四位不匹配", status=401)
+    except DomainError as exc:
+        status = exc.status if 400 <= exc.status < 500 else 400
+        return p.render("verify.html", status=status, error=p.refusal(exc), code_sent=action == "code")
+    await store.delete(tries_key)
+    p.session.log_in(member.id)
+    p.session.card = None
+    return p.redirect("")
+
+
+async def logout(p: KioskPage) -> Response:
+    p.session.log_out()
+    return p.redirect("")
+
+
+async def receipt(p: KioskPage) -> Response:
+    """The 凭条 of one of the member's own bookings, for the 80-mm printer."""
+    booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
+    async with p.rt.db.transaction() as s:
+        hospital = await queries.get_hospital(s, booking["hospital_id"])
+    printed = utcnow().astimezone(p.city.tz).strftime("%Y-%m-%d %H:%M")
+    return p.render("receipt.html", booking=booking, hospital=hospital, printed_at=printed)
+
+
+def routes(codes: LoginCodes) -> list:
+    """The kiosk's routes, relative to the city root (all under ``kiosk/``)."""
+    from starlette.routing import Route
+
+    from . import account, booking, browse
+
+    site = KioskSite(codes)
+    open_, members = kiosk_page(site), kiosk_page(site, member=True)
+    get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
+    return [
+        Route("/kiosk/", open_(start(browse.home)), methods=get),
+        Route("/kiosk", open_(start(browse.home)), methods=get),
+        Route("/kiosk/card", open_(card), methods=["POST"]),
+        Route("/kiosk/verify", open_(verify), methods=["POST"]),
+        Route("/kiosk/logout", open_(logout), methods=["POST"]),
+        Route("/kiosk/preferences", open_(account.preferences), methods=["POST"]),
+        Route("/kiosk/hospitals/{hospital_id:int}", members(browse.hospital), methods=get),
+        Route("/kiosk/departments/{department_id:int}", members(browse.department), methods=get),
+        Route("/kiosk/doctors/{doctor_id:int}", members(browse.doctor), methods=get),
+        Route("/kiosk/book/{period_id:int}", members(booking.confirm), methods=both),
+        Route("/kiosk/bookings", members(booking.bookings), methods=get),
+        Route("/kiosk/bookings/{ref}", members(booking.detail), methods=get),
+        Route("/kiosk/bookings/{ref}/cancel", members(booking.cancel), methods=both),
+        Route("/kiosk/waitlist", members(booking.join_waitlist), methods=["POST"]),
+        Route("/kiosk/receipt/{ref}", members(receipt), methods=get),
+    ]
