@@ -30,6 +30,7 @@ from core.models import (
     RegistrationType,
 )
 from tenants.context import CityContext
+from tenants.models import CityHost
 
 log = logging.getLogger("guahao.notify")
 
@@ -175,9 +176,10 @@ def _thirty_min(city, m, f, data):
 def _offer(city, m, f, data):
     until = data.get("offer_expires_at")
     until_at = datetime.fromisoformat(until) if isinstance(until, str) else f.booking.hold_expires_at
+    link = f"确认请访问：{data['url']}" if data.get("url") else "请登录本平台“我的预约”确认"
     return (
         f"{m.name}您好，您候补的{f.who}有号源释放，已为您保留{f.when}，请于"
-        f"{local(until_at, city)}前确认，逾期视为放弃。预约号：{f.booking.id}。"
+        f"{local(until_at, city)}前确认，逾期视为放弃。预约号：{f.booking.id}。{link}。"
     )
 
 
@@ -349,8 +351,35 @@ def member_addresses(member: Member, payload: dict) -> dict[str, str]:
     return {k: v for k, v in found.items() if v}
 
 
-async def plan(s: AsyncSession, city: CityContext, payload: dict) -> Planned | None:
-    """Find or create the notification row for ``payload``; ``None`` when it no longer applies."""
+async def link_base(s: AsyncSession, city: CityContext, public_base_url: str = "") -> str:
+    """Where links in a city's messages start: the city's first host name, else the platform's
+    public address (``Settings.public_base_url``), else ``""`` (links stay relative)."""
+    host = await s.scalar(select(CityHost.host).where(CityHost.city_id == city.id).order_by(CityHost.host).limit(1))
+    if host:
+        return f"https://{host}"
+    return (public_base_url or "").rstrip("/")
+
+
+def absolute(base: str, path: str) -> str:
+    """``path`` under ``base`` when it is a path of ours and a base is known; else unchanged."""
+    return base + path if base and path.startswith("/") and not path.startswith("//") else path
+
+
+async def _with_links(s: AsyncSession, city: CityContext, kind: str, booking_id: str | None, data: dict,
+                      public_base_url: str) -> dict:
+    """The message data with its links made absolute; a waitlist offer links to its booking."""
+    if kind == "waitlist_offer" and booking_id and not data.get("url"):
+        data = {**data, "url": f"/c/{city.slug}/bookings/{booking_id}"}
+    if isinstance(data.get("url"), str) and data["url"].startswith("/"):
+        data = {**data, "url": absolute(await link_base(s, city, public_base_url), data["url"])}
+    return data
+
+
+async def plan(s: AsyncSession, city: CityContext, payload: dict, *, public_base_url: str = "") -> Planned | None:
+    """Find or create the notification row for ``payload``; ``None`` when it no longer applies.
+
+    ``public_base_url`` (``Settings.public_base_url``) makes links absolute when the city has
+    no host name of its own."""
     kind = payload.get("kind")
     spec = KINDS.get(kind)
     if spec is None:
@@ -366,7 +395,7 @@ async def plan(s: AsyncSession, city: CityContext, payload: dict) -> Planned | N
         return None
     if facts is not None and spec.statuses and str(facts.booking.status) not in spec.statuses:
         return None  # e.g. a reminder for a booking cancelled since
-    data = payload.get("data") or {}
+    data = await _with_links(s, city, kind, booking_id, payload.get("data") or {}, public_base_url)
     body = compose(city, kind, member, facts, data)
 
     def planned(note: Notification) -> Planned:

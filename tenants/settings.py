@@ -47,6 +47,15 @@ class Settings:
         availability_cache_seconds: how long an availability answer is reused in a process
             (a micro-cache for the release rush; 0 turns it off). Bookings are decided by the
             database, never by this cache.
+        public_base_url: the site's address for links in messages (``https://guahao.example.cn``;
+            env ``GUAHAO_PUBLIC_BASE_URL``); a city's own host name wins; empty keeps links relative.
+        outbox_job_timeout_seconds: longest run of one outbox job under arq; the job of a
+            worker that died runs again about ten seconds after this
+            (env ``GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS``).
+        outbox_requeue_after_seconds: a row still ``queued`` this long after it was handed to
+            arq is handed over again (env ``GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS``).
+        extra: further knobs; ``arq_namespace`` separates deployments (or test runs) sharing
+            one Redis (env ``GUAHAO_ARQ_NAMESPACE``).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -60,6 +69,9 @@ class Settings:
     outbox_poll_seconds: float = 1.0
     run_outbox_in_process: bool | None = None
     availability_cache_seconds: float = 1.0
+    outbox_job_timeout_seconds: float = 120.0
+    outbox_requeue_after_seconds: float = 600.0
+    public_base_url: str = ""
     debug: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -76,7 +88,14 @@ class Settings:
             sentry_dsn=env.get("SENTRY_DSN", ""),
             debug=env.get("GUAHAO_DEBUG", "") in ("1", "true", "yes"),
             availability_cache_seconds=float(env.get("GUAHAO_AVAILABILITY_CACHE_SECONDS", "1.0")),
+            public_base_url=env.get("GUAHAO_PUBLIC_BASE_URL", "").rstrip("/"),
         )
+        values.update(
+            outbox_job_timeout_seconds=float(env.get("GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS", "120")),
+            outbox_requeue_after_seconds=float(env.get("GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS", "600")),
+        )
+        if env.get("GUAHAO_ARQ_NAMESPACE"):
+            values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}
         values.update(overrides)
         return cls(**values)
 

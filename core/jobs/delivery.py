@@ -54,7 +54,7 @@ async def deliver(
     recorded without the retry mark. ``channel`` (or ``payload["channel"]``) forces a channel.
     """
     async with rt.db.transaction() as s:
-        planned = await plan(s, city, payload)
+        planned = await plan(s, city, payload, public_base_url=rt.settings.public_base_url)
     if planned is None:
         return None
     note = planned.note

@@ -5,8 +5,10 @@ The relay reads across cities by design (``platform_scope``). A row handed to ar
 no-op, and the job itself re-checks the row, so a replay never runs a side effect twice.
 Run jobs keep no result (``keep_result=0``), so a message rescheduled after a failure can be
 enqueued again under the same id. ``due_at`` of a queued row records when it was handed over;
-a row still ``queued`` long after that (Redis lost it, or arq gave up on a dying worker) is
-handed over again.
+the worker sets it again when a run starts. A row still ``queued`` long after that (Redis lost
+it, or its worker died mid-run) is handed over again (``settings.outbox_requeue_after_seconds``,
+never shorter than a run may last): arq's lease on the dead run is dropped, so the job runs
+again now rather than when that lease ends.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from arq.constants import in_progress_key_prefix
 from sqlalchemy import and_, or_, select, update
 
 from core.models import OutboxMessage
@@ -23,7 +26,6 @@ from tenants.settings import Settings
 
 from .runner import process_outbox_message
 
-STUCK_AFTER = timedelta(minutes=10)
 RUN_OUTBOX = "run_outbox"
 
 
@@ -42,10 +44,16 @@ def outbox_job_id(settings: Settings, outbox_id: int) -> str:
     return f"{ns}:outbox:{outbox_id}" if ns else f"outbox:{outbox_id}"
 
 
-def _due(now: datetime):
+def stuck_after(settings: Settings) -> timedelta:
+    """How long a ``queued`` row waits before it is handed over again: by then no run of it
+    can still be going (arq cancels a run at ``outbox_job_timeout_seconds``)."""
+    return timedelta(seconds=max(settings.outbox_requeue_after_seconds, settings.outbox_job_timeout_seconds + 5))
+
+
+def _due(settings: Settings, now: datetime):
     return or_(
         and_(OutboxMessage.status == "pending", OutboxMessage.due_at <= now),
-        and_(OutboxMessage.status == "queued", OutboxMessage.due_at <= now - STUCK_AFTER),
+        and_(OutboxMessage.status == "queued", OutboxMessage.due_at <= now - stuck_after(settings)),
     )
 
 
@@ -60,11 +68,15 @@ async def relay_once(rt, *, limit: int = 500) -> int:
     now = utcnow()
     with platform_scope("outbox relay: due side effects of every city"):
         async with rt.db.transaction() as s:
-            q = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+            q = select(OutboxMessage.id, OutboxMessage.status).where(_due(rt.settings, now))
+            q = q.order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
             if rt.db.dialect == "postgresql":
                 q = q.with_for_update(skip_locked=True)
-            ids = list((await s.scalars(q)).all())
-            for outbox_id in ids:
+            rows = (await s.execute(q)).all()
+            ids = [outbox_id for outbox_id, _ in rows]
+            for outbox_id, status in rows:
+                if status == "queued":
+                    await rt.redis.delete(in_progress_key_prefix + outbox_job_id(rt.settings, outbox_id))
                 await rt.redis.enqueue_job(
                     RUN_OUTBOX,
                     outbox_id,
@@ -78,6 +90,17 @@ async def relay_once(rt, *, limit: int = 500) -> int:
     return len(ids)
 
 
+async def mark_started(rt, outbox_id: int) -> None:
+    """A run of a queued row starts now: the relay counts its stuck time from here."""
+    with platform_scope("outbox: a run starts (the row's city is not known yet)"):
+        async with rt.db.transaction() as s:
+            await s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "queued")
+                .values(due_at=utcnow())
+            )
+
+
 async def due_message_ids(
     rt, *, now: datetime | None = None, limit: int = 500, city_id: int | None = None
 ) -> list[int]:
@@ -86,7 +109,7 @@ async def due_message_ids(
     at = now or utcnow()
     with platform_scope("outbox: due side effects of every city"):
         async with rt.db.transaction() as s:
-            q = select(OutboxMessage.id).where(_due(at))
+            q = select(OutboxMessage.id).where(_due(rt.settings, at))
             if city_id is not None:
                 q = q.where(OutboxMessage.city_id == city_id)
             q = q.order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)

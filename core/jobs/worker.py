@@ -17,7 +17,7 @@ from arq.worker import create_worker
 from tenants.settings import Settings
 
 from .periodic import release_pools, sweep_no_shows
-from .relay import RUN_OUTBOX, namespace, queue_name, relay_once
+from .relay import RUN_OUTBOX, mark_started, namespace, queue_name, relay_once
 from .runner import process_outbox_message
 
 log = logging.getLogger("guahao.jobs")
@@ -26,6 +26,7 @@ RELAY_EVERY_SECONDS = 2
 
 
 async def run_outbox(ctx: dict, outbox_id: int) -> str | None:
+    await mark_started(ctx["rt"], outbox_id)
     return await process_outbox_message(ctx["rt"], outbox_id)
 
 
@@ -67,7 +68,7 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
         "WorkerSettings",
         (),
         {
-            "functions": [func(run_outbox, name=RUN_OUTBOX, keep_result=0, max_tries=3, timeout=120)],
+            "functions": [func(run_outbox, name=RUN_OUTBOX, keep_result=0, max_tries=3, timeout=settings.outbox_job_timeout_seconds)],
             "cron_jobs": [
                 cron(relay, name=name("relay"), second=set(range(0, 60, RELAY_EVERY_SECONDS)), run_at_startup=True, timeout=60),
                 cron(no_show_sweep, name=name("no_show_sweep"), minute=set(range(0, 60, 5)), second=15, timeout=240),

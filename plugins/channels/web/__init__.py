@@ -40,6 +40,7 @@ def routes(site: Site | None = None) -> list:
         Route("/bookings", members(booking.bookings), methods=get),
         Route("/bookings/{ref}", members(booking.detail), methods=get),
         Route("/bookings/{ref}/cancel", members(booking.cancel), methods=both),
+        Route("/bookings/{ref}/accept", members(booking.accept), methods=["POST"]),
         Route("/waitlist", members(booking.join_waitlist), methods=["POST"]),
         Route("/credit", members(account.credit_page), methods=get),
         Route("/register", open_(account.register), methods=both),

@@ -1,4 +1,5 @@
-"""Confirm and book a period, the confirmation page, my bookings, cancel, the waiting list."""
+"""Confirm and book a period, the confirmation page, my bookings, cancel, the waiting list and
+accepting the slot it offers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from core.booking import service
 from core.catalogue import queries
 from core.errors import DomainError, NotFound
+from core.feedback import reviews, surveys
 from core.models import ClinicSession, Period, RegistrationType
 
 from .site import Page
@@ -20,6 +22,7 @@ SCOPES = ("upcoming", "past", "cancelled")
 NOTICES = {
     "cancelled": "Your booking has been cancelled.",
     "waiting": "You are on the waiting list. We will send you a message if a slot frees up.",
+    "accepted": "You have accepted the offered slot.",
 }
 
 
@@ -72,12 +75,22 @@ def _local(at: str | None, p: Page) -> str:
     return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(p.city.tz).strftime("%Y-%m-%d %H:%M")
 
 
-async def detail(p: Page) -> Response:
+async def detail(p: Page, *, status: int = 200, error: str | None = None) -> Response:
     booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
     async with p.rt.db.transaction() as s:
         hospital = await queries.get_hospital(s, booking["hospital_id"])
-    return p.render("booking.html", booking=booking, hospital=hospital, new=p.request.query_params.get("new") == "1",
-                    deadline=_local(booking.get("hold_expires_at"), p))
+    notice = NOTICES.get(p.request.query_params.get("done", "")) if error is None else None
+    return p.render("booking.html", status=status, booking=booking, hospital=hospital,
+                    new=p.request.query_params.get("new") == "1", deadline=_local(booking.get("hold_expires_at"), p),
+                    error=error, notice=p._(notice) if notice else None)
+
+
+async def _after_visit(p: Page) -> tuple[set[str], set[str]]:
+    """The member's visits still open for a survey, and those the member may still review."""
+    async with p.rt.db.transaction() as s:
+        to_survey = await surveys.open_surveys(s, p.member.id, limit=100)
+        to_review = await reviews.reviewable_bookings(s, p.member.id, limit=100)
+    return {b.id for b in to_survey}, {b.id for b in to_review}
 
 
 async def bookings(p: Page) -> Response:
@@ -86,8 +99,11 @@ async def bookings(p: Page) -> Response:
     items = await service.list_bookings(p.rt, member_id=p.member.id, scope=scope)
     waiting = await service.list_waitlist(p.rt, member_id=p.member.id) if scope == "upcoming" else []
     notice = NOTICES.get(p.request.query_params.get("done", ""))
+    surveyable, reviewable = await _after_visit(p) if scope == "past" else (set(), set())
+    deadlines = {b["id"]: _local(b.get("hold_expires_at"), p) for b in items if b["status"] == "offered"}
     return p.render("bookings.html", items=items, scope=scope, scopes=SCOPES, waiting=waiting,
-                    notice=p._(notice) if notice else None)
+                    notice=p._(notice) if notice else None, deadlines=deadlines, surveyable=surveyable,
+                    reviewable=reviewable)
 
 
 async def cancel(p: Page) -> Response:
@@ -112,3 +128,15 @@ async def join_waitlist(p: Page) -> Response:
     await service.join_waitlist(p.rt, member_id=p.member.id, session_id=session_id)
     return p.redirect("bookings?done=waiting")
 
+
+
+async def accept(p: Page) -> Response:
+    """Take up a slot the waiting list offers; a refusal is a sentence on the booking page."""
+    ref = p.request.path_params["ref"]
+    try:
+        await service.accept_offer(p.rt, member_id=p.member.id, booking_id=ref)
+    except DomainError as exc:
+        if exc.code == "not_found":
+            raise
+        return await detail(p, status=exc.status if 400 <= exc.status < 500 else 409, error=p.refusal(exc))
+    return p.redirect(f"bookings/{ref}?done=accepted")

@@ -27,6 +27,10 @@ class FakeRedis:
     def __init__(self, fail: bool = False):
         self.fail = fail
         self.jobs: list[tuple[str, tuple, str]] = []
+        self.deleted: list[str] = []
+
+    async def delete(self, *keys):
+        self.deleted.extend(keys)
 
     async def enqueue_job(self, function, *args, _job_id=None, _queue_name=None):
         if self.fail:
@@ -70,6 +74,7 @@ async def test_rows_stuck_in_queued_are_handed_over_again(rt, city):
     redis = FakeRedis()
     assert await relay_once(RelayRuntime(rt, redis), limit=1) == 1
     assert redis.jobs == [("run_outbox", (stuck,), f"outbox:{stuck}")]
+    assert redis.deleted == [f"arq:in-progress:outbox:{stuck}"]  # a dead run's lease is dropped
 
 
 async def test_namespaced_settings_keep_test_runs_apart(settings):
