@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from functools import wraps
 
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from core.booking import service
 from core.catalogue import queries
@@ -26,12 +25,12 @@ from core.errors import DomainError
 from core.members.ids import validate_id_number
 from core.models import Member
 from tenants.clock import utcnow
-from tenants.context import CityContext, current_city
+from tenants.context import CityContext
 from tenants.crypto import cipher
 
 from . import session as sessions
 from .otp import LoginCodes, invalid_code
-from .site import HERE, Page, Site
+from .site import HERE, Page, Site, page
 
 COOKIE = "guahao_kiosk"
 IDLE_SECONDS = 120
@@ -110,33 +109,8 @@ class KioskPage(Page):
 
 
 def kiosk_page(site: KioskSite, *, member: bool = False):
-    """Like ``site.page``: CSRF on POST, log-in for member pages (back to the start), refusals as pages."""
-
-    def decorate(handler):
-        @wraps(handler)
-        async def endpoint(request: Request) -> Response:
-            city = current_city()
-            if city is None or city.slug != request.path_params.get("city"):
-                return HTMLResponse("Not found", status_code=404)
-            p = KioskPage(request, site, city)
-            await p.load_member()
-            if request.method == "POST":
-                form = await request.form()
-                p.form = {k: v for k, v in form.items() if isinstance(v, str)}
-                if not p.session.csrf_ok(p.form.get("csrf")):
-                    return p.render("error.html", status=403, code="csrf", message=p._(
-                        "This form has expired or did not come from this site. "
-                        "Please go back, reload the page and try again."))
-            if member and p.member is None:
-                return p.redirect("")
-            try:
-                return await handler(p)
-            except DomainError as exc:
-                return p.error(exc)
-
-        return endpoint
-
-    return decorate
+    """Like ``site.page``, with kiosk pages; a visitor not logged in goes back to the start."""
+    return page(site, member=member, page_class=KioskPage, login_path=lambda request: "")
 
 
 # --- log-in by ID card ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from core.members.service import get_member
 from core.models import Member
 from tenants.context import CityContext, current_city
@@ -140,8 +140,21 @@ class Page:
 Handler = Callable[[Page], Awaitable[Response]]
 
 
-def page(site: Site, *, member: bool = False) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler: CSRF on POST, log-in for member pages, refusals as pages."""
+def page(
+    site: Site,
+    *,
+    member: bool = False,
+    page_class: type[Page] = Page,
+    login_path: Callable[[Request], str] | None = None,
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler: CSRF on POST, log-in for member pages, refusals as pages.
+
+    Parameters:
+        member: the page needs a logged-in member.
+        page_class: the per-request page object (the kiosk has its own).
+        login_path: where a visitor who is not logged in is sent (default: the log-in page,
+            then back here).
+    """
 
     def decorate(handler: Handler):
         @wraps(handler)
@@ -149,7 +162,7 @@ def page(site: Site, *, member: bool = False) -> Callable[[Handler], Callable[[R
             city = current_city()
             if city is None or city.slug != request.path_params.get("city"):
                 return HTMLResponse("Not found", status_code=404)
-            p = Page(request, site, city)
+            p = page_class(request, site, city)
             await p.load_member()
             if request.method == "POST":
                 form = await request.form()
@@ -159,11 +172,11 @@ def page(site: Site, *, member: bool = False) -> Callable[[Handler], Callable[[R
                         "This form has expired or did not come from this site. "
                         "Please go back, reload the page and try again."))
             if member and p.member is None:
+                if login_path is not None:
+                    return p.redirect(login_path(request))
                 return p.redirect("login?next=" + quote(p.safe_next(request.url.path)))
             try:
                 return await handler(p)
-            except NotFound as exc:
-                return p.error(exc)
             except DomainError as exc:
                 return p.error(exc)
 

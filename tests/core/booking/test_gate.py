@@ -78,18 +78,6 @@ async def test_the_redis_gate_fails_open():
     assert await g.may_have_booked(1, "member:1", "other")  # a note was lost: look everything up
 
 
-@pytest.fixture
-async def redis():
-    """A connection to the real Redis of ``REDIS_URL`` (tests using it are deselected without one)."""
-    url = os.environ["REDIS_URL"]
-    from arq import create_pool
-    from arq.connections import RedisSettings
-
-    pool = await create_pool(RedisSettings.from_dsn(url))
-    yield pool
-    await pool.aclose()
-
-
 async def test_processes_share_marks_and_notes_through_redis(redis):
     a, b = RedisGate(), RedisGate()
     await a.connect(redis)

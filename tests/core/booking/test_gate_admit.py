@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from core.booking.gate import MemoryGate, RedisGate
 
 
@@ -17,18 +15,6 @@ async def test_memory_gate_admits_open_periods_and_notes_their_keys():
     assert not await g.admit(1, 10, "member:1", "k2")
     assert not await g.may_have_booked(1, "member:1", "k2")  # refused: nothing noted
     assert await g.admit(1, 11, "member:1", None)
-
-
-@pytest.fixture
-async def redis():
-    """The real Redis of ``REDIS_URL`` (tests using it are deselected without one)."""
-    url = os.environ["REDIS_URL"]
-    from arq import create_pool
-    from arq.connections import RedisSettings
-
-    pool = await create_pool(RedisSettings.from_dsn(url))
-    yield pool
-    await pool.aclose()
 
 
 async def test_redis_gate_admits_with_one_script(redis):
