@@ -198,6 +198,11 @@ class SendResult:
     error: str = ""
     retryable: bool = True
 
+    @classmethod
+    def refused(cls, error: str) -> "SendResult":
+        """A failure that will not change on retry (bad configuration, no address, no template)."""
+        return cls(ok=False, error=error, retryable=False)
+
 
 class NotificationSender(ABC):
     """Delivers messages on one or more channels (SMS gateway, WeChat template, e-mail…).

@@ -63,16 +63,16 @@ class SmtpSender(NotificationSender):
 
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient or "@" not in message.recipient:
-            return SendResult(ok=False, error="skipped: no e-mail address for this member", retryable=False)
+            return SendResult.refused("skipped: no e-mail address for this member")
         if not settings.get("host") or not settings.get("from"):
-            return SendResult(ok=False, error="email_smtp: host and from must be configured", retryable=False)
+            return SendResult.refused("email_smtp: host and from must be configured")
         mail = build_email(message, settings)
         try:
             await asyncio.to_thread(_send_blocking, mail, settings, secrets)
         except smtplib.SMTPRecipientsRefused as exc:
-            return SendResult(ok=False, error=f"email_smtp: recipient refused: {exc.recipients}", retryable=False)
+            return SendResult.refused(f"email_smtp: recipient refused: {exc.recipients}")
         except smtplib.SMTPAuthenticationError as exc:
-            return SendResult(ok=False, error=f"email_smtp: login refused ({exc.smtp_code})", retryable=False)
+            return SendResult.refused(f"email_smtp: login refused ({exc.smtp_code})")
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
             return SendResult(ok=False, error=f"email_smtp {exc.smtp_code}: {text}", retryable=exc.smtp_code < 500)

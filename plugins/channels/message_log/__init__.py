@@ -25,9 +25,9 @@ class MessageLogSender(NotificationSender):
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         allowed = settings.get("channels")
         if allowed and message.channel not in allowed:
-            return SendResult(ok=False, error=f"channel {message.channel} disabled for the message log", retryable=False)
+            return SendResult.refused(f"channel {message.channel} disabled for the message log")
         if not message.recipient:
-            return SendResult(ok=False, error="no recipient", retryable=False)
+            return SendResult.refused("no recipient")
         return SendResult(ok=True, provider_ref=f"log-{message.notification_id}")
 
 

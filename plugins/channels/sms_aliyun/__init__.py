@@ -44,13 +44,13 @@ class AliyunSmsSender(NotificationSender):
 
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult(ok=False, error="skipped: no mobile number", retryable=False)
+            return SendResult.refused("skipped: no mobile number")
         key_id, secret = secrets.get("access_key_id", ""), secrets.get("access_key_secret", "")
         if not key_id or not secret or not settings.get("sign_name"):
-            return SendResult(ok=False, error="sms_aliyun: access key and sign_name must be configured", retryable=False)
+            return SendResult.refused("sms_aliyun: access key and sign_name must be configured")
         template = template_for(settings, message.kind, message.params)
         if template is None:
-            return SendResult(ok=False, error=f"sms_aliyun: no template for {message.kind}", retryable=False)
+            return SendResult.refused(f"sms_aliyun: no template for {message.kind}")
         params = {
             "PhoneNumbers": message.recipient,
             "SignName": str(settings["sign_name"]),

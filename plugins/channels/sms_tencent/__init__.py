@@ -49,13 +49,13 @@ class TencentSmsSender(NotificationSender):
 
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult(ok=False, error="skipped: no mobile number", retryable=False)
+            return SendResult.refused("skipped: no mobile number")
         secret_id, secret_key = secrets.get("secret_id", ""), secrets.get("secret_key", "")
         if not secret_id or not secret_key or not settings.get("sdk_app_id") or not settings.get("sign_name"):
-            return SendResult(ok=False, error="sms_tencent: secret, sdk_app_id and sign_name must be configured", retryable=False)
+            return SendResult.refused("sms_tencent: secret, sdk_app_id and sign_name must be configured")
         template = template_for(settings, message.kind, message.params)
         if template is None:
-            return SendResult(ok=False, error=f"sms_tencent: no template for {message.kind}", retryable=False)
+            return SendResult.refused(f"sms_tencent: no template for {message.kind}")
         body = json.dumps(
             {
                 "SmsSdkAppId": str(settings["sdk_app_id"]),

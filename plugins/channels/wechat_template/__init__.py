@@ -67,10 +67,10 @@ class WeChatTemplateSender(NotificationSender):
 
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult(ok=False, error="skipped: the member has no WeChat openid", retryable=False)
+            return SendResult.refused("skipped: the member has no WeChat openid")
         app_id, secret = str(settings.get("app_id", "")), str(secrets.get("app_secret", ""))
         if not app_id or not secret:
-            return SendResult(ok=False, error="wechat_template: app_id and app_secret must be configured", retryable=False)
+            return SendResult.refused("wechat_template: app_id and app_secret must be configured")
         params = dict(message.params) or {}
         params.setdefault("content", message.body)
         spec = (settings.get("templates") or {}).get(message.kind) or {}
@@ -78,7 +78,7 @@ class WeChatTemplateSender(NotificationSender):
             spec = {**spec, "params": {"content": "content"}}
         template = template_for({"templates": {message.kind: spec}}, message.kind, params, code_key="template_id")
         if template is None:
-            return SendResult(ok=False, error=f"wechat_template: no template for {message.kind}", retryable=False)
+            return SendResult.refused(f"wechat_template: no template for {message.kind}")
         payload = {
             "touser": message.recipient,
             "template_id": template.code,
