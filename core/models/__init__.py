@@ -2,6 +2,7 @@
 
 from tenants.models import City, CityHost, CityPlugin, District, TenantModel
 
+from .audit import AuditEntry
 from .bookings import (
     ACTIVE,
     HOLDING,
