@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tenants.rules import CityRules
 
 from .common import CliError, add_command, find_city, json_or_text, pad, pairs, run
+from .importing import add_import_command
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 HOST_RE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?")
@@ -198,3 +199,5 @@ def add_city_commands(subs, epilog: str) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting; repeat for more")
     p.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE",
                    help="a credential, stored encrypted; repeat for more")
+
+    add_import_command(csubs)
