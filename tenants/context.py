@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
@@ -29,12 +30,28 @@ class CityContext:
     timezone: str
     rules: CityRules
     config_version: int = 0
+    branding: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def display_name(self) -> str:
+        """The name the operator chose for the patient site, else the city's own."""
+        return str(self.branding.get("display_name") or "") or self.name
 
+    @property
+    def theme(self) -> dict[str, str]:
+        """CSS custom properties from the branding colours (only well-formed ``#rrggbb``)."""
+        names = {"primary_colour": "--accent", "accent_colour": "--brand-line"}
+        return {
+            var: value for key, var in names.items()
+            if isinstance(value := self.branding.get(key), str) and _COLOUR.fullmatch(value)
+        }
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _current_city: ContextVar[CityContext | None] = ContextVar("guahao_city", default=None)
 _platform: ContextVar[str | None] = ContextVar("guahao_platform_scope", default=None)
 

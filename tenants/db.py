@@ -111,9 +111,9 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA busy_timeout=10000")  # first: the next pragma may wait for a lock
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

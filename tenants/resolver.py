@@ -29,6 +29,7 @@ def city_context(city: City) -> CityContext:
         timezone=city.timezone,
         rules=CityRules.model_validate(city.rules or {}),
         config_version=city.config_version,
+        branding=dict(city.branding or {}),
     )
 
 

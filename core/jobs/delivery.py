@@ -5,9 +5,19 @@ member (``routes``); a retryable failure raises so the outbox retries with back-
 permanent one is recorded at once. The ``notifications`` row is ``failed`` after any failed
 attempt, its error marked while a retry is still to come, so the console
 (``failed_notifications``) shows both what is failing now and what failed for good.
+
+A message that is worth nothing once late — a one-time login code past its expiry, a waiting-list
+offer past its deadline — is ``dropped`` instead of sent: the payload names the moment
+(``expires_at``, or the offer's ``data.offer_expires_at``), and delivery after it records the row
+as dropped (listed for staff with the failures) and stops retrying.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -21,7 +31,29 @@ from tenants.context import CityContext, use_city
 CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
 DEFAULT_PRIORITY = 100
 RETRY_MARK = "（将重试）"  # error prefix of a failure that will be retried; final failures lack it
+STALE = "stale:"  # error prefix of a dropped message
 SKIPPED = "skipped:"  # SendResult.error prefix: the sender cannot reach this member (not a failure)
+
+
+_redis: ContextVar[object | None] = ContextVar("guahao_sender_redis", default=None)
+
+
+def shared_redis():
+    """The runtime's Redis while a sender runs (``None`` when jobs run in-process).
+
+    Senders keep what every worker should share there, e.g. a provider's access token.
+    """
+    return _redis.get()
+
+
+@contextmanager
+def sharing(redis):
+    """Make ``redis`` the :func:`shared_redis` of the senders run inside the block."""
+    token = _redis.set(redis)
+    try:
+        yield
+    finally:
+        _redis.reset(token)
 
 
 def routes(plugins, addresses: dict[str, str], only: str | None = None) -> list[tuple[object, str]]:
@@ -58,7 +90,12 @@ async def deliver(
     if planned is None:
         return None
     note = planned.note
-    if note.status in ("sent", "skipped"):
+    if note.status in ("sent", "skipped", "dropped"):
+        return note
+    deadline = expires_at(payload)
+    if deadline is not None and deadline <= utcnow():
+        await _record(rt, note.id, status="dropped",
+                      error=f"{STALE} not sent, the message expired at {deadline.isoformat()} before it could be delivered")
         return note
     channel = channel or payload.get("channel")
     candidates = routes(plugins, planned.addresses, channel)
@@ -83,7 +120,8 @@ async def deliver(
         params=planned.params,
     )
     try:
-        result = await sender.send(city, message, settings, secrets)
+        with sharing(getattr(rt, "redis", None)):
+            result = await sender.send(city, message, settings, secrets)
     except Exception as exc:
         await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}", retry=not final, recipient=recipient)
         raise SendFailed(f"{sender.name}: {exc}") from exc
@@ -106,6 +144,20 @@ async def deliver(
         row.error = ""
         emit(s, "notification.sent", {"notification_id": row.id, "channel": channel})
     return row
+
+
+def expires_at(payload: dict) -> datetime | None:
+    """When the message of a ``notify`` payload stops being worth sending (``None``: never)."""
+    value = payload.get("expires_at")
+    if value is None and payload.get("kind") == "waitlist_offer":
+        value = (payload.get("data") or {}).get("offer_expires_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 async def _record(rt, note_id: int, *, status: str, error: str, sender: str = "", recipient: str | None = None) -> None:
@@ -138,18 +190,21 @@ def _mask(recipient: str) -> str:
 
 
 async def failed_notifications(rt, city: CityContext, *, limit: int = 100) -> list[dict]:
-    """Failed messages of a city for the staff console, newest first.
+    """Failed and dropped (stale) messages of a city for the staff console, newest first.
 
-    ``final`` is false while the outbox will still retry the message.
+    ``final`` is false while the outbox will still retry the message; ``status`` tells a
+    failure from a message dropped because it was too late to be of use.
     """
     with use_city(city):
         async with rt.db.transaction() as s:
-            q = select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc()).limit(limit)
+            q = (select(Notification).where(Notification.status.in_(("failed", "dropped")))
+                 .order_by(Notification.id.desc()).limit(limit))
             rows = (await s.scalars(q)).all()
     return [
         {
             "id": r.id,
             "kind": r.kind,
+            "status": r.status,
             "member_id": r.member_id,
             "booking_id": r.booking_id,
             "sender": r.sender,

@@ -1,7 +1,8 @@
 """Failed-login throttling: after too many failures for one login, refuse it for a while.
 
-The interface is three calls (``check``, ``failed``, ``succeeded``) so a shared store (Redis)
-can replace the in-process counter when several web processes serve one city.
+The interface is three calls (``check``, ``failed``, ``succeeded``): the in-process counter
+serves one web process; :class:`RedisLoginThrottle` shares the count between every process that
+serves a city, so a guesser cannot spread tries over workers. :func:`for_runtime` picks one.
 """
 
 from __future__ import annotations
@@ -91,3 +92,59 @@ class MemoryLoginThrottle:
         if len(self._entries) >= self.max_entries:  # all fresh: drop the oldest half
             for k in sorted(self._entries, key=lambda k: self._entries[k][1])[: self.max_entries // 2]:
                 del self._entries[k]
+
+
+# KEYS[1] failure counter, KEYS[2] lock; ARGV[1] max failures, ARGV[2] lockout in ms.
+# One script, so two processes counting the same login at once cannot both miss the lock.
+_FAILED_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if count >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1])
+end
+return count
+"""
+
+
+class RedisLoginThrottle:
+    """:class:`LoginThrottle` in Redis, shared by every web and API process.
+
+    A failure counter lives ``lockout`` from the first failure; the ``max_failures``-th sets a
+    lock key that lives ``lockout``. Time is Redis's own clock.
+
+    Parameters:
+        redis: a ``redis.asyncio`` client (the runtime's arq pool is one).
+        max_failures: failures within ``lockout`` that lock the login.
+        lockout: how long failures are counted and how long a lock lasts.
+        prefix: key prefix (tests use their own).
+    """
+
+    def __init__(self, redis, max_failures: int = MAX_FAILURES, lockout: timedelta = LOCKOUT,
+                 prefix: str = "guahao:login"):
+        self.redis = redis
+        self.max_failures = max_failures
+        self.lockout_ms = int(lockout.total_seconds() * 1000)
+        self.prefix = prefix
+        self._failed = redis.register_script(_FAILED_LUA)
+
+    def _keys(self, city_id: int, login: str) -> tuple[str, str]:
+        base = f"{self.prefix}:{city_id}:{login.strip().upper()[:64]}"
+        return f"{base}:failures", f"{base}:locked"
+
+    async def check(self, city_id: int, login: str) -> None:
+        left_ms = await self.redis.pttl(self._keys(city_id, login)[1])
+        if left_ms > 0:
+            raise TooManyAttempts(left_ms // 1000 + 1)
+
+    async def failed(self, city_id: int, login: str) -> None:
+        await self._failed(keys=list(self._keys(city_id, login)), args=[self.max_failures, self.lockout_ms])
+
+    async def succeeded(self, city_id: int, login: str) -> None:
+        await self.redis.delete(self._keys(city_id, login)[0])
+
+
+def for_runtime(rt, fallback: LoginThrottle) -> LoginThrottle:
+    """The shared throttle when the runtime has Redis, else ``fallback`` (in-process)."""
+    redis = getattr(rt, "redis", None)
+    return RedisLoginThrottle(redis) if redis is not None else fallback

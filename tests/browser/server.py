@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 
@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
+START_SECONDS = 120
 
 
 def have_chromium() -> bool:
@@ -36,8 +37,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def demo_server(workdir: Path) -> Iterator[str]:
-    """Seed the demo city into ``workdir`` and serve it; yields the base URL."""
+def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) -> Iterator[str]:
+    """Seed the demo city into ``workdir`` and serve it; yields the base URL.
+
+    ``prepare(env)`` runs between seeding and serving with the server's environment (to
+    configure a plugin or a hospital the way an operator would before opening)."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/browser.sqlite3",
@@ -46,15 +50,20 @@ def demo_server(workdir: Path) -> Iterator[str]:
     }
     subprocess.run([sys.executable, "-m", "core.cli", "demo", "--no-serve"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    if prepare is not None:
+        prepare(env)
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "core.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
+    log = workdir / "server.log"
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "core.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stderr=out,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: a loaded two-core machine can take many seconds to import and start.
+        deadline = time.monotonic() + START_SECONDS
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
@@ -62,7 +71,8 @@ def demo_server(workdir: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the demo server did not start")
+                proc.kill()
+                raise RuntimeError(f"the demo server did not start:\n{log.read_text()[-4000:]}")
             time.sleep(0.2)
         yield base
     finally:

@@ -7,35 +7,17 @@ once per process, so a source checkout needs no build step. Message ids are Engl
 from __future__ import annotations
 
 import gettext
-import io
-from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from core.web.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, compiled, pick
 
 HERE = Path(__file__).parent / "translations"
-DEFAULT = "zh-CN"
-LANGUAGES = {"zh-CN": "zh_CN", "en": "en"}  # html lang → catalog locale
-LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+__all__ = ["DEFAULT", "LANGUAGES", "LANGUAGE_NAMES", "Translator", "catalog", "pick"]
 
 
-@lru_cache(maxsize=None)
 def catalog(language: str) -> gettext.NullTranslations:
     """The compiled catalog of ``language`` (an unknown one gets the default's)."""
-    locale = LANGUAGES.get(language, LANGUAGES[DEFAULT])
-    path = HERE / locale / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as fp:
-        po = read_po(fp, locale=locale)
-    buffer = io.BytesIO()
-    write_mo(buffer, po)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
-
-
-def pick(value: str | None) -> str:
-    """A supported language for a cookie value, else the default."""
-    return value if value in LANGUAGES else DEFAULT
+    return compiled(HERE, LANGUAGES.get(language, LANGUAGES[DEFAULT]))
 
 
 class Translator:

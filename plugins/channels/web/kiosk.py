@@ -6,13 +6,15 @@ Log-in is by ID card (the reader types the 18 characters and Enter), then the la
 of the member's phone or a text-message code; five wrong tries lock the card for a while.
 A kiosk session is its own signed cookie on the kiosk path, gone two minutes after the last
 request (the page also sends the screen back to the start after that long). Bookings made
-here carry the ``kiosk`` channel, and each can print an 80-mm receipt (凭条).
+here carry the ``kiosk`` channel, and each can print an 80-mm receipt (凭条). A terminal may be
+bound to its hospital (``terminals``): it then offers that hospital only.
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from functools import wraps
 
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import select
@@ -29,6 +31,7 @@ from tenants.context import CityContext
 from tenants.crypto import cipher
 
 from . import session as sessions
+from . import terminals
 from .otp import LoginCodes, invalid_code
 from .site import HERE, Page, Site, page
 
@@ -94,6 +97,19 @@ class KioskPage(Page):
     def __init__(self, request: Request, site: Site, city: CityContext):
         super().__init__(request, site, city)
         self.session = load(request, self.secret, city.id)
+        self.terminal: terminals.Terminal | None = None
+        self.unknown_terminal: str | None = None  # a terminal cookie the settings no longer list
+
+    async def load_member(self) -> None:
+        await super().load_member()
+        terminal_id = self.request.cookies.get(terminals.COOKIE)
+        if not terminal_id:
+            return
+        self.terminal = (await terminals.of_city(self.rt, self.city)).get(terminal_id)
+        if self.terminal is None:
+            self.unknown_terminal = terminal_id
+        else:
+            self.hospital_scope = self.terminal.hospital_id
 
     @property
     def root(self) -> str:
@@ -105,12 +121,54 @@ class KioskPage(Page):
         return response
 
     def render(self, name: str, status: int = 200, **context) -> Response:
-        return super().render(name, status, kiosk=True, idle_seconds=IDLE_SECONDS, **context)
+        return super().render(name, status, kiosk=True, idle_seconds=IDLE_SECONDS, terminal=self.terminal, **context)
 
 
 def kiosk_page(site: KioskSite, *, member: bool = False):
-    """Like ``site.page``, with kiosk pages; a visitor not logged in goes back to the start."""
-    return page(site, member=member, page_class=KioskPage, login_path=lambda request: "")
+    """Like ``site.page``, with kiosk pages; a visitor not logged in goes back to the start.
+
+    A machine whose terminal cookie names a terminal the city no longer lists is refused until
+    it is bound again (``?terminal=`` on the start page).
+    """
+    wrap = page(site, member=member, page_class=KioskPage, login_path=lambda request: "")
+
+    def decorate(handler):
+        @wraps(handler)
+        async def checked(p: KioskPage) -> Response:
+            if p.unknown_terminal and "terminal" not in p.request.query_params:
+                raise terminals.unknown_terminal(p.unknown_terminal)
+            return await handler(p)
+
+        return wrap(checked)
+
+    return decorate
+
+
+async def bind(p: KioskPage, terminal_id: str) -> Response:
+    """``?terminal=<id>``: remember the terminal on this machine, start afresh."""
+    terminal = (await terminals.of_city(p.rt, p.city)).get(terminal_id)
+    if terminal is None:
+        raise terminals.unknown_terminal(terminal_id)
+    p.session.log_out()
+    response = p.redirect("")
+    response.set_cookie(terminals.COOKIE, terminal.id, max_age=terminals.MAX_AGE, path=p.root, httponly=True,
+                        samesite="lax", secure=sessions.is_https(p.request))
+    return response
+
+
+def own_hospital_only(handler):
+    """A booking page of a bound terminal takes only its own hospital's slots."""
+
+    @wraps(handler)
+    async def guarded(p: KioskPage) -> Response:
+        if p.hospital_scope is not None:
+            async with p.rt.db.transaction() as s:
+                hospital_id = await terminals.period_hospital(s, p.request.path_params["period_id"])
+            if hospital_id != p.hospital_scope:
+                raise terminals.elsewhere()
+        return await handler(p)
+
+    return guarded
 
 
 # --- log-in by ID card ---------------------------------------------------------------------
@@ -137,6 +195,8 @@ def start(browse_home):
     """The start page: the card form, the second step, or (logged in) the site's home."""
 
     async def kiosk_start(p: KioskPage) -> Response:
+        if "terminal" in p.request.query_params:
+            return await bind(p, p.request.query_params["terminal"].strip()[:40])
         if p.request.query_params.get("idle") == "1" and (p.member or p.session.card):
             p.session.log_out()
             p.member = None
@@ -224,7 +284,7 @@ def routes(codes: LoginCodes) -> list:
         Route("/kiosk/hospitals/{hospital_id:int}", members(browse.hospital), methods=get),
         Route("/kiosk/departments/{department_id:int}", members(browse.department), methods=get),
         Route("/kiosk/doctors/{doctor_id:int}", members(browse.doctor), methods=get),
-        Route("/kiosk/book/{period_id:int}", members(booking.confirm), methods=both),
+        Route("/kiosk/book/{period_id:int}", members(own_hospital_only(booking.confirm)), methods=both),
         Route("/kiosk/bookings", members(booking.bookings), methods=get),
         Route("/kiosk/bookings/{ref}", members(booking.detail), methods=get),
         Route("/kiosk/bookings/{ref}/cancel", members(booking.cancel), methods=both),

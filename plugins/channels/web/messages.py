@@ -39,14 +39,16 @@ SENTENCES: dict[str, str] = {
     "invalid_idempotency_key": "The form has expired. Please go back and try again.",
 }
 GENERAL = "This request could not be completed. Please try again, or call the hospital for help."
+# A city's own booking rule (a plugin's ``guahao_booking_checks``) refused: its code is the rule's.
+CITY_RULE = "This booking does not meet this city's booking rules. Please call the service line or choose another slot."
 
 
 def sentence(exc: DomainError, _: Translator, tz=None) -> str:
     """The refusal in the visitor's language, filled with the facts in ``details``."""
+    details = exc.details if isinstance(exc.details, dict) else {}
     message = SENTENCES.get(exc.code)
     if message is None:
-        return _(GENERAL)
-    details = exc.details if isinstance(exc.details, dict) else {}
+        return _(CITY_RULE if "rule" in details else GENERAL)
     values: dict = {}
     if exc.code == "too_many_active":
         values = {"active": details.get("active", "?"), "limit": details.get("limit", "?")}
@@ -94,4 +96,28 @@ SENTENCES.update({
     "invalid_email": "Please enter a valid e-mail address, or leave it empty.",
     "openid_taken": "This WeChat account is already linked to another member.",
     "complaint_closed": "This complaint has been closed.",
+})
+
+# Paying online, and the remaining engine refusals (core/booking/errors.py).
+SENTENCES.update({
+    "hold_expired": "The time to pay for this booking has passed and the slot was released. If you paid, "
+    "the money will be refunded. Please book again.",
+    "no_payment_provider": "Online payment is not available in this city yet. Please pay at the hospital or "
+    "choose another hospital.",
+    "amount_mismatch": "The amount paid does not match the registration fee, so the payment was not accepted. "
+    "Any money taken will be refunded.",
+    "invalid_scope": "This list cannot be shown that way. Please open My bookings again.",
+})
+
+# Kiosk terminals bound to one hospital (terminals.py).
+SENTENCES.update({
+    "unknown_terminal": "This self-service terminal is not registered. Please ask the hospital's IT staff to set it up.",
+    "other_hospital": "This terminal serves this hospital only. Please use the hospital's own pages, or book on the "
+    "website or by phone for other hospitals.",
+})
+
+# The payment provider could not open a payment (pay.html).
+SENTENCES.update({
+    "payment_unavailable": "Online payment is not available right now. "
+    "Please try again in a few minutes, or contact the hospital.",
 })

@@ -4,7 +4,8 @@ A code has six digits, lives five minutes and survives five wrong tries; one pho
 most one code a minute and ten a day. Only a keyed hash of the code is kept (HMAC with the
 data key, ``cipher().lookup_hash``) and it is compared in constant time. The code travels to
 the sender inside a ``notify`` outbox row, encrypted, and is readable only in the message
-itself. A phone that belongs to nobody gets the very same answer, and nothing is sent.
+itself, with the code's expiry: a message that could not be delivered in time is dropped, never
+sent late (``core.jobs.delivery``). A phone that belongs to nobody gets the very same answer, and nothing is sent.
 
 Counters and codes live in a :class:`CodeStore`: Redis when the runtime has it (several web
 processes serve one city), else an in-process dictionary.
@@ -174,6 +175,7 @@ class LoginCodes:
         await store.delete(self._key(subject, "tries"))
         async with rt.db.transaction() as s:
             emit(s, "notify", {"kind": "login_code", "member_id": member_id,
+                               "expires_at": (utcnow() + timedelta(seconds=CODE_TTL)).isoformat(),
                                "data": {"sealed_code": cipher().encrypt(code)}})
 
     async def verify(self, rt, subject: str, code: str) -> bool:

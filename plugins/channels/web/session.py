@@ -9,16 +9,15 @@ they grant nothing.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from core.web import signing
 
 COOKIE = "guahao_session"
 PREFS_COOKIE = "guahao_prefs"
@@ -27,35 +26,16 @@ PREFS_MAX_AGE = 365 * 24 * 3600
 PREFS = ("large", "contrast")
 
 
-def _key(secret: str) -> bytes:
-    return hashlib.sha256(b"guahao-web-session\x00" + secret.encode()).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+PURPOSE = "guahao-web-session"
 
 
 def sign(secret: str, payload: dict) -> str:
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    mac = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
-    return f"{body}.{mac}"
+    return signing.sign(secret, payload, PURPOSE)
 
 
 def unsign(secret: str, value: str) -> dict | None:
     """The payload of a cookie we signed, or ``None`` (tampered, malformed)."""
-    try:
-        body, mac = value.split(".", 1)
-        expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(mac, expected):
-            return None
-        payload = json.loads(_unb64(body))
-    except (ValueError, TypeError):
-        return None
-    return payload if isinstance(payload, dict) else None
+    return signing.unsign(secret, value, PURPOSE)
 
 
 @dataclass

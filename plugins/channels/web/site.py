@@ -51,7 +51,8 @@ class Site:
     """What the site keeps for the life of the app: templates and the login throttle.
 
     Parameters:
-        throttle: counts failed logins per (city, login); default in-process.
+        throttle: counts failed logins per (city, login) when the runtime has no Redis;
+            default in-process. With Redis the count is shared (``login_throttle``).
     """
 
     def __init__(self, throttle=None):
@@ -59,6 +60,18 @@ class Site:
 
         self.env = environment()
         self.throttle = throttle or MemoryLoginThrottle()
+        self._shared: tuple[object, object] | None = None
+
+    def login_throttle(self, rt):
+        """The throttle for this runtime: shared through its Redis when it has one."""
+        from core.members.throttle import for_runtime
+
+        redis = getattr(rt, "redis", None)
+        if redis is None:
+            return self.throttle
+        if self._shared is None or self._shared[0] is not redis:
+            self._shared = (redis, for_runtime(rt, self.throttle))
+        return self._shared[1]
 
 
 class Page:
@@ -82,6 +95,7 @@ class Page:
         self.prefs = sessions.load_prefs(request)
         self.member: Member | None = None
         self.form: dict = {}
+        self.hospital_scope: int | None = None  # set on a kiosk bound to one hospital
 
     @property
     def root(self) -> str:

@@ -6,7 +6,8 @@ message param}, "url": …}}``; without ``params`` the whole text goes in ``cont
 ``app_secret``.
 
 The access token is fetched with the app credentials and cached per app until shortly before
-``expires_in``; a token the API calls invalid or expired is dropped and the send retried.
+``expires_in`` (in Redis for every worker when the runtime has it, see ``tokens``); a token the
+API calls invalid or expired is dropped and the send retried.
 ``client_msg_id`` is the notification's own id, so WeChat drops a repeated send of the same
 message. Members have no openid column yet: core routes a message here only when the
 notification names an openid.
@@ -14,45 +15,21 @@ notification names an openid.
 
 from __future__ import annotations
 
-import time
 from typing import Mapping
 
 import httpx
 
 from core.hookspecs import hookimpl
+from core.jobs.delivery import shared_redis
 from core.notify import template_for
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
+from .tokens import WeChatError, access_token, forget
+
 NAME = "wechat_template"
 ENDPOINT = "https://api.weixin.qq.com"
-TOKEN_MARGIN_SECONDS = 300
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one
 RETRYABLE = {-1, 45009, 45047} | TOKEN_ERRORS  # busy, rate limits
-
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
-
-
-class WeChatError(RuntimeError):
-    def __init__(self, errcode: int, errmsg: str):
-        super().__init__(f"wechat errcode {errcode}: {errmsg}")
-        self.errcode = errcode
-
-
-async def access_token(client: httpx.AsyncClient, endpoint: str, app_id: str, secret: str) -> str:
-    """The cached token of the app, fetched again when it is about to expire."""
-    key = (endpoint, app_id)
-    cached = _tokens.get(key)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    response = await client.get(
-        f"{endpoint}/cgi-bin/token", params={"grant_type": "client_credential", "appid": app_id, "secret": secret}
-    )
-    body = response.json()
-    if not body.get("access_token"):
-        raise WeChatError(int(body.get("errcode", -1)), str(body.get("errmsg", "")))
-    ttl = max(int(body.get("expires_in", 7200)) - TOKEN_MARGIN_SECONDS, 0)
-    _tokens[key] = (body["access_token"], time.monotonic() + ttl)
-    return body["access_token"]
 
 
 def client_msg_id(city, message: OutgoingMessage) -> str:
@@ -88,9 +65,10 @@ class WeChatTemplateSender(NotificationSender):
         if isinstance(spec, Mapping) and spec.get("url"):
             payload["url"] = str(spec["url"])
         endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
+        redis = shared_redis()
         async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
             try:
-                token = await access_token(client, endpoint, app_id, secret)
+                token = await access_token(client, endpoint, app_id, secret, redis)
             except WeChatError as exc:
                 return SendResult(ok=False, error=f"wechat_template: token refused: {exc}", retryable=exc.errcode in RETRYABLE)
             response = await client.post(f"{endpoint}/cgi-bin/message/template/send", params={"access_token": token}, json=payload)
@@ -99,7 +77,7 @@ class WeChatTemplateSender(NotificationSender):
         if code == 0:
             return SendResult(ok=True, provider_ref=str(body.get("msgid", "")))
         if code in TOKEN_ERRORS:
-            _tokens.pop((endpoint, app_id), None)
+            await forget(endpoint, app_id, token, redis)
         return SendResult(ok=False, error=f"wechat_template errcode {code}: {body.get('errmsg', '')}", retryable=code in RETRYABLE)
 
 
