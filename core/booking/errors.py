@@ -139,3 +139,23 @@ def invalid_scope(scope: str, allowed: tuple[str, ...]) -> ValidationFailed:
         f"不支持的查询范围，请使用以下之一：{'、'.join(allowed)}。",
         details={"scope": scope, "allowed": list(allowed)},
     )
+
+
+def hold_expired(booking_id: str, deadline: datetime | None) -> Conflict:
+    return Conflict(
+        "hold_expired",
+        "该预约的支付时间已过，号源已释放；如已付款，费用将原路退回。请重新预约。",
+        details={"booking_id": booking_id, "hold_expires_at": _iso(deadline)},
+    )
+
+
+def no_payment_provider() -> Conflict:
+    return Conflict("no_payment_provider", "本市暂未开通在线支付，请联系医院或选择其他医院。")
+
+
+def amount_mismatch(booking_id: str, expected_fen: int, paid_fen: int) -> Conflict:
+    return Conflict(
+        "amount_mismatch",
+        "支付金额与挂号费不符，该笔支付未被接受。",
+        details={"booking_id": booking_id, "expected_fen": expected_fen, "paid_fen": paid_fen},
+    )

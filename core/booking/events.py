@@ -163,3 +163,24 @@ def on_checked_in(s: AsyncSession, booking: Booking, *, now: datetime) -> None:
         due_at=max(booking.ends_at + SURVEY_AFTER_VISIT, now),
         data={"url": f"/c/{city.slug}/survey/{booking.id}"},
     )
+
+
+def payment_refund(s: AsyncSession, booking: Booking, *, payment_ref: str, reason: str, now: datetime) -> None:
+    """Plan giving back a booking's online payment (``payment.refund``, run by its provider)."""
+    emit(
+        s,
+        "payment.refund",
+        {
+            "booking_id": booking.id,
+            "provider": booking.payment_provider,
+            "payment_ref": payment_ref,
+            "amount_fen": booking.fee_fen,
+            "reason": reason,
+        },
+        now=now,
+    )
+
+
+def payment_void(s: AsyncSession, booking: Booking, *, now: datetime) -> None:
+    """Plan closing a started, unpaid payment (``payment.void``), so it cannot be paid late."""
+    emit(s, "payment.void", {"booking_id": booking.id, "provider": booking.payment_provider}, now=now)

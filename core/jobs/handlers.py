@@ -15,6 +15,7 @@ from core.models import Booking, BookingEvent, Hospital, Notification
 from core.plugins.manager import call_robust
 
 from .runner import MAX_ATTEMPTS, Handler, JobContext
+from .payments import handle_refund, handle_void
 
 log = logging.getLogger("guahao.jobs")
 
@@ -138,4 +139,6 @@ BUILTIN_HANDLERS: dict[str, Handler] = {
     "booking.offer_expiry": handle_offer_expiry,
     "his.push": handle_his_push,
     "notification.sent": handle_notification_sent,
+    "payment.refund": handle_refund,
+    "payment.void": handle_void,
 }

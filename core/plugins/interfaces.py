@@ -86,16 +86,29 @@ class PaymentProvider(ABC):
         verbose_name: shown to members and operators (zh-CN).
         refund_supported: full refunds can be made through the provider.
         partial_refund_supported: refunds of part of the amount can be made.
+        online: the member pays through the provider before the visit (a hospital with
+            ``payment_mode`` online needs one); ``False`` for fees collected at the hospital.
     """
 
     name: str = ""
     verbose_name: str = ""
     refund_supported: bool = False
     partial_refund_supported: bool = False
+    online: bool = False
 
     @abstractmethod
-    async def prepare(self, booking: "Booking", settings: Mapping, secrets: Mapping) -> PaymentIntent:
-        """Start a payment for ``booking.fee_fen``; must not move money."""
+    async def prepare(
+        self,
+        booking: "Booking",
+        settings: Mapping,
+        secrets: Mapping,
+        *,
+        return_url: str | None = None,
+        description: str = "",
+    ) -> PaymentIntent:
+        """Start a payment for ``booking.fee_fen``; must not move money. ``return_url`` is the
+        absolute address the provider's page sends the member back to (online providers);
+        ``description`` says what is paid for (doctor, department, time) in words."""
 
     @abstractmethod
     async def execute(

@@ -21,6 +21,7 @@ BUILTIN = {
     "email_smtp": "plugins.channels.email_smtp",
     "wechat_template": "plugins.channels.wechat_template",
     "web": "plugins.channels.web",
+    "stripe": "plugins.payments.stripe",
 }
 
 

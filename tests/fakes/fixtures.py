@@ -40,3 +40,13 @@ def smtp_server():
     fake = FakeSmtp().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_api():
+    from .stripe import FakeStripe
+
+    fake = FakeStripe()
+    with LiveServer(fake.app) as server:
+        fake.url = server.url
+        yield fake

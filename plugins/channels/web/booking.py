@@ -7,9 +7,9 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from core.booking import service
+from core.booking import payments, service
 from core.catalogue import queries
 from core.errors import DomainError, NotFound
 from core.feedback import reviews, surveys
@@ -66,6 +66,8 @@ async def confirm(p: Page) -> Response:
             raise
         return p.render("confirm.html", status=exc.status if 400 <= exc.status < 500 else 409, info=info,
                         key=secrets.token_urlsafe(18), error=p.refusal(exc), code=exc.code)
+    if booking["status"] == "pending_payment" and getattr(p, "channel", CHANNEL) == CHANNEL:
+        return p.redirect(f"bookings/{booking['id']}/pay")
     return p.redirect(f"bookings/{booking['id']}?new=1")
 
 
@@ -101,9 +103,10 @@ async def bookings(p: Page) -> Response:
     notice = NOTICES.get(p.request.query_params.get("done", ""))
     surveyable, reviewable = await _after_visit(p) if scope == "past" else (set(), set())
     deadlines = {b["id"]: _local(b.get("hold_expires_at"), p) for b in items if b["status"] == "offered"}
+    to_pay = {b["id"]: _local(b.get("hold_expires_at"), p) for b in items if b["status"] == "pending_payment"}
     return p.render("bookings.html", items=items, scope=scope, scopes=SCOPES, waiting=waiting,
                     notice=p._(notice) if notice else None, deadlines=deadlines, surveyable=surveyable,
-                    reviewable=reviewable)
+                    reviewable=reviewable, to_pay=to_pay)
 
 
 async def cancel(p: Page) -> Response:
@@ -140,3 +143,52 @@ async def accept(p: Page) -> Response:
             raise
         return await detail(p, status=exc.status if 400 <= exc.status < 500 else 409, error=p.refusal(exc))
     return p.redirect(f"bookings/{ref}?done=accepted")
+
+
+async def pay(p: Page) -> Response:
+    """The held booking's payment page: amount and deadline; the button opens the city's
+    payment provider, whose page sends the member back to :func:`paid`."""
+    ref = p.request.path_params["ref"]
+    booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
+    if booking["status"] != "pending_payment":
+        return p.redirect(f"bookings/{ref}/paid")
+    error = code = None
+    if p.request.method == "POST":
+        back = str(p.request.base_url).rstrip("/") + p.url(f"bookings/{ref}/paid")
+        try:
+            intent = await payments.start_payment(p.rt, member_id=p.member.id, booking_id=ref, return_url=back)
+        except DomainError as exc:
+            if exc.code == "not_found":
+                raise
+            if exc.code == "hold_expired":
+                return p.redirect(f"bookings/{ref}/paid")
+            error, code = p.refusal(exc), exc.code
+        else:
+            if intent.redirect_url:
+                return p._finish(RedirectResponse(intent.redirect_url, status_code=303))
+            return p.redirect(f"bookings/{ref}/paid")
+    return p.render("pay.html", status=409 if error else 200, booking=booking, state="due", error=error, code=code,
+                    deadline=_local(booking.get("hold_expires_at"), p),
+                    left=p.request.query_params.get("cancelled") == "1")
+
+
+async def paid(p: Page) -> Response:
+    """Back from the provider: paid and confirmed, still waiting for the provider's word (the
+    page asks the provider once more; no script needed, a link reloads), or the hold ended."""
+    ref = p.request.path_params["ref"]
+    if p.request.query_params.get("cancelled") == "1":
+        return p.redirect(f"bookings/{ref}/pay?cancelled=1")
+    booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
+    if booking["status"] == "pending_payment":
+        await payments.check_payment(p.rt, member_id=p.member.id, booking_id=ref)
+        booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
+    if booking["status"] == "confirmed" and booking["payment_status"] == "paid":
+        state = "paid"
+    elif booking["status"] == "pending_payment":
+        state = "waiting"
+    elif booking["status"] == "expired":
+        state = "expired"
+    else:
+        return p.redirect(f"bookings/{ref}")
+    return p.render("pay.html", booking=booking, state=state, error=None, code=None,
+                    deadline=_local(booking.get("hold_expires_at"), p), left=False)

@@ -26,7 +26,9 @@ class PayAtHospital(PaymentProvider):
     refund_supported = False
     partial_refund_supported = False
 
-    async def prepare(self, booking, settings: Mapping, secrets: Mapping) -> PaymentIntent:
+    async def prepare(
+        self, booking, settings: Mapping, secrets: Mapping, *, return_url: str | None = None, description: str = ""
+    ) -> PaymentIntent:
         where = settings.get("where") or "医院挂号收费窗口或自助机"
         return PaymentIntent(
             provider=self.name,

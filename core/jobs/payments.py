@@ -1,0 +1,91 @@
+"""Outbox handlers that move money back or close payments, through the booking's provider.
+
+``payment.refund`` gives back a payment (a cancelled paid booking, a payment that came after
+its hold ended); ``payment.void`` closes a started payment whose booking ended unpaid. Both
+run after the change that caused them committed, are retried with back-off by the runner
+(the final failure stays on the outbox row for staff) and are idempotent: a refund already
+recorded on the booking is not asked for again, and providers key their calls on the payment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from core.booking import events
+from core.models import Booking, BookingEvent, BookingStatus
+from tenants.clock import utcnow
+
+from .runner import JobContext
+
+log = logging.getLogger("guahao.jobs")
+
+REFUNDED = "refunded"  # booking event kind: data provider, payment_ref, refund_ref, amount_fen, status
+
+
+class ProviderMissing(LookupError):
+    """The booking's payment provider is not enabled in the city (retried until it is)."""
+
+
+def _provider(ctx: JobContext, name: str):
+    provider = ctx.plugins.payment_provider(name) if name else None
+    if provider is None:
+        raise ProviderMissing(f"payment provider {name!r} is not enabled in this city")
+    return provider
+
+
+def _copy(booking: Booking, **changes) -> Booking:
+    """A detached copy of the booking for the provider (never flushed)."""
+    values = {c.name: getattr(booking, c.name) for c in Booking.__table__.columns}
+    return Booking(**{**values, **changes})
+
+
+async def handle_refund(ctx: JobContext, payload: dict) -> None:
+    """Refund ``amount_fen`` of the payment ``payment_ref`` and record it on the booking."""
+    booking_id, payment_ref = payload["booking_id"], payload.get("payment_ref", "")
+    async with ctx.rt.db.transaction() as s:
+        booking = await s.scalar(select(Booking).where(Booking.id == booking_id))
+        if booking is None:
+            log.warning("refund for unknown booking %s dropped", booking_id)
+            return
+        done = (
+            await s.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking_id, BookingEvent.kind == REFUNDED))
+        ).all()
+        if any((e.data or {}).get("payment_ref") == payment_ref for e in done):
+            return
+    provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
+    settings, secrets = ctx.plugins.config_of(provider)
+    amount = int(payload.get("amount_fen", booking.fee_fen))
+    result = await provider.refund(_copy(booking, payment_ref=payment_ref), amount, settings, secrets)
+    async with ctx.rt.db.transaction() as s:
+        booking = await s.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
+        if booking.payment_ref == payment_ref and result.status == "refunded":  # "pending": the provider settles it
+            booking.payment_status = "refunded"
+        events.record(
+            s,
+            booking,
+            REFUNDED,
+            at=utcnow(),
+            actor=f"payment:{provider.name}",
+            data={
+                "provider": provider.name,
+                "payment_ref": payment_ref,
+                "refund_ref": result.reference,
+                "amount_fen": result.amount_fen,
+                "status": result.status,
+                "reason": payload.get("reason", ""),
+            },
+        )
+        await events.write(s)
+
+
+async def handle_void(ctx: JobContext, payload: dict) -> None:
+    """Close the open payment of a booking that ended unpaid (the provider's ``cancel``)."""
+    async with ctx.rt.db.transaction() as s:
+        booking = await s.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
+    if booking is None or booking.payment_status != "unpaid" or booking.status == BookingStatus.pending_payment:
+        return
+    provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
+    settings, secrets = ctx.plugins.config_of(provider)
+    await provider.cancel(booking, settings, secrets)
