@@ -220,6 +220,36 @@ def _free_text(city, m, f, data):
     return f"{m.name}您好，{text}"
 
 
+def _because(data: dict) -> str:
+    reason = data.get("reason")
+    return f"因{reason}，" if reason else ""
+
+
+def _session_suspended(city, m, f, data):
+    """停诊 (R8.1): the booking (or the waitlist place) is cancelled; a move without room too."""
+    moved_to = data.get("moved_to")
+    if f is None:  # a waitlist place: the message carries the session's description
+        what = f"您候补的{data.get('who', '')}（{data.get('when', '')}）"
+        change = f"已调整至{moved_to}" if moved_to else "停诊"
+        return f"{m.name}您好，{_because(data)}{what}{change}，候补已取消，请改约其他医生或日期。"
+    what = f"您预约的{f.who}（{f.when}）"
+    change = f"已调整至{moved_to}，新时段已无可用号源" if moved_to else "停诊"
+    refund = "，已支付的挂号费将原路退回" if f.booking.payment_status in ("paid", "refunded") else ""
+    return (
+        f"{m.name}您好，{_because(data)}{what}{change}，您的预约已取消{refund}。预约号：{f.booking.id}。"
+        f"给您带来不便，敬请谅解，请改约其他医生或日期。"
+    )
+
+
+def _session_moved(city, m, f, data):
+    """调班 (R8.1): the booking now stands at the new time and place, same booking number."""
+    return (
+        f"{m.name}您好，{_because(data)}您预约的{data.get('old_when', '')}已调整为：{f.who}，{f.when}，"
+        f"地点：{f.place}。预约号{f.booking.id}不变，挂号费：{f.fee}。请按新时间就诊，{BRING}；"
+        f"如不能就诊，请及时取消预约。"
+    )
+
+
 @dataclass(frozen=True)
 class Kind:
     """A notification kind: its text, whether it is essential, when it still applies."""
@@ -245,6 +275,9 @@ KINDS: dict[str, Kind] = {
     "broadcast": Kind(_free_text, essential=False, needs_booking=False),
     "survey": Kind(_free_text, essential=False, needs_booking=False),
     "survey_invitation": Kind(_survey_invitation, essential=False, needs_booking=False),
+    # Schedule changes (R8.1); a waitlist place has no booking, its data describes the session.
+    "session_suspended": Kind(_session_suspended, needs_booking=False, statuses=("cancelled",)),
+    "session_moved": Kind(_session_moved, statuses=("pending_payment", "confirmed")),
 }
 
 
@@ -283,8 +316,8 @@ def message_params(city: CityContext, kind: str, member: Member, facts: BookingF
         params.update(until=local(at, city, "%Y年%m月%d日"), reason=str(data.get("reason") or member.suspension_reason or "爽约"))
     if kind == "login_code":
         params["code"] = login_code(data)
-    for key in ("text", "url"):
-        if data.get(key):
+    for key in ("text", "url", "reason", "old_when", "moved_to", "who", "when"):
+        if data.get(key) and key not in params:
             params[key] = str(data[key])
     return params
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Booking, BookingStatus, PoolKind, SlotPool
@@ -22,7 +22,16 @@ from . import errors, events
 from .credit import apply_no_show
 from .inventory import mark_released, released_periods
 from .reservation import reserve
-from .waitlist import accept_offer, expire_offer, join_waitlist, leave_waitlist, offer_units, retire_offer, unit_freed
+from .waitlist import (
+    accept_offer,
+    expire_offer,
+    join_waitlist,
+    leave_waitlist,
+    offer_units,
+    retire_offer,
+    sessions_with_waiters,
+    unit_freed,
+)
 
 __all__ = [
     "reserve",
@@ -72,6 +81,14 @@ async def confirm_payment(
     return booking
 
 
+def _settle_payment(s: AsyncSession, booking: Booking, *, reason: str, now: datetime) -> None:
+    """A booking ended: give back what was paid online, or close a payment still open."""
+    if booking.payment_status == "paid" and booking.payment_provider:
+        events.payment_refund(s, booking, payment_ref=booking.payment_ref, reason=reason, now=now)
+    elif booking.payment_status == "unpaid" and booking.payment_provider and booking.payment_ref:
+        events.payment_void(s, booking, now=now)
+
+
 def cancel_deadline(booking: Booking, city: CityContext) -> datetime:
     """Last instant to cancel (R3.4): ``cancel_time`` local, ``cancel_days_before`` days
     before the session date; with 0 days, until the period starts."""
@@ -90,11 +107,15 @@ async def cancel(
     actor: str = "member",
     reason: str = "",
     enforce_cutoff: bool = True,
+    notice: str = "booking_cancelled",
+    notice_data: dict | None = None,
 ) -> Booking:
     """Cancel a booking and free its unit (to the first waiting member, else to the pool).
 
     ``member_id`` restricts the cancel to that member's own booking; staff pass
     ``enforce_cutoff=False`` to cancel after the cut-off. Cancelling twice is harmless.
+    ``notice`` is the message kind the member gets (a hospital's schedule change tells them
+    why with its own kind and ``notice_data``).
     """
     city = require_city()
     now = utcnow()
@@ -121,10 +142,12 @@ async def cancel(
     booking.updated_at = now
     events.record(s, booking, "cancelled", at=now, actor=actor, data={"reason": reason[:300]} if reason else None)
     events.notify(
-        s, "booking_cancelled", member_id=booking.member_id, booking_id=booking.id, now=now, data={"reason": reason[:300]}
+        s, notice, member_id=booking.member_id, booking_id=booking.id, now=now,
+        data={"reason": reason[:300], **(notice_data or {})},
     )
     if was_confirmed:
         events.his_push(s, booking, "cancel", now=now)
+    _settle_payment(s, booking, reason="cancelled", now=now)
     await unit_freed(s, booking, now=now)
     await events.write(s)
     return booking
@@ -142,6 +165,7 @@ async def expire_hold(s: AsyncSession, booking_id: str) -> Booking | None:
     booking.updated_at = now
     events.record(s, booking, "expired", at=now, actor="system", data={"hold_expires_at": booking.hold_expires_at.isoformat()})
     events.notify(s, "booking_expired", member_id=booking.member_id, booking_id=booking.id, now=now)
+    _settle_payment(s, booking, reason="expired", now=now)
     await unit_freed(s, booking, now=now)
     await events.write(s)
     return booking
@@ -195,49 +219,71 @@ async def mark_no_shows(s: AsyncSession, *, now: datetime | None = None) -> list
     return marked
 
 
-async def release_reserved_pools(s: AsyncSession, *, now: datetime | None = None) -> int:
+async def release_reserved_pools(
+    s: AsyncSession, *, now: datetime | None = None, pool_ids: list[int] | None = None
+) -> int:
     """Move unused units of reserved pools whose release time has come into the public pool
-    of the same period (R2.4); waiting members get offers first. Returns units moved."""
+    of the same period (R2.4); waiting members get offers first. Returns units moved.
+
+    Set-based: a release time shared by thousands of pools (a day's reserved units all at
+    once) costs a few statements, not a few per pool. Only sessions that have members waiting
+    go through the per-period offer step.
+
+    ``pool_ids`` limits the release to those pools (staff releasing a pool now)."""
     now = now or utcnow()
-    due = (
-        await s.scalars(
-            select(SlotPool)
-            .where(
-                SlotPool.pool != PoolKind.public,
-                SlotPool.release_to_public_at.is_not(None),
-                SlotPool.release_to_public_at <= now,
-            )
-            .order_by(SlotPool.id)
-            .with_for_update(skip_locked=True)
+    stmt = select(SlotPool.id, SlotPool.period_id, SlotPool.session_id, SlotPool.capacity, SlotPool.booked).where(
+        SlotPool.pool != PoolKind.public,
+        SlotPool.release_to_public_at.is_not(None),
+        SlotPool.release_to_public_at <= now,
+    )
+    if pool_ids is not None:
+        stmt = stmt.where(SlotPool.id.in_(pool_ids))
+    due = (await s.execute(stmt.order_by(SlotPool.id).with_for_update(skip_locked=True))).all()
+    if not due:
+        return 0
+    free: dict[int, int] = {}  # period → units to add to its public pool
+    session_of: dict[int, int] = {}
+    for row in due:
+        session_of[row.period_id] = row.session_id
+        if row.capacity > row.booked:
+            free[row.period_id] = free.get(row.period_id, 0) + row.capacity - row.booked
+    for ids in _chunks([row.id for row in due]):
+        await s.execute(
+            update(SlotPool)
+            .where(SlotPool.id.in_(ids))
+            .values(capacity=SlotPool.booked, release_to_public_at=None)
+            .execution_options(synchronize_session=False)
         )
-    ).all()
-    moved = 0
-    for reserved in due:
-        free = max(reserved.capacity - reserved.booked, 0)
-        reserved.capacity = reserved.booked
-        reserved.release_to_public_at = None
-        await s.flush()
-        if free == 0:
-            continue
-        public_id = await s.scalar(
-            select(SlotPool.id).where(SlotPool.period_id == reserved.period_id, SlotPool.pool == PoolKind.public)
+    public: dict[int, int] = {}  # period → its public pool
+    for ids in _chunks(list(free)):
+        rows = await s.execute(
+            select(SlotPool.period_id, SlotPool.id).where(SlotPool.period_id.in_(ids), SlotPool.pool == PoolKind.public)
         )
-        if public_id is None:
-            public = SlotPool(period_id=reserved.period_id, session_id=reserved.session_id, pool=PoolKind.public, capacity=free)
-            s.add(public)
+        public.update({period_id: pool_id for period_id, pool_id in rows.all()})
+    grow = [{"b_pool": public[p], "b_units": n} for p, n in free.items() if p in public]
+    if grow:
+        t = SlotPool.__table__  # Core executemany: one statement, many rows; scoped by hand
+        await s.execute(
+            update(t)
+            .where(t.c.city_id == require_city().id, t.c.id == bindparam("b_pool"))
+            .values(capacity=t.c.capacity + bindparam("b_units")),
+            grow,
+        )
+    for p, n in free.items():
+        if p not in public:
+            pool = SlotPool(period_id=p, session_id=session_of[p], pool=PoolKind.public, capacity=n)
+            s.add(pool)
             await s.flush()
-            public_id = public.id
-        else:
-            await s.execute(
-                update(SlotPool)
-                .where(SlotPool.id == public_id)
-                .values(capacity=SlotPool.capacity + free)
-                .execution_options(synchronize_session=False)
-            )
-        mark_released(s, reserved.period_id)
-        moved += free
-        await offer_units(
-            s, session_id=reserved.session_id, period_id=reserved.period_id, pool_id=public_id, now=now, limit=free
-        )
+            public[p] = pool.id
+    for p in free:
+        mark_released(s, p)
+    waiting = await sessions_with_waiters(s, {session_of[p] for p in free})
+    for p, n in free.items():
+        if session_of[p] in waiting:
+            await offer_units(s, session_id=session_of[p], period_id=p, pool_id=public[p], now=now, limit=n)
     await events.write(s)
-    return moved
+    return sum(free.values())
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

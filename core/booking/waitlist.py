@@ -190,6 +190,20 @@ async def unit_freed(s: AsyncSession, booking: Booking, *, now: datetime) -> Non
         await offer_units(s, session_id=booking.session_id, period_id=booking.period_id, pool_id=booking.pool_id, now=now)
 
 
+async def sessions_with_waiters(s: AsyncSession, session_ids: set[int]) -> set[int]:
+    """Those of ``session_ids`` that have a member waiting (most have none)."""
+    found: set[int] = set()
+    ids = sorted(session_ids)
+    for i in range(0, len(ids), 500):
+        rows = await s.scalars(
+            select(WaitlistEntry.session_id)
+            .where(WaitlistEntry.session_id.in_(ids[i:i + 500]), WaitlistEntry.status == WaitlistStatus.waiting)
+            .distinct()
+        )
+        found.update(rows.all())
+    return found
+
+
 async def offer_units(
     s: AsyncSession, *, session_id: int, period_id: int, pool_id: int, now: datetime, limit: int = 1
 ) -> list[Booking]:
