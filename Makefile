@@ -12,7 +12,7 @@ DEMO_DATABASE_URL ?= sqlite+aiosqlite:///var/guahao.sqlite3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test install migrate serve worker bench screenshots clean
+.PHONY: help demo test install migrate serve worker bench bench-reports screenshots clean
 
 help:
 	@echo "make demo     seed the demo city 示例市 and serve it at http://$(HOST):$(PORT) (PORT=8123 to change)"
@@ -22,6 +22,7 @@ help:
 	@echo "make serve    serve the app on DATABASE_URL / REDIS_URL from the environment"
 	@echo "make worker   run the arq job worker (needs REDIS_URL)"
 	@echo "make bench    run the benchmarks in bench/ (needs DATABASE_URL on PostgreSQL)"
+	@echo "make bench-reports  generate a year of 2M bookings and time every report (needs DATABASE_URL on PostgreSQL)"
 	@echo "make screenshots  PNGs of the main pages at phone and desktop size in screenshots/ (needs chromium)"
 	@echo "make clean    remove $(VENV), var/ and caches"
 
@@ -54,8 +55,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.availability
 	$(BIN)/python -m bench.pages
 
+bench-reports: $(STAMP)
+	$(BIN)/python -m bench.gen_year --bookings $(or $(BOOKINGS),2000000)
+	$(BIN)/python -m bench.reports
+
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.browser.screenshots --out screenshots
+	$(BIN)/python -m tests.browser.console_screenshots --out screenshots
 
 clean:
 	rm -rf $(VENV) var build .pytest_cache *.egg-info

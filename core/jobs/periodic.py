@@ -57,3 +57,14 @@ async def release_pools(rt, *, now: datetime | None = None) -> int:
         return int(await engine.release_reserved_pools(s, now=now) or 0)
 
     return await for_each_city(rt, "reserved pool release", work)
+
+
+async def refresh_report_rollups(rt) -> int:
+    """Rebuild the last closed days of every city's report rollups (R13); reports read the
+    days not rolled up yet from the live tables, so a missed run costs speed, not accuracy."""
+    from core.reports import refresh_rollups
+
+    async def work(s: AsyncSession) -> int:
+        return sum((await refresh_rollups(s)).rows.values())
+
+    return await for_each_city(rt, "report rollup refresh", work)

@@ -2,7 +2,7 @@
 
 Every cron job is ``unique`` so any number of workers run each tick once. The relay runs every
 ``RELAY_EVERY_SECONDS``; the no-show sweep every five minutes; reserved pools are released
-every minute.
+every minute; the report rollups are refreshed every hour.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from arq.worker import create_worker
 
 from tenants.settings import Settings
 
-from .periodic import release_pools, sweep_no_shows
+from .periodic import refresh_report_rollups, release_pools, sweep_no_shows
 from .relay import RUN_OUTBOX, mark_started, namespace, queue_name, relay_once
 from .runner import process_outbox_message
 
@@ -40,6 +40,10 @@ async def no_show_sweep(ctx: dict) -> int:
 
 async def pool_release(ctx: dict) -> int:
     return await release_pools(ctx["rt"])
+
+
+async def report_rollups(ctx: dict) -> int:
+    return await refresh_report_rollups(ctx["rt"])
 
 
 def worker_settings(settings: Settings, *, runtime=None) -> type:
@@ -73,6 +77,7 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
                 cron(relay, name=name("relay"), second=set(range(0, 60, RELAY_EVERY_SECONDS)), run_at_startup=True, timeout=60),
                 cron(no_show_sweep, name=name("no_show_sweep"), minute=set(range(0, 60, 5)), second=15, timeout=240),
                 cron(pool_release, name=name("pool_release"), second=45, timeout=50),
+                cron(report_rollups, name=name("report_rollups"), minute=7, second=30, timeout=1800),
             ],
             "redis_settings": RedisSettings.from_dsn(settings.redis_url),
             "queue_name": queue_name(settings),

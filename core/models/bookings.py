@@ -48,6 +48,7 @@ class Booking(TenantModel, table=True):
         Index("ix_bookings_member_starts", "city_id", "member_id", "starts_at"),
         Index("ix_bookings_status_ends", "city_id", "status", "ends_at"),
         Index("ix_bookings_session", "city_id", "session_id"),
+        Index("ix_bookings_day", "city_id", "session_date"),  # reports and their rollups (R13)
     )
 
     id: str = Field(primary_key=True, max_length=24)  # unguessable reference
