@@ -16,6 +16,19 @@ from .runtime import Runtime
 
 log = logging.getLogger("guahao")
 
+APPS_GROUP = "guahao.apps"
+
+
+def app_routes(rt: Runtime) -> list:
+    """Routes of the web applications installed beside core (entry-point group ``guahao.apps``,
+    e.g. the operator console): each entry point is called with the runtime and returns routes."""
+    from importlib.metadata import entry_points
+
+    routes: list = []
+    for ep in sorted(entry_points(group=APPS_GROUP), key=lambda e: e.name):
+        routes += ep.load()(rt)
+    return routes
+
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """Build the ASGI app.
@@ -45,7 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = Starlette(
         debug=settings.debug,
-        routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *web_routes(rt)],
+        routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
         middleware=[Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

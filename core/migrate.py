@@ -21,7 +21,7 @@ def alembic_config(settings: Settings) -> Config:
     return cfg
 
 
-def upgrade(settings: Settings, revision: str = "heads") -> None:
+def upgrade(settings: Settings, revision: str = "head") -> None:
     """Bring the schema to ``revision``. Safe to run again; creates the SQLite folder."""
     path = settings.sqlite_path()
     if path is not None:
@@ -29,5 +29,5 @@ def upgrade(settings: Settings, revision: str = "heads") -> None:
     command.upgrade(alembic_config(settings), revision)
 
 
-async def upgrade_async(settings: Settings, revision: str = "heads") -> None:
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, settings, revision)

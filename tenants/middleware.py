@@ -12,7 +12,7 @@ from .context import reset_city, set_city
 from .resolver import CityResolver
 
 # Path prefixes whose next segment is a city slug.
-CITY_PREFIXES = ("/api/v1/", "/c/")
+CITY_PREFIXES = ("/api/v1/", "/c/", "/console/c/")
 # Segments after a prefix that are not cities (platform-wide documents).
 NOT_CITIES = {"openapi.json", "docs", ""}
 
@@ -45,7 +45,7 @@ class CityMiddleware:
         if slug is not None:
             city = await self.resolver.by_slug(slug) if _plausible_slug(slug) else None
             if city is None:
-                return await _not_found(send, slug)
+                return await _not_found(send, slug, html=_wants_html(scope))
         else:
             host = _header(scope, b"host")
             if host:
@@ -69,16 +69,35 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-async def _not_found(send, slug: str) -> None:
-    body = json.dumps(
-        {"error": {"code": "city_not_found", "message": f"no city platform named {slug[:40]!r}"}},
-        ensure_ascii=False,
-    ).encode()
+def _wants_html(scope) -> bool:
+    """A browser navigating (``Accept: text/html``) rather than an API client."""
+    return "text/html" in (_header(scope, b"accept") or "") and not scope.get("path", "").startswith("/api/")
+
+
+# The page a browser gets for an unknown city: readable in both languages, no framework internals.
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>没有这个城市平台 · No such city platform</title></head>
+<body><main><h1>没有这个城市平台 / No such city platform</h1>
+<p id="error-message" data-code="city_not_found">请检查网址中的城市代码。/ Please check the city code in the address.</p>
+<p><a href="/">首页 / Home</a></p></main></body></html>
+"""
+
+
+async def _not_found(send, slug: str, *, html: bool = False) -> None:
+    if html:
+        body, kind = NOT_FOUND_PAGE.encode(), b"text/html; charset=utf-8"
+    else:
+        body = json.dumps(
+            {"error": {"code": "city_not_found", "message": f"no city platform named {slug[:40]!r}"}},
+            ensure_ascii=False,
+        ).encode()
+        kind = b"application/json; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": 404,
-            "headers": [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -20,6 +20,7 @@ from tenants.settings import Settings
 
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, settings_from_env
+from .staff import add_staff_commands
 
 EPILOG = """\
 examples:
@@ -28,6 +29,8 @@ examples:
   guahao city create hz 杭州市 --district 330102:上城区 --host guahao.hz.example.cn
   guahao city plugin hz pay_at_hospital
   guahao city rules hz max_active_bookings=3 release_time=08:00
+  guahao staff create --city hz --role city_admin --username admin --password 'a-long-secret-1'
+  guahao vendor create --username ops --password 'a-long-secret-1'
   guahao serve --host 0.0.0.0 --port 8000
 
 The database comes from DATABASE_URL (default: SQLite at var/guahao.sqlite3); Redis from
@@ -120,6 +123,11 @@ def _print_logins() -> None:
     print("\nDemo logins (log in with the phone number or the ID number):")
     for m in demo_logins():
         print(f"  {m['name']}  phone {m['phone']}  ID {m['id_number']}  password {m['password']}")
+    from core.demo import demo_staff_logins
+
+    print("\nOperator console /console/ (staff log in at /console/c/demo/login, the vendor at /console/login):")
+    for a in demo_staff_logins():
+        print(f"  {a['username']:<16} {a['role']:<15} password {a['password']}")
 
 
 def cmd_seed_demo(args) -> int:
@@ -141,7 +149,8 @@ def cmd_demo(args) -> int:
         f"\nOpen {base}/  — what this is and where to go\n"
         f"     {base}/c/{report.city.slug}/  — the demo city's hospitals\n"
         f"     {base}/api/v1/docs  — the public API\n"
-        f"     {base}/c/{report.city.slug}/messages  — messages the platform sent (demo message log)"
+        f"     {base}/c/{report.city.slug}/messages  — messages the platform sent (demo message log)\n"
+        f"     {base}/console/  — the operator console (staff and vendor)"
     )
     _print_logins()
     if args.no_serve:
@@ -190,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=14, help="days of sessions from today (default 14)")
 
     add_city_commands(subs, EPILOG)
+    add_staff_commands(subs, EPILOG)
     return parser
 
 

@@ -38,6 +38,7 @@ from tenants.service import configure_plugin, create_city, get_city
 from . import data
 from .content import seed_content
 from .roster import RosterDoctor, insert_schedule
+from .staff import seed_staff, seed_vendor
 
 DEMO_SEED = 20240607
 DAYS = 14
@@ -114,6 +115,7 @@ async def seed_demo(
                 await _build_catalogue(s, random.Random(seed))
                 await _register_members(s)
                 await seed_content(s)
+            await seed_staff(s)
             last = await s.scalar(select(func.max(ClinicSession.date)))
             missing = [d for d in wanted if last is None or d > last]
             doctors = await _roster(s)
@@ -124,6 +126,7 @@ async def seed_demo(
             ]
             first_day = await s.scalar(select(func.min(ClinicSession.date)))
             last_day = await s.scalar(select(func.max(ClinicSession.date)))
+    await seed_vendor(db)
     if added[0]:
         await _refresh_statistics(rt.settings)
     return SeedReport(city, created, *counts, *added, first_day, last_day, time.perf_counter() - started)

@@ -40,5 +40,9 @@ from .feedback import (
 )
 from .members import CreditEvent, Member
 from .outbox import Notification, OutboxMessage
+from .staff import HOSPITAL_ROLES, SsoProvider, StaffAccount, StaffRole, VendorAccount
+from .backoffice import Referral, ScheduleChange, ScheduleTemplate
+from .reports import BookingStatsDaily, ChannelStatsDaily, PeriodStatsDaily, ReportRollup, SlotStatsDaily
+from .reports import BookingStatsMonthly, ChannelStatsMonthly, PeriodStatsMonthly, SlotStatsMonthly
 
 __all__ = [name for name in dir() if not name.startswith("_")]

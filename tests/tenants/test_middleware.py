@@ -67,3 +67,13 @@ async def test_context_does_not_leak_between_requests(rt, city):
     r = await _get(app, "/who")
     assert r.json() == {"city": None}
     assert current_city() is None
+
+
+async def test_unknown_city_is_a_readable_page_for_a_browser(rt):
+    html = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path in ("/console/c/atlantis/staff", "/c/atlantis/who"):
+        r = await _get(_probe_app(rt), path, headers=html)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+        assert 'data-code="city_not_found"' in r.text and "No such city platform" in r.text
+    r = await _get(_probe_app(rt), "/api/v1/atlantis/who", headers=html)
+    assert r.json()["error"]["code"] == "city_not_found"

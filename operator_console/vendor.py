@@ -1,0 +1,56 @@
+"""The vendor's platform pages: every city, creating a city, entering a city's console."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.errors import Conflict, ValidationFailed
+from core.models.staff import StaffAccount
+from core.staff.vendor import open_city
+from tenants.context import platform_scope
+from tenants.models import City
+
+from .pages import Console, console_page
+
+
+async def _cities(c: Console) -> list[dict]:
+    with platform_scope("vendor city list"):
+        async with c.transaction() as s:
+            rows = (await s.scalars(select(City).order_by(City.slug))).all()
+            staff = dict((await s.execute(
+                select(StaffAccount.city_id, func.count()).where(StaffAccount.active.is_(True)).group_by(StaffAccount.city_id)
+            )).all())
+    return [{"slug": r.slug, "name": r.name, "timezone": r.timezone, "active": r.active, "staff": staff.get(r.id, 0),
+             "created_at": r.created_at} for r in rows]
+
+
+def _districts(text: str) -> list[tuple[str, str]]:
+    out = []
+    for line in text.replace("，", ",").splitlines():
+        code, sep, name = line.replace(":", ",").replace("：", ",").partition(",")
+        if code.strip() and name.strip():
+            out.append((code.strip(), name.strip()))
+    return out
+
+
+@console_page("vendor.manage", vendor_only=True)
+async def cities(c: Console) -> Response:
+    errors, error, status = {}, None, 200
+    if c.request.method == "POST":
+        try:
+            city = await open_city(
+                c.rt.db, c.actor(), slug=c.form.get("slug", "").strip().lower(), name=c.form.get("name", ""),
+                timezone=c.form.get("timezone", "").strip() or "Asia/Shanghai",
+                districts=_districts(c.form.get("districts", "")),
+            )
+            return c.redirect(f"/console/c/{city.slug}/", flash=c._("City %(name)s created.", name=city.name))
+        except (ValidationFailed, Conflict) as exc:
+            errors, error, status = exc.details or {}, c.refusal(exc), exc.status
+    return c.render("vendor/cities.html", status=status, cities=await _cities(c), errors=errors,
+                    error=error, values=c.form)
+
+
+def routes() -> list:
+    return [Route("/vendor/", cities, methods=["GET", "POST"])]

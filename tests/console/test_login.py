@@ -1,0 +1,192 @@
+"""Log-in, lock-out, the TOTP second step, CSRF, session expiry and cookie flags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+from sqlalchemy import select
+
+from core.models import AuditEntry
+from core.models.staff import StaffAccount
+from tenants.clock import frozen, utcnow
+from tenants.context import use_city
+
+from .conftest import PASSWORD, add_staff, add_vendor
+
+
+async def _audit(rt, city, action: str) -> list[AuditEntry]:
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            return list((await s.scalars(select(AuditEntry).where(AuditEntry.action == action))).all())
+
+
+async def test_login_success_and_failure(rt, city, browser, admin):
+    r = await browser.login(admin, password="wrong-password-1")
+    assert r.status_code == 401
+    assert 'id="login-error"' in r.text and "用户名或密码不正确" in r.text
+    r = await browser.login(admin)
+    assert r.status_code == 303 and r.headers["location"] == f"/console/c/{city.slug}/"
+    home = await browser.get(f"/console/c/{city.slug}/")
+    assert home.status_code == 200 and admin.username in home.text
+    assert [e.summary for e in await _audit(rt, city, "staff.login")] == [f"{admin.username} (password)"]
+
+
+async def test_unknown_user_gets_the_same_answer(city, browser):
+    await browser.get(f"/console/c/{city.slug}/login")
+    r = await browser.post(f"/console/c/{city.slug}/login", {"username": "nobody-here", "password": "whatever-1"})
+    assert r.status_code == 401 and "用户名或密码不正确" in r.text
+
+
+async def test_staff_log_in_from_the_general_page_naming_the_city(city, browser, new_browser, admin):
+    await browser.get("/console/login")
+    r = await browser.post("/console/login", {"city": city.slug, "username": admin.username, "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == f"/console/c/{city.slug}/"
+    other = new_browser()
+    await other.get("/console/login")
+    r = await other.post("/console/login", {"city": "no-such-city", "username": admin.username, "password": PASSWORD})
+    assert r.status_code == 404
+
+
+async def test_vendor_logs_in_without_a_city(rt, browser):
+    vendor = await add_vendor(rt)
+    r = await browser.login(vendor)
+    assert r.status_code == 303 and r.headers["location"] == "/console/vendor/"
+    page = await browser.get("/console/vendor/")
+    assert page.status_code == 200 and 'id="nav-cities"' in page.text
+
+
+async def test_lock_out_after_five_failures_and_unlock_by_admin(rt, city, browser, new_browser, admin):
+    clerk = await add_staff(rt, city, "agent")
+    for _ in range(4):
+        assert (await browser.login(clerk, password="wrong-password-1")).status_code == 401
+    r = await browser.login(clerk, password="wrong-password-1")
+    assert r.status_code == 403 and "锁定" in r.text
+    r = await browser.login(clerk)  # the right password no longer helps
+    assert r.status_code == 403
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            row = await s.get(StaffAccount, clerk.id)
+    assert row.failed_logins == 5 and row.locked_until > utcnow() + timedelta(minutes=14)
+    assert len(await _audit(rt, city, "staff.locked")) == 1
+
+    boss = new_browser()
+    await boss.login(admin)
+    page = await boss.get(f"/console/c/{city.slug}/staff/{clerk.id}")
+    assert 'id="unlock"' in page.text
+    r = await boss.post(f"/console/c/{city.slug}/staff/{clerk.id}/unlock")
+    assert r.status_code == 303
+    [entry] = await _audit(rt, city, "staff.unlock")
+    assert entry.actor == f"staff:{admin.id}" and entry.before["locked_until"] and entry.after["locked_until"] is None
+    assert (await browser.login(clerk)).status_code == 303
+
+
+async def test_lock_expires_after_fifteen_minutes(rt, city, browser):
+    clerk = await add_staff(rt, city, "agent")
+    start = utcnow()
+    with frozen(start):
+        for _ in range(5):
+            await browser.login(clerk, password="wrong-password-1")
+        assert (await browser.login(clerk)).status_code == 403
+    with frozen(start + timedelta(minutes=16)):
+        assert (await browser.login(clerk)).status_code == 303
+
+
+async def test_totp_enrolment_and_second_step(rt, city, browser, new_browser, admin):
+    await browser.login(admin)
+    page = await browser.get("/console/account/totp")
+    assert page.status_code == 200 and "otpauth://totp/" in page.text and "<svg" in page.text
+    secret = page.text.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    r = await browser.post("/console/account/totp", {"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    assert r.status_code == 422
+    r = await browser.post("/console/account/totp", {"code": pyotp.TOTP(secret).now()})
+    assert r.status_code == 303
+    assert 'id="totp-on"' in (await browser.get("/console/account/totp")).text
+    assert secret not in str([e.after for e in await _audit(rt, city, "staff.totp_enable")])
+
+    other = new_browser()
+    r = await other.login(admin)
+    assert r.status_code == 303 and r.headers["location"] == "/console/login/totp"
+    assert (await other.get(f"/console/c/{city.slug}/")).status_code == 303  # not logged in yet
+    r = await other.post("/console/login/totp", {"code": "12345x"})
+    assert r.status_code == 401 and 'id="totp-error"' in r.text
+    r = await other.post("/console/login/totp", {"code": pyotp.TOTP(secret).now()})
+    assert r.status_code == 303 and r.headers["location"] == f"/console/c/{city.slug}/"
+    assert (await other.get(f"/console/c/{city.slug}/")).status_code == 200
+
+
+async def test_post_without_the_csrf_token_is_refused(rt, city, browser, admin):
+    await browser.login(admin)
+    r = await browser.post(f"/console/c/{city.slug}/settings/districts", {"code": "09", "name": "新区"}, csrf="forged")
+    assert r.status_code == 403 and 'data-code="csrf"' in r.text and "表单已过期" in r.text
+    r = await browser.client.post(f"/console/c/{city.slug}/settings/districts", data={"code": "09", "name": "新区"})
+    assert r.status_code == 403
+    assert await _audit(rt, city, "district.create") == []
+
+
+async def test_session_ends_after_thirty_idle_minutes(city, browser, admin):
+    start = utcnow()
+    with frozen(start):
+        await browser.login(admin)
+    with frozen(start + timedelta(minutes=29)):
+        assert (await browser.get(f"/console/c/{city.slug}/")).status_code == 200
+    with frozen(start + timedelta(minutes=29 + 31)):
+        r = await browser.get(f"/console/c/{city.slug}/staff")
+        assert r.status_code == 303 and r.headers["location"].startswith(f"/console/c/{city.slug}/login")
+        assert "登录已过期" in (await browser.get(r.headers["location"])).text
+
+
+async def test_session_ends_eight_hours_after_log_in_even_when_active(city, browser, admin):
+    start = utcnow()
+    with frozen(start):
+        await browser.login(admin)
+    for minutes in range(20, 8 * 60, 20):
+        with frozen(start + timedelta(minutes=minutes)):
+            assert (await browser.get(f"/console/c/{city.slug}/")).status_code == 200
+    with frozen(start + timedelta(hours=8, minutes=1)):
+        assert (await browser.get(f"/console/c/{city.slug}/")).status_code == 303
+
+
+async def test_deactivated_account_is_logged_out_on_its_next_request(rt, city, browser, new_browser, admin):
+    agent = await add_staff(rt, city, "agent")
+    await browser.login(agent)
+    assert (await browser.get(f"/console/c/{city.slug}/")).status_code == 200
+    boss = new_browser()
+    await boss.login(admin)
+    await boss.get(f"/console/c/{city.slug}/staff/{agent.id}")
+    r = await boss.post(f"/console/c/{city.slug}/staff/{agent.id}/active", {"active": "0", "reason": "离职"})
+    assert r.status_code == 303
+    r = await browser.get(f"/console/c/{city.slug}/")
+    assert r.status_code == 303 and "/login" in r.headers["location"]
+    assert (await browser.login(agent)).status_code == 401
+    [entry] = await _audit(rt, city, "staff.deactivate")
+    assert entry.reason == "离职" and entry.before["active"] is True and entry.after["active"] is False
+
+
+async def test_cookie_flags(city, browser, admin):
+    await browser.get(f"/console/c/{city.slug}/login")
+    await browser.post(f"/console/c/{city.slug}/login", {"username": admin.username, "password": PASSWORD})
+    r = await browser.client.post(
+        f"/console/c/{city.slug}/login", data={"username": admin.username, "password": PASSWORD, "csrf": browser.csrf},
+        headers={"X-Forwarded-Proto": "https"},
+    )
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith("guahao_console=")
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie and "path=/console" in cookie
+
+
+async def test_logout(city, browser, admin):
+    await browser.login(admin)
+    await browser.get(f"/console/c/{city.slug}/")
+    r = await browser.post("/console/logout")
+    assert r.status_code == 303
+    assert (await browser.get(f"/console/c/{city.slug}/")).status_code == 303
+
+
+async def test_language_switch(city, browser, admin):
+    await browser.login(admin)
+    page = await browser.get(f"/console/c/{city.slug}/")
+    assert "工作人员账号" in page.text
+    await browser.post("/console/lang", {"lang": "en", "next": f"/console/c/{city.slug}/"})
+    page = await browser.get(f"/console/c/{city.slug}/")
+    assert "Staff accounts" in page.text and 'lang="en"' in page.text
