@@ -12,12 +12,15 @@ import time
 from typing import Awaitable, Callable, Generic, Hashable, TypeVar
 
 T = TypeVar("T")
+STALE_FACTOR = 10
 
 
 class TtlCache(Generic[T]):
     """Parameters:
         ttl: seconds an entry is fresh; 0 turns the cache off (every call loads).
-        serve_stale: answer with the expired value while one caller refreshes it.
+        serve_stale: answer with the expired value while one caller refreshes it — for at most
+            ``STALE_FACTOR`` × ``ttl``, and never a cached absence (``None``): a city created a
+            moment ago must be found on the next request, not after a refresh.
         max_entries: the oldest entries are dropped beyond this many.
     """
 
@@ -44,7 +47,12 @@ class TtlCache(Generic[T]):
         if pending is None:
             pending = asyncio.ensure_future(self._fill(key, load))
             self._loading[key] = pending
-        if hit is not None and self.serve_stale:
+        if (
+            hit is not None
+            and self.serve_stale
+            and hit[1] is not None
+            and time.monotonic() - hit[0] < self.ttl * STALE_FACTOR
+        ):
             return hit[1]
         return await asyncio.shield(pending)
 

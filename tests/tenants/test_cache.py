@@ -55,6 +55,20 @@ async def test_stale_value_answers_while_one_caller_refreshes():
     assert await cache.get("k", load) == 2
 
 
+async def test_a_cached_absence_or_a_long_expired_value_is_never_served_stale():
+    values = iter([None, "created", "renamed"])
+
+    async def load():
+        return next(values)
+
+    cache: TtlCache[str | None] = TtlCache(0.01, serve_stale=True)
+    assert await cache.get("k", load) is None  # no such city yet
+    await asyncio.sleep(0.02)
+    assert await cache.get("k", load) == "created"  # found at once, not after a refresh
+    await asyncio.sleep(0.15)  # past ten lifetimes: too old to answer with
+    assert await cache.get("k", load) == "renamed"
+
+
 async def test_a_failed_load_is_not_cached():
     attempts = 0
 
