@@ -1,4 +1,5 @@
-"""Embedded mode: without Redis the web process drains the outbox and runs the sweeps itself."""
+"""Embedded mode: without Redis the web process drains the outbox and runs the sweeps itself,
+and refreshes the report rollups."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import logging
 import time
 from typing import AsyncIterator
 
-from .periodic import release_pools, sweep_no_shows
+from .periodic import refresh_report_rollups, release_pools, sweep_no_shows
 from .relay import drain_in_process
 
 log = logging.getLogger("guahao.jobs")
 
 POOL_RELEASE_EVERY = 60.0
 NO_SHOW_SWEEP_EVERY = 300.0
+REPORT_ROLLUPS_EVERY = 3600.0
+REPORT_ROLLUPS_FIRST = 300.0  # after start-up, not during it: a first refresh may roll up a year
 STOP_TIMEOUT = 10.0
 
 
@@ -27,6 +30,7 @@ async def _logged(work, what: str) -> None:
 
 async def _loop(rt, stop: asyncio.Event, poll: float) -> None:
     next_release = next_sweep = 0.0
+    next_rollups = time.monotonic() + REPORT_ROLLUPS_FIRST
     while not stop.is_set():
         try:
             await drain_in_process(rt, stop=stop)
@@ -41,13 +45,17 @@ async def _loop(rt, stop: asyncio.Event, poll: float) -> None:
         if now >= next_sweep:
             next_sweep = now + NO_SHOW_SWEEP_EVERY
             await _logged(sweep_no_shows(rt), "no-show sweep")
+        if now >= next_rollups:
+            next_rollups = now + REPORT_ROLLUPS_EVERY
+            await _logged(refresh_report_rollups(rt), "report rollup refresh")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), poll)
 
 
 @contextlib.asynccontextmanager
 async def in_process_runner(rt, *, poll_seconds: float | None = None) -> AsyncIterator[asyncio.Task | None]:
-    """While open, drain due outbox rows every ``outbox_poll_seconds`` and run the sweeps.
+    """While open, drain due outbox rows every ``outbox_poll_seconds``, run the sweeps and
+    refresh the report rollups hourly (as the worker does).
 
     Does nothing unless ``rt.settings.outbox_in_process`` (no Redis): with Redis the worker
     owns the relay and the sweeps. Stops between passes on exit.

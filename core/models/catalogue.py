@@ -128,6 +128,7 @@ class ClinicSession(TenantModel, table=True):
         UniqueConstraint("city_id", "doctor_id", "date", "half_day"),
         Index("ix_sessions_dept_date", "city_id", "department_id", "date"),
         Index("ix_sessions_doctor_date", "city_id", "doctor_id", "date"),
+        Index("ix_sessions_day", "city_id", "date"),  # reports read the open days by date (R13)
     )
 
     id: int | None = Field(default=None, primary_key=True)

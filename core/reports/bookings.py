@@ -75,7 +75,7 @@ async def no_show_report(s: AsyncSession, f: ReportFilter) -> Report:
     by_period = f.group_by == "time_period"
     check_filter(f, groups=NO_SHOW_GROUPS, refuse=("channels",) if by_period else ())
     dim = DIMENSIONS[f.group_by]
-    source = PERIODS if by_period else booking_source_for(f)
+    source = PERIODS.narrow({"period_start"}) if by_period else booking_source_for(f)
     rows = await aggregate(s, source, f, dim, {"checked_in": total("checked_in"), "no_show": total("no_show")})
     rows, totals = finish(rows, ("checked_in", "no_show"), lambda r: {
         "due": r["checked_in"] + r["no_show"],

@@ -1,8 +1,9 @@
 """The dimensions reports group by, and how their keys become readable labels.
 
-A dimension names the fact column the database groups by (``group_sql``) and, for the few
-that are coarser than any stored column (district), how group keys fold into its own keys
-after the ``GROUP BY`` (a few hundred rows at most). Labels are looked up once per report
+A dimension names the fact column the database groups by and, for those coarser than any
+stored column (district; month and weekday, grouped by day), how group keys fold into its own
+keys after the ``GROUP BY`` (a few hundred rows at most: cheaper than computing a month or a
+weekday for every row). Labels are looked up once per report
 for the keys present, in zh-CN and English.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Campus, Department, District, Doctor, Hospital
@@ -69,27 +70,17 @@ DIMENSIONS = {d.name: d for d in (
 TIME_KINDS = ("day", "month", "weekday", "time")
 
 
-def group_sql(dim: Dimension, col, dialect: str):
-    """The SQL expression the database groups by for ``dim`` over fact column ``col``."""
-    if dim.kind == "month":
-        return func.strftime("%Y-%m", col) if dialect == "sqlite" else func.date_trunc("month", col)
-    if dim.kind == "weekday":
-        if dialect == "sqlite":
-            return cast(func.strftime("%w", col), Integer)  # 0 = Sunday; normalised in fold_key
-        return cast(func.extract("isodow", col), Integer)
-    return col
-
-
 def fold_key(dim: Dimension, key: Any, districts: dict[int, int | None]) -> Any:
-    """The dimension's own key for a grouped key (weekday 0 → 7, hospital → district)."""
+    """The dimension's own key for a grouped key (a day → its month or weekday, a hospital →
+    its district)."""
+    if dim.kind in ("day", "month", "weekday") and isinstance(key, str):
+        key = date.fromisoformat(key[:10])
+    if dim.kind == "month":
+        return key.strftime("%Y-%m")
     if dim.kind == "weekday":
-        return 7 if int(key) == 0 else int(key)
+        return key.isoweekday()
     if dim.kind == "district":
         return districts.get(key)
-    if dim.kind == "day" and isinstance(key, str):
-        return date.fromisoformat(key)
-    if dim.kind == "month" and not isinstance(key, str):
-        return key.strftime("%Y-%m")  # PostgreSQL's date_trunc: the month's first instant
     return key
 
 

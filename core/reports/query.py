@@ -17,7 +17,7 @@ from tenants.context import require_city
 
 from .base import ReportFilter, region_conditions
 from .rollup import Source, branches, coverage
-from .dims import TIME_KINDS, Dimension, district_of_hospitals, fold_key, group_sql, labels
+from .dims import TIME_KINDS, Dimension, district_of_hospitals, fold_key, labels
 
 Measure = Callable[[Any], Any]  # fact columns → SQL aggregate
 
@@ -59,7 +59,7 @@ async def grouped(
     where: Callable[[Any], list] = lambda c: [],
 ) -> list[dict[str, Any]]:
     """One row per key of ``dim`` with the sums of ``measures`` over a fact subquery."""
-    key = group_sql(dim, facts.c[dim.column], dialect_of(s)).label("group_key")
+    key = facts.c[dim.column].label("group_key")
     q = select(key, *[m(facts.c).label(n) for n, m in measures.items()]).where(*where(facts.c)).group_by(key)
     return await _rows(s, q, dim, measures, city_id)
 
@@ -77,10 +77,10 @@ async def aggregate(
     filter's days and region: each branch (rollup, live) is aggregated where it lives and
     the branches' sums are added up."""
     city = require_city()
-    dialect = dialect_of(s)
     parts = []
-    for cols, from_, conds in branches(source, city.id, f.date_from, f.date_to, await coverage(s), region_where(f)):
-        key = group_sql(dim, cols[dim.column], dialect).label("group_key")
+    for cols, from_, conds in branches(source, city.id, f.date_from, f.date_to, await coverage(s), region_where(f),
+                                       monthly=dim.kind not in ("day", "weekday")):
+        key = cols[dim.column].label("group_key")
         parts.append(select(key, *[m(cols).label(n) for n, m in measures.items()])
                      .select_from(from_).where(*conds, *where(cols)).group_by(key))
     if len(parts) == 1:
@@ -100,9 +100,12 @@ def region_where(f: ReportFilter) -> Callable[[Any], list]:
 
 async def _rows(s: AsyncSession, q, dim: Dimension, measures: Mapping[str, Measure], city_id: int) -> list[dict]:
     if dialect_of(s) == "postgresql":
-        # The per-booking lookups of the live days look costly to the planner and tip it
-        # into JIT compilation, which alone takes longer than the whole query.
+        # JIT compilation alone takes longer than a report's whole query. And with the
+        # default random-read cost the planner hashes every slot pool of the city (over a
+        # million) rather than look up the few thousand of the open days by their session,
+        # twenty times slower; the indexes reports use are hot, so a random read is cheap.
         await s.execute(text("SET LOCAL jit = off"))
+        await s.execute(text("SET LOCAL random_page_cost = 1.1"))
     result = (await s.execute(q)).all()
     districts = await district_of_hospitals(s, city_id) if dim.kind == "district" else {}
     merged: dict[Any, dict[str, Any]] = {}

@@ -1,4 +1,5 @@
-"""report rollups (booking, slot and period statistics by day) and the bookings-by-day index
+"""report rollups (booking, slot and period statistics by day and by month) and the bookings-
+and sessions-by-day indexes
 
 Revision ID: 0006
 Revises: 0005
@@ -15,7 +16,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-TENANT_TABLES = ["booking_stats_daily", "channel_stats_daily", "slot_stats_daily", "period_stats_daily", "report_rollups"]
+GRAINS = ("booking_stats", "channel_stats", "slot_stats", "period_stats")
+TENANT_TABLES = [f"{g}_{span}" for g in GRAINS for span in ("daily", "monthly")] + ["report_rollups"]
 
 STATUS_COUNTS = ("bookings", "pending", "confirmed", "checked_in", "no_show", "cancelled", "expired")
 
@@ -23,7 +25,7 @@ Str = sqlmodel.sql.sqltypes.AutoString
 When = sqlmodel.sql.sqltypes.UTCDateTime
 
 
-def _tenant(name: str, *columns, index: list[str] | None = None, unique: list[str] | None = None) -> None:
+def _tenant(name: str, *columns, index: tuple[str, list[str]] | None = None, unique: list[str] | None = None) -> None:
     op.create_table(
         name,
         sa.Column("city_id", sa.Integer(), nullable=False),
@@ -36,57 +38,52 @@ def _tenant(name: str, *columns, index: list[str] | None = None, unique: list[st
     with op.batch_alter_table(name, schema=None) as batch_op:
         batch_op.create_index(f"ix_{name}_city_id", ["city_id"], unique=False)
         if index:
-            batch_op.create_index(f"ix_{name}_day", index, unique=False)
+            batch_op.create_index(f"ix_{name}_{index[0]}", index[1], unique=False)
 
 
 def _counts(*names: str) -> list[sa.Column]:
     return [sa.Column(n, sa.Integer(), nullable=False) for n in names]
 
 
-def _session_grain() -> list[sa.Column]:
-    return [
-        sa.Column("day", sa.Date(), nullable=False),
-        *_counts("hospital_id", "campus_id", "department_id", "doctor_id"),
-        sa.Column("half_day", Str(length=10), nullable=False),
-    ]
+def _grains() -> dict[str, list[sa.Column]]:
+    """The grouping and count columns of each rollup, without its day or month."""
+    return {
+        "booking_stats": [
+            *_counts("hospital_id", "campus_id", "department_id", "doctor_id"),
+            sa.Column("half_day", Str(length=10), nullable=False),
+            sa.Column("pool", Str(length=20), nullable=False),
+            sa.Column("referral_centre_id", sa.Integer(), nullable=False),
+            *_counts(*STATUS_COUNTS),
+        ],
+        "channel_stats": [
+            *_counts("hospital_id", "department_id"),
+            sa.Column("channel", Str(length=20), nullable=False),
+            *_counts(*STATUS_COUNTS),
+        ],
+        "slot_stats": [
+            *_counts("hospital_id", "campus_id", "department_id", "doctor_id"),
+            sa.Column("half_day", Str(length=10), nullable=False),
+            sa.Column("pool", Str(length=20), nullable=False),
+            *_counts("released", "withdrawn"),
+        ],
+        "period_stats": [
+            *_counts("hospital_id", "department_id"),
+            sa.Column("period_start", sa.Time(), nullable=False),
+            *_counts("bookings", "checked_in", "no_show", "cancelled"),
+        ],
+    }
 
 
 def upgrade() -> None:
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.create_index("ix_bookings_day", ["city_id", "session_date"], unique=False)
+    with op.batch_alter_table("clinic_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_sessions_day", ["city_id", "date"], unique=False)
 
-    _tenant(
-        "booking_stats_daily",
-        *_session_grain(),
-        sa.Column("pool", Str(length=20), nullable=False),
-        sa.Column("referral_centre_id", sa.Integer(), nullable=False),
-        *_counts(*STATUS_COUNTS),
-        index=["city_id", "day"],
-    )
-    _tenant(
-        "channel_stats_daily",
-        sa.Column("day", sa.Date(), nullable=False),
-        *_counts("hospital_id", "department_id"),
-        sa.Column("channel", Str(length=20), nullable=False),
-        *_counts(*STATUS_COUNTS),
-        index=["city_id", "day"],
-    )
-    _tenant(
-        "slot_stats_daily",
-        *_session_grain(),
-        sa.Column("pool", Str(length=20), nullable=False),
-        *_counts("released", "withdrawn"),
-        index=["city_id", "day"],
-    )
-    _tenant(
-        "period_stats_daily",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("hospital_id", sa.Integer(), nullable=False),
-        sa.Column("department_id", sa.Integer(), nullable=False),
-        sa.Column("period_start", sa.Time(), nullable=False),
-        *_counts("bookings", "checked_in", "no_show", "cancelled"),
-        index=["city_id", "day"],
-    )
+    for grain in GRAINS:
+        for span, column in (("daily", "day"), ("monthly", "month")):
+            _tenant(f"{grain}_{span}", sa.Column(column, sa.Date(), nullable=False), *_grains()[grain],
+                    index=(column, ["city_id", column]))
     _tenant(
         "report_rollups",
         sa.Column("rolled_from", sa.Date(), nullable=True),
@@ -106,5 +103,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in reversed(TENANT_TABLES):
         op.drop_table(table)
+    with op.batch_alter_table("clinic_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_sessions_day")
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.drop_index("ix_bookings_day")

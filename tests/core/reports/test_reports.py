@@ -3,7 +3,7 @@ filter as a hard restriction, and rollups that change nothing but speed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -221,7 +221,8 @@ async def test_periodic_refresh_rolls_up_every_city(rt, data):
 
 
 async def test_short_and_long_live_runs_agree(rt, data):
-    """One open day is read with per-booking lookups, a longer run with joins: same rows."""
+    """Open days read live, one day or a run of them around it, give the same rows, whatever
+    the session and pool attributes the grouping looks up."""
     for group in ("campus", "pool", "half_day", "doctor"):
         one_day = await run(rt, data, bookings_report, ReportFilter(data.future, data.future, group_by=group))
         assert one_day.totals["bookings"] == 2 and one_day.totals["confirmed"] == 2
@@ -231,3 +232,54 @@ async def test_short_and_long_live_runs_agree(rt, data):
     with_channel = await run(rt, data, bookings_report, ReportFilter(data.future, data.future, group_by="doctor",
                                                                       channels=["wechat"]))
     assert with_channel.totals["bookings"] == 1
+
+
+async def test_monthly_rollups_give_the_same_answers(rt, data):
+    """Once whole months are rolled up, reports read them from the monthly rollups (and the
+    days around them from the daily ones): every figure stays the same."""
+    from core.models import BookingStatsMonthly
+    from core.reports.rollup import month_start, next_month
+    from tenants.clock import frozen
+
+    start = month_start(data.past - timedelta(days=1))
+    end = next_month(data.future) - timedelta(days=1)
+    wide = ReportFilter(start - timedelta(days=3), end)
+    cases = [(bookings_report, g) for g in ("hospital", "campus", "doctor", "channel", "pool", "half_day", "month",
+                                            "weekday", "day", "district")]
+    cases += [(no_show_report, "time_period"), (no_show_report, "month"), (slot_report, "campus"),
+              (slot_report, "month"), (referral_report, "centre"), (comparison_report, "campus")]
+    live = [await run(rt, data, r, wide.with_group(g)) for r, g in cases]
+    with frozen(datetime.combine(end + timedelta(days=40), time(4), UTC)):
+        with use_city(data.city):
+            async with rt.db.transaction() as s:
+                await refresh_rollups(s, date_from=start)
+                monthly = await s.scalar(select(func.sum(BookingStatsMonthly.bookings)))
+        rolled = [await run(rt, data, r, wide.with_group(g)) for r, g in cases]
+    assert monthly == 14
+    for (report, group), before, after in zip(cases, live, rolled):
+        assert before.rows == after.rows and before.totals == after.totals, (report.__name__, group)
+    assert [r["key"] for r in live[cases.index((bookings_report, "month"))].rows] == \
+        sorted({d.strftime("%Y-%m") for d in (data.past, data.future)})
+
+
+async def test_the_embedded_runner_refreshes_the_rollups(rt, data, monkeypatch):
+    """Without a worker (no Redis) the web process's own runner rolls the closed days up."""
+    import asyncio
+
+    from core.jobs import embedded
+
+    monkeypatch.setattr(embedded, "REPORT_ROLLUPS_FIRST", 0.0)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(embedded._loop(rt, stop, 0.05))  # what in_process_runner runs
+    try:
+        for _ in range(400):
+            with use_city(data.city):
+                async with rt.db.transaction() as s:
+                    cover = await coverage(s)
+            if cover is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 30)
+    assert cover is not None and cover.rolled_from == data.past
