@@ -118,6 +118,20 @@ async def client(app):
 
 
 @pytest.fixture
+async def redis_rt(settings):
+    """A runtime on the real Redis of ``REDIS_URL``, with a queue namespace of its own (tests
+    using it are deselected without one)."""
+    import dataclasses
+
+    runtime = Runtime(
+        dataclasses.replace(settings, redis_url=REDIS_URL, extra={"arq_namespace": f"test-{uuid.uuid4().hex[:10]}"})
+    )
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
 def pg_only(backend):
     """Marks a test as PostgreSQL-only (row-level security, real concurrency)."""
     assert backend == "postgres"

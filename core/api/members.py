@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.members import service, tokens
-from core.members.throttle import LoginThrottle
+from core.members.throttle import LoginThrottle, for_runtime
 
 from .operations import Call
 
@@ -16,8 +16,12 @@ async def register_member(call: Call) -> dict:
 
 
 async def issue_token(call: Call, *, throttle: LoginThrottle) -> dict:
+    """A bearer token; failed attempts count in Redis when there is one (shared with the web
+    site and every process), else in ``throttle``."""
     b = call.body
-    member = await service.login(call.rt.db, login=b.login, password=b.password, throttle=throttle)
+    member = await service.login(
+        call.rt.db, login=b.login, password=b.password, throttle=for_runtime(call.rt, throttle)
+    )
     token, ttl = tokens.issue(call.rt.settings, member_id=member.id, city_id=call.city.id)
     return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
 

@@ -72,3 +72,35 @@ async def test_me_shows_profile_and_credit(client, city, member):
     assert body["id"] == member.id and body["name"] == "张伟"
     assert body["id_number_masked"].startswith(member.identity["id_number"][:4]) and "*" in body["id_number_masked"]
     assert body["credit"]["status"] == "good" and body["credit"]["no_shows_in_window"] == 0
+
+
+async def test_failures_add_up_across_processes_sharing_redis(rt, redis_rt, city):
+    """Two web processes (two runtimes on one Redis): five failures spread over both lock the
+    login in both."""
+    import httpx
+
+    from core.app import create_app
+    from core.runtime import Runtime
+
+    other = Runtime(redis_rt.settings)
+    await other.start()
+    try:
+        apps = [create_app(rt.settings, runtime=r) for r in (redis_rt, other)]
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://t") for a in apps]
+        m = await signup(clients[0], rt, city)
+        wrong = {"login": m.identity["phone"], "password": "wrong1234"}
+        try:
+            for i in range(5):
+                r = await clients[i % 2].post(url(city, "/auth/token"), json=wrong)
+                assert r.status_code == 401
+            for c in clients:
+                r = await c.post(url(city, "/auth/token"), json={**wrong, "password": "secret123"})
+                assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+        finally:
+            for c in clients:
+                await c.aclose()
+            keys = [k async for k in redis_rt.redis.scan_iter(f"guahao:login:{city.id}:*")]
+            if keys:
+                await redis_rt.redis.delete(*keys)
+    finally:
+        await other.stop()

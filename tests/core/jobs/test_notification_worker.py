@@ -3,9 +3,6 @@ and stopping a worker mid-run (or losing a job with it) loses no message.
 
 Deselected without ``REDIS_URL`` (the ``redis_rt`` fixture)."""
 
-import dataclasses
-import os
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +12,6 @@ from sqlalchemy import update
 
 from core.booking import service, waitlist
 from core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
-from core.runtime import Runtime
 from core.models import OutboxMessage
 from tenants.clock import utcnow
 from tenants.context import use_city
@@ -25,19 +21,8 @@ from tests.fakes.fixtures import aliyun_sms  # noqa: F401 (fixture)
 
 from .sms_city import enable_aliyun, notes
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
 ANCIENT = datetime(1970, 1, 2, tzinfo=UTC)
 KINDS = ("booking_confirmed", "reminder_day_before", "reminder_30min", "booking_cancelled", "waitlist_offer", "survey_invitation")
-
-
-@pytest.fixture
-async def redis_rt(settings):
-    runtime = Runtime(
-        dataclasses.replace(settings, redis_url=REDIS_URL, extra={"arq_namespace": f"test-{uuid.uuid4().hex[:10]}"})
-    )
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
 
 
 async def burst(redis_rt, *, max_jobs: int | None = None) -> int:

@@ -2,18 +2,14 @@
 
 import dataclasses
 import itertools
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from arq.worker import create_worker
 
 from core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
-from core.runtime import Runtime
 from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
 _earlier = itertools.count(1)
 
 
@@ -93,17 +89,6 @@ async def test_the_worker_settings_describe_the_jobs(settings):
     assert crons["cron:no_show_sweep"].minute == set(range(0, 60, 5))
     with pytest.raises(RuntimeError):
         worker_settings(settings.__class__(redis_url=""))
-
-
-@pytest.fixture
-async def redis_rt(settings):
-    """A runtime on the real Redis of ``REDIS_URL`` (tests using it are deselected without one)."""
-    runtime = Runtime(
-        dataclasses.replace(settings, redis_url=REDIS_URL, extra={"arq_namespace": f"test-{uuid.uuid4().hex[:10]}"})
-    )
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
 
 
 async def _burst(redis_rt) -> int:
