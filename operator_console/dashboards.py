@@ -14,6 +14,7 @@ exist; it never widens or silently narrows the figures.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -296,14 +297,13 @@ async def overview(c: Console) -> Response:
     async with c.transaction() as s:
         scope = await scope_of(c, s)
         q = await read_query(c, s, scope, None)
-        where = _overview_group(scope, q)
-        f = report_filter(scope, q, "day")
-        by_day = await REPORTS["bookings"](s, f)
-        by_channel = await REPORTS["bookings"](s, f.with_group("channel"))
-        slots = await REPORTS["slots"](s, f.with_group(where))
-        no_show = await REPORTS["no_show"](s, f.with_group(where))
-        complaints = await REPORTS["complaints"](s, f.with_group("category"))
-        satisfaction = await REPORTS["satisfaction"](s, f.with_group("hospital"))
+    where = _overview_group(scope, q)
+    f = report_filter(scope, q, "day")
+    by_day, by_channel, slots, no_show, complaints, satisfaction = await asyncio.gather(
+        _report(c, "bookings", f), _report(c, "bookings", f.with_group("channel")),
+        _report(c, "slots", f.with_group(where)), _report(c, "no_show", f.with_group(where)),
+        _report(c, "complaints", f.with_group("category")), _report(c, "satisfaction", f.with_group("hospital")),
+    )
     t = by_day.totals
     referrals = next((r["bookings"] for r in by_channel.rows if r["key"] == "referral"), 0)
     kpis = {
@@ -319,6 +319,13 @@ async def overview(c: Console) -> Response:
                    "chart": chart(c, r, compact=True), "href": q.href(f"{_base(c)}/{page}", group=group)}
                   for page, group, r in panels]
     return c.render("dashboards/overview.html", kpis=kpis, panels=panels_out, **_common(c, scope, q, "overview"))
+
+
+async def _report(c: Console, key: str, f: ReportFilter) -> Report:
+    """One report in a transaction of its own, so the overview's reports run side by side on
+    as many database connections (each applies the same region filter)."""
+    async with c.transaction() as s:
+        return await REPORTS[key](s, f)
 
 
 def _report_key(c: Console) -> str:
