@@ -11,6 +11,7 @@ and an audit entry.
 from __future__ import annotations
 
 import hmac
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from core.booking.inventory import released_periods
 from core.booking.views import booking_view
 from core.errors import DomainError
 from core.members.service import validate_name
+from core.members.throttle import MemoryLoginThrottle, TooManyAttempts, for_runtime
 from core.booking.refs import is_booking_ref, normalise_ref
 from core.models import ACTIVE, Booking, Member
 from tenants.clock import utcnow
@@ -33,6 +35,8 @@ from .patients import PatientMatch, match_view
 from .scope import actor_label
 
 CHANNEL = "phone"
+# Identity-check failures per runtime (its database) when there is no Redis.
+_CHECKS: "WeakKeyDictionary[object, MemoryLoginThrottle]" = WeakKeyDictionary()
 RECORDING_MAX = 120
 
 
@@ -72,7 +76,16 @@ async def _member(s, member_id: int) -> Member:
 
 async def verify_identity(rt, member_id: int, *, name: str, id_last4: str, actor: Actor) -> bool:
     """Whether the caller knows the member's real name and the last 4 characters of their ID
-    number. The answer never says which part was wrong; every check is audited."""
+    number. The answer never says which part was wrong; every check is audited. Five failures
+    for one member lock further checks of that member for a while (shared through Redis when
+    there is one), whichever agent asks."""
+    throttle = for_runtime(rt, _CHECKS.setdefault(rt, MemoryLoginThrottle()))
+    key = f"identity-check:{member_id}"
+    city_id = require_city().id
+    try:
+        await throttle.check(city_id, key)
+    except TooManyAttempts as exc:
+        raise errors.TooManyChecks(exc.details["retry_after_seconds"]) from None
     try:
         given = validate_name(name or "")
     except DomainError:
@@ -87,6 +100,7 @@ async def verify_identity(rt, member_id: int, *, name: str, id_last4: str, actor
             s, actor, "agent.identity_check", target_type="member", target_id=member.id,
             summary="来电身份核验" + ("通过" if passed else "未通过"), after={"passed": passed},
         )
+    await (throttle.succeeded if passed else throttle.failed)(city_id, key)
     return passed
 
 

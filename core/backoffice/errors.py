@@ -89,3 +89,17 @@ def nothing_to_release(pool: str) -> Conflict:
     return Conflict(
         "nothing_to_release", "该号源池没有可释放的剩余号源。", details={"pool": pool}
     )
+
+
+class TooManyChecks(DomainError):
+    """Identity checks of one member failed too often: the next try waits (no guessing the
+    last 4 digits of an ID number by trying them all)."""
+
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            "identity_check_locked",
+            f"该来电人身份核验失败次数过多，请 {max(1, retry_after // 60)} 分钟后再试",
+            details={"retry_after_seconds": retry_after},
+        )

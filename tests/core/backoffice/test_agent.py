@@ -44,6 +44,17 @@ async def test_find_and_verify_a_caller(rt, city, agent):
     assert [c.after["passed"] for c in checks] == [False, False, True]
 
 
+async def test_guessing_the_last_four_digits_is_stopped(rt, city, agent):
+    member_id, number, _ = await register_member(rt, city, name="王建国")
+    with use_city(city):
+        wrong = [g for g in ("0000", "0001", "0002", "0003", "0004", "0005") if g != number[-4:].upper()][:5]
+        for guess in wrong:
+            assert not await calls.verify_identity(rt, member_id, name="王建国", id_last4=guess, actor=agent)
+        with pytest.raises(DomainError) as err:  # even the right answer now waits
+            await calls.verify_identity(rt, member_id, name="王建国", id_last4=number[-4:], actor=agent)
+    assert err.value.code == "identity_check_locked" and err.value.status == 429
+
+
 async def test_book_cancel_and_move_on_behalf_of_a_caller(rt, city, catalogue, agent):
     member_id, _, _ = await register_member(rt, city)
     first, second = catalogue.sessions[0], catalogue.sessions[2]
