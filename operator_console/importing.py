@@ -11,6 +11,7 @@ with errors, or one the city has since outgrown, is never written.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -26,7 +27,9 @@ from core.importing import SHEETS, ImportFile, ImportPlan, Limits, apply, previe
 
 from .pages import Console, console_page
 
-STORE = Path(tempfile.gettempdir()) / "guahao-console-imports"
+# Uploads wait here between preview and apply. With several web servers, point
+# GUAHAO_IMPORT_DIR at a folder they share, so the apply may reach any of them.
+STORE = Path(os.environ.get("GUAHAO_IMPORT_DIR") or Path(tempfile.gettempdir()) / "guahao-console-imports")
 KEEP_SECONDS = 30 * 60
 LIMITS = Limits()
 
