@@ -1,21 +1,21 @@
 """City settings (R12.1): booking rules, branding, districts, plugins, staff single sign-on.
 
 Rules are validated by ``CityRules`` and refused with an error per field. Plugin secrets are
-write-only: the form shows whether each is set, never its value. A plugin module may declare
-``SETTINGS_FIELDS`` (a list of ``{"name", "label", "type": "text"|"number"|"bool"|"json",
-"secret": bool}``) to get form fields; otherwise its settings are edited as JSON.
+write-only: the form shows whether each is set, never its value. A plugin's form is drawn from
+its declared settings model (``core.plugins.settings``); what is posted is checked against the
+same model, and a refusal names every wrong field and stores nothing.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.plugins.loader import discover
+from core.plugins import settings as plugin_settings
+from core.plugins.settings import SettingsInvalid
 from core.staff import city as city_settings
 from core.staff import sso
 from tenants.rules import CityRules
@@ -152,92 +152,85 @@ async def districts(c: Console) -> Response:
                     values=c.form)
 
 
-def _describe(module) -> str:
-    doc = (module.__doc__ or "").strip().splitlines()
-    return doc[0] if doc else ""
+def _plugin_items(c: Console, rows: dict) -> list[dict]:
+    """Every installed plugin and every broken one, grouped by category for the list page."""
+    lang = c.lang
+    items = []
+    for name in c.rt.plugins.names():
+        meta = c.rt.plugins.meta(name)
+        if meta is None:
+            continue
+        row = rows.get(name)
+        items.append({"name": name, "label": meta.label(lang), "description": meta.summary(lang),
+                      "category": meta.category_label(lang), "version": meta.version,
+                      "enabled": bool(row and row.enabled), "broken": None})
+    for broken in c.rt.plugins.broken():
+        items.append({"name": broken.name, "label": broken.name, "description": "", "category": "",
+                      "version": "", "enabled": False, "broken": f"{broken.stage}: {broken.reason}"})
+    return sorted(items, key=lambda i: (i["broken"] is not None, i["category"], i["name"]))
 
 
 @console_page("city.configure")
 async def plugins(c: Console) -> Response:
     async with c.transaction() as s:
         rows = await city_settings.plugin_rows(s)
-    available = discover()
-    items = [{"name": name, "description": _describe(module), "enabled": bool(rows.get(name) and rows[name].enabled)}
-             for name, module in sorted(available.items())]
-    return c.render("settings/plugins.html", items=items)
+    return c.render("settings/plugins.html", items=_plugin_items(c, rows))
 
 
-def _plugin_module(name: str):
-    module = discover().get(name)
-    if module is None:
+def _plugin_meta(c: Console, name: str):
+    meta = c.rt.plugins.meta(name) if name in c.rt.plugins.names() else None
+    if meta is None:
         raise NotFound("plugin", code="plugin_not_found")
-    return module
+    return meta
 
 
-def _posted_settings(c: Console, fields: list[dict] | None, current: dict) -> tuple[dict, dict[str, str], dict[str, str]]:
-    """(settings, secrets, errors) from the form."""
-    errors: dict[str, str] = {}
-    secrets = {k[len("secret:"):]: v for k, v in c.form.items() if k.startswith("secret:") and v}
-    new_name, new_value = c.form.get("new_secret_name", "").strip(), c.form.get("new_secret_value", "")
-    if new_name and new_value:
-        secrets[new_name] = new_value
-    if fields:
-        settings = dict(current)
-        for f in fields:
-            if f.get("secret"):
-                continue
-            name, kind, raw = f["name"], f.get("type", "text"), c.form.get(f"setting:{f['name']}", "")
-            if kind == "bool":
-                settings[name] = raw == "on"
-            elif kind == "number":
-                try:
-                    settings[name] = float(raw) if "." in raw else int(raw) if raw else None
-                except ValueError:
-                    errors[name] = "number"
-            elif kind == "json":
-                try:
-                    settings[name] = json.loads(raw) if raw.strip() else None
-                except ValueError:
-                    errors[name] = "json"
-            else:
-                settings[name] = raw
-        return settings, secrets, errors
-    raw = c.form.get("settings_json", "").strip() or "{}"
-    try:
-        settings = json.loads(raw)
-        if not isinstance(settings, dict):
-            raise ValueError
-    except ValueError:
-        errors["settings_json"] = "json"
-        settings = current
-    return settings, secrets, errors
+def _field_rows(c: Console, fields, values: dict, errors: dict) -> list[dict]:
+    out = []
+    for f in fields:
+        label, help_text = f.text(c.lang)
+        error = errors.get(f.name)
+        out.append({"spec": f, "label": label, "help": help_text, "error": error.text(c.lang) if error else "",
+                    "value": values.get(f.name, f.default) if f.widget == "bool" else
+                    plugin_settings.as_form_value(f, values.get(f.name, f.default if f.widget == "choice" else None)),
+                    "placeholder": plugin_settings.as_form_value(f, f.example if f.example is not None else f.default)})
+    return out
 
 
 @console_page("city.configure")
 async def plugin(c: Console) -> Response:
     name = c.request.path_params["name"]
-    module = _plugin_module(name)
-    fields = getattr(module, "SETTINGS_FIELDS", None)
+    meta = _plugin_meta(c, name)
+    fields = plugin_settings.form_fields(meta.settings)
     async with c.transaction() as s:
         row = (await city_settings.plugin_rows(s)).get(name)
-    current = dict(row.settings or {}) if row else {}
+    values = dict(row.settings or {}) if row else {}
+    enabled = bool(row and row.enabled)
     stored = city_settings.secret_names(row)
-    errors: dict[str, str] = {}
-    settings_json = json.dumps(current, ensure_ascii=False, indent=2)
+    errors: dict = {}
     if c.request.method == "POST":
-        settings, secrets, errors = _posted_settings(c, fields, current)
-        if not errors:
-            clear = {k[len("clear:"):] for k in c.form if k.startswith("clear:")}
+        enabled = c.form.get("enabled") == "on"
+        values, errors = plugin_settings.from_form(meta.settings, c.form)
+        secrets = {f.name: c.form.get(f"secret:{f.name}", "") for f in fields if f.secret}
+        clear = {f.name for f in fields if f.secret and c.form.get(f"clear:{f.name}") == "on"}
+        unreadable = errors  # inputs that could not even be read (bad JSON) are reported with the rest
+        try:
             async with c.transaction() as s:
-                await city_settings.configure_plugin(s, c.actor(), name, enabled=c.form.get("enabled") == "on",
-                                                     settings=settings, secrets=secrets, clear_secrets=clear)
+                await city_settings.configure_plugin(s, c.actor(), name, enabled=enabled, settings=values,
+                                                     secrets=secrets, clear_secrets=clear, host=c.rt.plugins)
+                if unreadable:
+                    raise SettingsInvalid(name, unreadable)  # rolls the change back
+        except SettingsInvalid as exc:
+            errors = {**exc.errors, **unreadable}
+            values = {**values, **{k: c.form.get(f"setting:{k}", "") for k in unreadable}}
+        else:
             _after_change(c)
             return c.redirect(f"settings/plugins/{name}", flash=c._("Plugin settings saved."))
-        settings_json = c.form.get("settings_json", settings_json)
-    secret_fields = sorted({f["name"] for f in fields or [] if f.get("secret")} | stored)
-    return c.render("settings/plugin.html", status=422 if errors else 200, name=name, description=_describe(module),
-                    enabled=bool(row and row.enabled), fields=fields, current=current, settings_json=settings_json,
-                    secret_fields=secret_fields, stored=stored, errors=errors)
+    rows = _field_rows(c, fields, values, errors)
+    return c.render("settings/plugin.html", status=422 if errors else 200, name=name, label=meta.label(c.lang),
+                    description=meta.summary(c.lang), version=meta.version, enabled=enabled,
+                    fields=[r for r in rows if not r["spec"].secret], secrets=[r for r in rows if r["spec"].secret],
+                    stored=stored, errors=errors,
+                    unknown=plugin_settings.unknown(meta.settings, (row.settings or {}) if row else {}))
 
 
 @console_page("city.configure")

@@ -89,6 +89,18 @@ async def configure_plugin(
         c.config_version += 1
 
 
+async def plugin_config(db, city: CityContext, plugin: str) -> dict | None:
+    """``{"enabled", "settings", "secrets"}`` stored for one plugin of a city (secrets
+    decrypted), or ``None`` when the city never configured it."""
+    with use_city(city):
+        async with db.transaction() as s:
+            row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
+            if row is None:
+                return None
+            secrets = json.loads(cipher().decrypt(row.secrets_encrypted)) if row.secrets_encrypted else {}
+            return {"enabled": row.enabled, "settings": dict(row.settings or {}), "secrets": secrets}
+
+
 async def enabled_plugins(db, city: CityContext) -> dict[str, dict]:
     """``{plugin: {"settings": …, "secrets": …}}`` for the city's enabled plugins."""
     with use_city(city):

@@ -112,32 +112,34 @@ async def _city_rules(rt, slug: str, items: list[str]) -> list[str]:
 
 
 async def _city_plugin(rt, args) -> list[str]:
-    from core.plugins.loader import discover
-    from tenants.context import use_city
-    from tenants.crypto import cipher
-    from tenants.models import CityPlugin
-    from tenants.service import configure_plugin
+    from core.errors import DomainError
+    from core.plugins.config import check
+    from core.plugins.settings import SettingsInvalid
+    from tenants.service import configure_plugin, enabled_plugins, plugin_config
 
     city = await find_city(rt, args.slug)
-    available = sorted(discover())
-    with use_city(city):
-        async with rt.db.transaction() as s:
-            rows = {r.plugin: r for r in (await s.scalars(select(CityPlugin))).all()}
+    host = rt.plugins
     if args.plugin is None:
-        return [pad(name, 24) + ("enabled" if name in rows and rows[name].enabled else "-") for name in available]
-    if args.plugin not in available:
-        raise CliError(f"unknown plugin {args.plugin!r}; installed plugins: {', '.join(available)}")
-    row = rows.get(args.plugin)
-    settings = dict(row.settings or {}) if row else {}
+        enabled = await enabled_plugins(rt.db, city)
+        lines = [pad(name, 24) + ("enabled" if name in enabled else "-") for name in host.names()]
+        return lines + [pad(b.name, 24) + f"broken ({b.stage}): {b.reason}" for b in host.broken()]
+    stored = await plugin_config(rt.db, city, args.plugin) or {"settings": {}, "secrets": {}}
+    settings = {k: v for k, v in stored["settings"].items() if k not in args.unset}
     settings.update({k: json_or_text(v) for k, v in pairs(args.set, "setting").items()})
-    secrets = None
-    if args.secret:
-        secrets = json.loads(cipher().decrypt(row.secrets_encrypted)) if row and row.secrets_encrypted else {}
-        secrets.update(pairs(args.secret, "secret"))
-    await configure_plugin(rt.db, city, args.plugin, enabled=not args.disable, settings=settings, secrets=secrets)
+    secrets = pairs(args.secret, "secret")
+    try:
+        settings, new_secrets = check(host, args.plugin, settings, secrets, stored_secrets=stored["secrets"],
+                                      enabled=not args.disable)
+    except SettingsInvalid as exc:
+        raise CliError(f"{exc.message}\n{exc.english()}") from None
+    except DomainError as exc:
+        raise CliError(exc.message) from None
+    merged = {**stored["secrets"], **new_secrets} if new_secrets else None
+    await configure_plugin(rt.db, city, args.plugin, enabled=not args.disable, settings=settings, secrets=merged)
     state = "disabled" if args.disable else "enabled"
     shown = json.dumps(settings, ensure_ascii=False)
-    return [f"{args.plugin} {state} for {city.slug}; settings {shown}" + (f"; secrets: {', '.join(sorted(secrets))}" if secrets else "")]
+    return [f"{args.plugin} {state} for {city.slug}; settings {shown}"
+            + (f"; secrets changed: {', '.join(sorted(new_secrets))}" if new_secrets else "")]
 
 
 def cmd_city_create(args) -> int:
@@ -189,15 +191,18 @@ def add_city_commands(subs, epilog: str) -> None:
 
     p = add_command(csubs, "plugin", "Enable, configure or disable a plugin for a city (without PLUGIN: list them).",
              cmd_city_plugin,
-             "examples:\n  guahao city plugin hz\n  guahao city plugin hz demo_his --set token=s3cret\n"
+             "examples:\n  guahao city plugin hz\n  guahao city plugin hz demo_his --secret token=s3cret-token\n"
              "  guahao city plugin hz message_log --disable\n\n"
              "--set values are JSON when they parse as JSON (numbers, true/false), else text;\n"
-             "--secret values are stored encrypted.")
+             "--secret values are stored encrypted. Values are checked against the plugin's declared\n"
+             "settings (`guahao plugin show PLUGIN` lists them); a refusal changes nothing.")
     p.add_argument("slug", help="the city")
     p.add_argument("plugin", nargs="?", help="plugin name (entry point of group 'guahao')")
     p.add_argument("--disable", action="store_true", help="disable instead of enable (settings are kept)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting; repeat for more")
     p.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE",
                    help="a credential, stored encrypted; repeat for more")
+    p.add_argument("--unset", action="append", default=[], metavar="KEY",
+                   help="remove a stored setting (its default applies again); repeat for more")
 
     add_import_command(csubs)

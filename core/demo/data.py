@@ -15,12 +15,15 @@ TIMEZONE = "Asia/Shanghai"
 DISTRICTS = [("01", "东城区"), ("02", "西城区"), ("03", "南山区")]
 # The seed documents' rules: 14 days ahead at 07:30, at most 2 active bookings.
 RULES = {"booking_window_days": 14, "release_time": "07:30", "max_active_bookings": 2}
+# The demo city's plugins with their settings (checked against each plugin's declaration by
+# the demo tests) and credentials (stored encrypted like any city's).
 PLUGINS = {
     "pay_at_hospital": {},
-    "demo_his": {"token": "demo-his-token"},
+    "demo_his": {},
     "message_log": {"public_log": True},  # the demo shows its message log at /c/demo/messages
     "web": {},  # the patient site at /c/demo/
 }
+PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}}
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ async def seed_demo(
             db, slug=slug, name=name, timezone=data.TIMEZONE, rules=data.RULES, districts=data.DISTRICTS
         )
         for plugin, settings in data.PLUGINS.items():
-            await configure_plugin(db, city, plugin, settings=settings)
+            await configure_plugin(db, city, plugin, settings=settings, secrets=data.PLUGIN_SECRETS.get(plugin))
         city = await get_city(db, slug)
     today = today or local_today(city)
     wanted = [today + timedelta(days=i) for i in range(days)]

@@ -20,11 +20,10 @@ from core import hookspecs
 from tenants.context import CityContext
 
 from .interfaces import HisAdapter, NotificationSender, PaymentProvider
+from .meta import PluginMeta
+from .settings import effective
 
 log = logging.getLogger("guahao.plugins")
-
-# A plugin object with this attribute set is in every city's set (e.g. usage metering).
-ALWAYS_ENABLED_ATTR = "guahao_always_enabled"
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -40,6 +39,7 @@ class GuahaoPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__("guahao")
         self.generation = 0
+        self.metas: dict[str, PluginMeta] = {}
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         result = super().register(plugin, name)
@@ -53,15 +53,21 @@ class GuahaoPluginManager(pluggy.PluginManager):
 
 
 def build_manager(plugins: dict[str, object] | None = None) -> GuahaoPluginManager:
-    """A manager with the specs and ``plugins`` (default: every discovered plugin).
+    """A manager with the specs and ``plugins`` (default: every working discovered plugin).
 
-    Raises ``pluggy.PluginValidationError`` when an implementation matches no spec (a typo).
+    Discovered plugins were checked one by one (``core.plugins.loader``), so a broken one is
+    already left out. An explicit ``plugins`` mapping (tests) is checked as a whole: it raises
+    ``pluggy.PluginValidationError`` when an implementation matches no spec (a typo).
     """
     from .loader import discover
 
     pm = GuahaoPluginManager()
     pm.add_hookspecs(hookspecs)
-    for name, module in (discover() if plugins is None else plugins).items():
+    if plugins is None:
+        discovery = discover()
+        pm.metas = discovery.metas()
+        plugins = discovery.modules()
+    for name, module in plugins.items():
         pm.register(module, name=name)
     pm.check_pending()
     return pm
@@ -147,9 +153,9 @@ class CityPlugins:
         self.version = version
         self.generation = generation
         registered = dict(pm.list_name_plugin())
-        always = {n for n, p in registered.items() if p is not None and getattr(p, ALWAYS_ENABLED_ATTR, False)}
-        self.names: frozenset[str] = frozenset(n for n in registered if n in config or n in always)
+        self.names: frozenset[str] = frozenset(n for n in registered if n in config)
         self._config = config
+        self._metas = pm.metas
         self.hook = CityHooks(pm, self.names)
         self._owners: dict[int, str] = {}
         self._payment = self._collect(pm, "guahao_payment_providers", PaymentProvider)
@@ -200,8 +206,11 @@ class CityPlugins:
     # --- configuration ----------------------------------------------------------------------
 
     def settings(self, plugin_name: str) -> dict:
-        """The city's settings for a plugin (a copy; empty when not configured)."""
-        return dict(self._config.get(plugin_name, {}).get("settings") or {})
+        """The city's settings for a plugin: its declared defaults overlaid with what the city
+        stored (a copy; only the stored values for a plugin without a declaration)."""
+        meta = self._metas.get(plugin_name)
+        stored = dict(self._config.get(plugin_name, {}).get("settings") or {})
+        return effective(meta.settings if meta else None, stored)
 
     def secrets(self, plugin_name: str) -> dict:
         """The city's decrypted secrets for a plugin (a copy; empty when none)."""
@@ -287,27 +296,60 @@ class PluginHost:
         """Every installed plugin (what a city could enable)."""
         return sorted(n for n, p in self.pm.list_name_plugin() if p is not None)
 
-    def register(self, plugin: object, name: str) -> None:
-        """Add a plugin at run time (tests); fails fast on a hook implementation without spec."""
+    def meta(self, name: str) -> PluginMeta | None:
+        """The declaration of an installed plugin (``None`` for an undeclared test plugin)."""
+        return self.pm.metas.get(name)
+
+    def broken(self) -> list:
+        """Plugins left out at start (``core.plugins.loader.BrokenPlugin``), by name."""
+        from .loader import discover
+
+        return [b for _, b in sorted(discover().broken.items())]
+
+    def register(self, plugin: object, name: str, meta: PluginMeta | None = None) -> None:
+        """Add a plugin at run time (tests); fails fast on a hook implementation without spec.
+
+        ``meta`` (default: the plugin's own ``META``) gives its settings defaults."""
         self.pm.register(plugin, name=name)
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError:
             self.pm.unregister(name=name)
             raise
+        declared = meta or getattr(plugin, "META", None)
+        if isinstance(declared, PluginMeta):
+            self.pm.metas[name] = declared
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
+        self.pm.metas.pop(name, None)
 
 
-async def configure(rt, city: CityContext, plugin: str, **options: Any) -> CityPlugins:
+async def configure(
+    rt,
+    city: CityContext,
+    plugin: str,
+    *,
+    enabled: bool = True,
+    settings: dict | None = None,
+    secrets: dict | None = None,
+) -> CityPlugins:
     """Enable/disable/configure a plugin for a city, then tell the city's plugins.
 
-    ``options`` are those of ``tenants.service.configure_plugin``. Returns the new set.
+    ``settings`` replace the stored ones; ``secrets`` are merged into the stored ones. Both
+    are checked against the plugin's declaration first (``core.plugins.config.check``): a
+    refusal raises and stores nothing. Returns the new set.
     """
-    from tenants.service import configure_plugin, get_city
+    from tenants.service import configure_plugin, get_city, plugin_config
 
-    await configure_plugin(rt.db, city, plugin, **options)
+    from .config import check
+
+    stored = await plugin_config(rt.db, city, plugin)
+    stored_secrets = stored["secrets"] if stored else {}
+    settings, new_secrets = check(rt.plugins, plugin, settings or {}, secrets, stored_secrets=stored_secrets,
+                                  enabled=enabled)
+    merged = {**stored_secrets, **new_secrets} if secrets is not None else None
+    await configure_plugin(rt.db, city, plugin, enabled=enabled, settings=settings, secrets=merged)
     fresh = await get_city(rt.db, city.slug) or city
     rt.plugins.invalidate(city.id)
     rt.resolver.invalidate(city.slug)

@@ -166,21 +166,31 @@ async def configure_plugin(
     settings: dict[str, Any],
     secrets: dict[str, str] | None = None,
     clear_secrets: set[str] = frozenset(),
+    host=None,
 ) -> CityPlugin:
     """Enable/disable a plugin with its settings. ``secrets`` are merged into the stored ones
-    (an empty value keeps the stored one); ``clear_secrets`` names secrets to delete."""
+    (an empty value keeps the stored one); ``clear_secrets`` names secrets to delete.
+
+    With ``host`` (the runtime's plugin host) everything is first checked against the plugin's
+    declared settings model, counting the stored secrets that stay: a refusal raises
+    (``SettingsInvalid``, ``plugin_not_found``, ``plugin_broken``) and changes nothing."""
     row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
+    stored = json.loads(cipher().decrypt(row.secrets_encrypted)) if row and row.secrets_encrypted else {}
+    for name in clear_secrets:
+        stored.pop(name, None)
+    given = {k: v for k, v in (secrets or {}).items() if v}
+    if host is not None:
+        from core.plugins.config import check
+
+        settings, given = check(host, plugin, settings, given, stored_secrets=stored, enabled=enabled)
     before = None
     if row is None:
         row = CityPlugin(plugin=plugin, enabled=enabled)
         s.add(row)
     else:
         before = {"enabled": row.enabled, "settings": row.settings, "credentials_stored": sorted(secret_names(row))}
-    stored = json.loads(cipher().decrypt(row.secrets_encrypted)) if row.secrets_encrypted else {}
-    changed = sorted(k for k, v in (secrets or {}).items() if v)
-    stored.update({k: v for k, v in (secrets or {}).items() if v})
-    for name in clear_secrets:
-        stored.pop(name, None)
+    changed = sorted(given)
+    stored.update(given)
     row.enabled = enabled
     row.settings = dict(settings)
     row.secrets_encrypted = cipher().encrypt(json.dumps(stored)) if stored else ""

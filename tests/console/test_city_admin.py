@@ -133,11 +133,11 @@ async def test_plugin_secret_is_never_shown_again(rt, city, browser, admin):
     secret = "s3cr3t-value-never-shown"
     await browser.login(admin)
     page = await browser.get(f"/console/c/{city.slug}/settings/plugins")
-    assert 'id="plugin-sms_aliyun"' in page.text
+    assert 'id="plugin-sms_aliyun"' in page.text and "阿里云短信" in page.text
     await browser.get(f"/console/c/{city.slug}/settings/plugins/sms_aliyun")
     r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_aliyun", {
-        "enabled": "on", "settings_json": '{"sign_name": "示例市预约"}', "new_secret_name": "access_key_secret",
-        "new_secret_value": secret})
+        "enabled": "on", "setting:sign_name": "示例市预约", "secret:access_key_id": "LTAI-key-id-1",
+        "secret:access_key_secret": secret})
     assert r.status_code == 303
     seen = []
     for path in ("settings/plugins/sms_aliyun", "settings/plugins", "audit", "audit?text=sms"):
@@ -147,23 +147,65 @@ async def test_plugin_secret_is_never_shown_again(rt, city, browser, admin):
     assert all(secret not in text for text in seen)
     entries = await _entries(rt, city, "city.plugin")
     assert entries and secret not in json.dumps([e.before for e in entries] + [e.after for e in entries])
-    assert entries[-1].after["credentials_stored"] == ["access_key_secret"]
+    assert entries[-1].after["credentials_stored"] == ["access_key_id", "access_key_secret"]
 
-    # saving again without typing the secret keeps it; a bad JSON is refused
+    # saving again without typing the secrets keeps them
     r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_aliyun", {
-        "enabled": "on", "settings_json": "{not json"})
-    assert r.status_code == 422 and 'id="error-settings_json"' in r.text
-    r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_aliyun", {
-        "enabled": "on", "settings_json": '{"sign_name": "新签名"}'})
+        "enabled": "on", "setting:sign_name": "新签名", "setting:timeout": "5"})
     assert r.status_code == 303
     from tenants.service import enabled_plugins
 
     config = await enabled_plugins(rt.db, city)
-    assert config["sms_aliyun"] == {"settings": {"sign_name": "新签名"}, "secrets": {"access_key_secret": secret}}
+    assert config["sms_aliyun"] == {"settings": {"sign_name": "新签名", "timeout": 5.0},
+                                    "secrets": {"access_key_id": "LTAI-key-id-1", "access_key_secret": secret}}
     with use_city(city):
         async with rt.db.transaction() as s:
             row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == "sms_aliyun"))
     assert secret not in row.secrets_encrypted
+
+
+async def test_plugin_form_is_drawn_from_its_settings_model(rt, city, browser, admin):
+    await browser.login(admin)
+    page = (await browser.get(f"/console/c/{city.slug}/settings/plugins/sms_tencent")).text
+    # every declared setting has its labelled input; secrets are password inputs
+    assert 'name="setting:sdk_app_id"' in page and "短信应用 SdkAppId" in page
+    assert 'name="setting:timeout"' in page and 'name="setting:region"' in page
+    assert '<input type="password" name="secret:secret_key"' in page
+    page = (await browser.get(f"/console/c/{city.slug}/settings/plugins/stripe")).text
+    assert '<select name="setting:currency"' in page and '<option value="cny" selected>' in page
+    page = (await browser.get(f"/console/c/{city.slug}/settings/plugins/web")).text
+    assert '<input type="checkbox" name="setting:moderate_reviews"' in page
+
+
+async def test_bad_plugin_settings_are_refused_in_chinese_and_change_nothing(rt, city, browser, admin):
+    from tenants.service import plugin_config
+
+    await browser.login(admin)
+    await browser.get(f"/console/c/{city.slug}/settings/plugins/sms_tencent")
+    before = await plugin_config(rt.db, city, "sms_tencent")
+    r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_tencent", {
+        "enabled": "on", "setting:sdk_app_id": "not-digits", "setting:sign_name": "示例市",
+        "setting:timeout": "soon", "setting:templates": "{broken", "secret:secret_id": "AKID-long-enough"})
+    assert r.status_code == 422
+    assert 'id="form-error"' in r.text
+    assert 'id="error-sdk_app_id"' in r.text and "格式不对" in r.text
+    assert 'id="error-timeout"' in r.text and "请输入数字" in r.text
+    assert 'id="error-templates"' in r.text and "不是有效的 JSON" in r.text
+    assert "AKID-long-enough" not in r.text  # a typed secret is never echoed
+    # the typed values stay in the form so nothing has to be typed again
+    assert 'value="not-digits"' in r.text
+    assert await plugin_config(rt.db, city, "sms_tencent") == before
+    assert not await _entries(rt, city, "city.plugin")
+
+    # enabling without the required credentials is refused; disabling with them missing is fine
+    r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_tencent", {
+        "enabled": "on", "setting:sdk_app_id": "1400000000", "setting:sign_name": "示例市"})
+    assert r.status_code == 422 and 'id="error-secret_id"' in r.text and "必填" in r.text
+    r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_tencent", {
+        "setting:sdk_app_id": "1400000000", "setting:sign_name": "示例市"})
+    assert r.status_code == 303
+    stored = await plugin_config(rt.db, city, "sms_tencent")
+    assert stored["enabled"] is False and stored["settings"]["sdk_app_id"] == "1400000000"
 
 
 async def test_sso_client_secret_is_write_only(rt, city, browser, admin):

@@ -129,17 +129,39 @@ def test_city_plugin_enables_configures_and_disables(env, capsys):
     slug = _slug()
     assert main(["city", "create", slug, "插件市"]) == 0
     assert main(["city", "plugin", slug, "no_such_plugin"]) == 1
-    assert "unknown plugin" in capsys.readouterr().err
-    assert main(["city", "plugin", slug, "demo_his", "--set", "token=abc", "--set", "fail_pushes=false",
-                 "--secret", "key=s3cret"]) == 0
+    assert "没有安装插件 no_such_plugin" in capsys.readouterr().err
+    assert main(["city", "plugin", slug, "demo_his", "--set", "fail_pushes=false",
+                 "--secret", "token=s3cret-token"]) == 0
     plugins = asyncio.run(_plugins(env, slug))
-    assert plugins["demo_his"] == {"settings": {"token": "abc", "fail_pushes": False}, "secrets": {"key": "s3cret"}}
+    assert plugins["demo_his"] == {"settings": {"fail_pushes": False}, "secrets": {"token": "s3cret-token"}}
     assert main(["city", "plugin", slug]) == 0
     assert "demo_his" in capsys.readouterr().out
     assert main(["city", "plugin", slug, "demo_his", "--disable"]) == 0
     assert "demo_his" not in asyncio.run(_plugins(env, slug))
     assert main(["city", "plugin", slug, "demo_his"]) == 0  # settings were kept
-    assert asyncio.run(_plugins(env, slug))["demo_his"]["settings"]["token"] == "abc"
+    assert asyncio.run(_plugins(env, slug))["demo_his"]["settings"]["fail_pushes"] is False
+
+
+def test_city_plugin_refuses_bad_settings_in_chinese_and_changes_nothing(env, capsys):
+    slug = _slug()
+    assert main(["city", "create", slug, "校验市"]) == 0
+    assert main(["city", "plugin", slug, "sms_aliyun", "--set", "sign_name=示例市", "--set", "timeout=soon",
+                 "--set", "tmeout=3", "--secret", "access_key_id=LTAI-key-id-1"]) == 1
+    err = capsys.readouterr().err
+    assert "插件 sms_aliyun 的设置有误，未保存" in err
+    assert "timeout：请输入数字" in err and "tmeout：没有这项设置" in err and "access_key_secret：必填" in err
+    assert "timeout: Enter a number" in err  # and the same in English
+    assert "LTAI-key-id-1" not in err
+    assert "sms_aliyun" not in asyncio.run(_plugins(env, slug))
+    # a credential given as a setting is refused too: settings are stored in clear
+    assert main(["city", "plugin", slug, "sms_aliyun", "--set", "sign_name=示例市",
+                 "--set", "access_key_secret=oops-in-clear", "--secret", "access_key_id=LTAI-key-id-1"]) == 1
+    assert "access_key_secret：这是凭据" in capsys.readouterr().err
+    assert main(["city", "plugin", slug, "sms_aliyun", "--set", "sign_name=示例市", "--set", "timeout=5",
+                 "--secret", "access_key_id=LTAI-key-id-1", "--secret", "access_key_secret=secret-value-1"]) == 0
+    assert asyncio.run(_plugins(env, slug))["sms_aliyun"]["settings"] == {"sign_name": "示例市", "timeout": 5.0}
+    assert main(["city", "plugin", slug, "sms_aliyun", "--unset", "timeout"]) == 0
+    assert asyncio.run(_plugins(env, slug))["sms_aliyun"]["settings"] == {"sign_name": "示例市"}
 
 
 def test_worker_without_redis_says_what_is_missing(env, capsys):

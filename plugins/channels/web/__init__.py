@@ -18,6 +18,7 @@ from core.hookspecs import hookimpl
 from . import account, booking, browse, kiosk, otp
 from . import feedback, profile
 from .site import Site, page
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "web"
 

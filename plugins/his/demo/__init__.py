@@ -18,6 +18,7 @@ from core.hookspecs import hookimpl
 from core.plugins.interfaces import HisAck, HisAdapter
 
 from .checkin import TOKEN_HEADER, checkin_routes, report_check_in
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "demo_his"
 

@@ -16,6 +16,7 @@ from core.hookspecs import hookimpl
 from .models import StripeWebhookEvent
 from .provider import NAME, StripeCheckout
 from .webhook import webhook_routes
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 __all__ = ["NAME", "StripeCheckout", "StripeWebhookEvent"]
 

@@ -22,6 +22,7 @@ from core.models import (
     RegistrationType,
     SlotPool,
 )
+from core.plugins.config import check as config_check
 from core.runtime import Runtime
 from tenants.clock import utcnow
 from tenants.context import platform_scope, use_city
@@ -118,7 +119,9 @@ async def test_rules_plugins_and_members(rt, demo):
     assert city.rules.release_time.strftime("%H:%M") == "07:30"
     plugins = await enabled_plugins(rt.db, city)
     assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web"}
-    assert plugins["demo_his"]["settings"]["token"]
+    assert plugins["demo_his"]["secrets"]["token"]
+    for name, config in plugins.items():  # the demo's settings fit each plugin's declaration
+        config_check(rt.plugins, name, config["settings"], enabled=True, stored_secrets=config["secrets"])
     login = demo_logins()[0]
     with use_city(city):
         async with rt.db.transaction() as s:

@@ -60,7 +60,7 @@ async def test_invalidate_forces_a_rebuild(rt, city):
 
 
 async def test_adapters_and_their_configuration(rt, city):
-    city = await enable(rt, city, "demo_his", settings={"mode": "demo"}, secrets={"token": "s3cret"})
+    city = await enable(rt, city, "demo_his", settings={"fail_pushes": False}, secrets={"token": "s3cret-token"})
     plugins = await rt.plugins.for_city(city)
     assert plugins.names >= {"pay_at_hospital", "demo_his", "message_log"}
     assert isinstance(plugins.payment_provider("pay_at_hospital"), PayAtHospital)
@@ -70,9 +70,9 @@ async def test_adapters_and_their_configuration(rt, city):
     sender = plugins.notification_senders("sms")[0]
     assert isinstance(sender, MessageLogSender)
     assert plugins.owner(sender) == "message_log"
-    assert plugins.settings("demo_his") == {"mode": "demo"}
-    assert plugins.secrets("demo_his") == {"token": "s3cret"}
-    assert plugins.config_of(plugins.his_adapter("demo_his")) == ({"mode": "demo"}, {"token": "s3cret"})
+    assert plugins.settings("demo_his") == {"fail_pushes": False}
+    assert plugins.secrets("demo_his") == {"token": "s3cret-token"}
+    assert plugins.config_of(plugins.his_adapter("demo_his")) == ({"fail_pushes": False}, {"token": "s3cret-token"})
     assert plugins.secrets("pay_at_hospital") == {}
 
 
