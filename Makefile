@@ -29,8 +29,12 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The example external plugin (examples/guahao-his-example) is installed beside the platform, as a
+# third party's would be: the demo offers it and the tests run it end to end.
+EXAMPLE_PLUGIN := examples/guahao-his-example
+
+$(STAMP): pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e $(EXAMPLE_PLUGIN)
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.errors import DomainError, Unauthorized, ValidationFailed
-from tenants.context import CityContext, use_city
+from core.plugin_api import CityContext, DomainError, Unauthorized, ValidationFailed, check_in
 
 TOKEN_HEADER = "X-Demo-His-Token"
 MAX_BODY = 4096
@@ -23,14 +22,7 @@ async def report_check_in(rt, city: CityContext, booking_id: str) -> dict:
     Returns the booking as the API shows it; raises the engine's ``DomainError``s
     (``not_found``, ``invalid_state``…).
     """
-    from core.booking import engine
-    from core.booking.views import booking_view
-
-    with use_city(city):
-        async with rt.db.transaction() as s:
-            booking = await engine.check_in(s, booking_id, actor=f"his:{PLUGIN}")
-            view = await booking_view(s, booking)
-    return view.model_dump(mode="json")
+    return await check_in(rt, city, booking_id, source=f"his:{PLUGIN}")
 
 
 def _expected_token(plugins) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from core.plugin_api import PluginMeta, PluginSettings, setting
@@ -27,5 +28,5 @@ META = PluginMeta(
     name="stripe", verbose_name="Stripe 在线支付", verbose_name_en="Stripe Checkout", category="payment",
     version="1.0.0", description="患者在 Stripe 托管的收银台在线支付挂号费；退款经 Stripe 原路退回。",
     description_en="Patients pay the fee online on Stripe's hosted Checkout; refunds go back through Stripe.",
-    settings=Settings, author="guahao",
+    settings=Settings, migrations=Path(__file__).parent / "migrations", author="guahao",
 )

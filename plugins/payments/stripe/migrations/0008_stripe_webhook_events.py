@@ -1,7 +1,7 @@
-"""stripe webhook events
+"""stripe webhook events (the ``stripe`` plugin's branch)
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0007 (core)
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from tenants import rls
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
+branch_labels = ("stripe",)
 depends_on = None
 
 Str = sqlmodel.sql.sqltypes.AutoString

@@ -1,0 +1,8 @@
+"""A plugin module that forgot to declare itself (no ``META``)."""
+
+from core.plugin_api import hookimpl
+
+
+@hookimpl
+def guahao_routes():
+    return []
