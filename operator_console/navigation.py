@@ -53,6 +53,8 @@ CITY_NAV: list[NavItem] = [
 VENDOR_NAV: list[NavItem] = [
     NavItem("cities", "Cities", "", "vendor.manage", "Every city platform; create a city or enter its console."),
     NavItem("vendor-audit", "Audit log (all cities)", "audit", "vendor.manage", "Search staff actions across cities."),
+    NavItem("vendor-plugins", "Plugins", "plugins", "vendor.manage",
+            "Installed plugins, their versions and the cities using them; broken ones and why."),
 ]
 
 

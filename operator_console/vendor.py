@@ -10,7 +10,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models.staff import StaffAccount
 from core.staff.vendor import open_city
 from tenants.context import platform_scope
-from tenants.models import City
+from tenants.models import City, CityPlugin
 
 from .pages import Console, console_page
 
@@ -52,5 +52,30 @@ async def cities(c: Console) -> Response:
                     error=error, values=c.form)
 
 
+async def _plugin_use(c: Console) -> dict[str, int]:
+    with platform_scope("vendor plugin use"):
+        async with c.transaction() as s:
+            rows = (await s.execute(select(CityPlugin.plugin, func.count()).where(CityPlugin.enabled.is_(True))
+                                    .group_by(CityPlugin.plugin))).all()
+    return dict(rows)
+
+
+@console_page("vendor.manage", vendor_only=True)
+async def plugins(c: Console) -> Response:
+    """Every installed plugin (declaration, API range, cities using it) and every broken one."""
+    from core.plugins.loader import discover
+    from core.plugins.meta import API_VERSION
+
+    use = await _plugin_use(c)
+    found = discover()
+    rows = [{"name": name, "label": p.meta.label(c.lang), "category": p.meta.category_label(c.lang),
+             "version": p.meta.version, "compatibility": p.meta.compatibility, "builtin": p.builtin,
+             "target": p.target, "migrations": bool(p.meta.migrations), "cities": use.get(name, 0)}
+            for name, p in sorted(found.plugins.items())]
+    broken = [{"name": b.name, "target": b.target, "stage": b.stage, "reason": b.reason, "cities": use.get(b.name, 0)}
+              for _, b in sorted(found.broken.items())]
+    return c.render("vendor/plugins.html", plugins=rows, broken=broken, api_version=API_VERSION)
+
+
 def routes() -> list:
-    return [Route("/vendor/", cities, methods=["GET", "POST"])]
+    return [Route("/vendor/", cities, methods=["GET", "POST"]), Route("/vendor/plugins", plugins, methods=["GET"])]
