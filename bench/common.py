@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from tenants.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_KEY = "guahao-benchmark-key-for-throwaway-databases-only"
 
 
 def bench_settings(dbname: str) -> Settings:
@@ -27,7 +28,10 @@ def bench_settings(dbname: str) -> Settings:
     if not base.startswith("postgres"):
         sys.exit("set DATABASE_URL to a PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432/guahao")
     url = make_url(base).set(database=dbname).render_as_string(hide_password=False)
-    return Settings.from_env(database_url=url, redis_url=os.environ.get("REDIS_URL", ""))
+    # A throwaway database: a fixed key of its own when the environment names none (a server
+    # on PostgreSQL refuses the public development key).
+    keys = {} if os.environ.get("GUAHAO_SECRET_KEY") else {"secret_key": BENCH_KEY}
+    return Settings.from_env(database_url=url, redis_url=os.environ.get("REDIS_URL", ""), **keys)
 
 
 async def recreate_database(settings: Settings) -> None:

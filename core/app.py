@@ -30,11 +30,22 @@ def app_routes(rt: Runtime) -> list:
     return routes
 
 
+def _settings_from_env() -> Settings:
+    """The environment's settings; keys unfit for production stop the process with one line
+    (this is how ``uvicorn core.app:create_app --factory`` starts)."""
+    settings = Settings.from_env()
+    problem = settings.key_problem()
+    if problem is not None:
+        raise SystemExit(f"error: {problem}")
+    return settings
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """Build the ASGI app.
 
     Parameters:
-        settings: configuration (default: from the environment).
+        settings: configuration (default: from the environment). Keys unfit for production
+            refuse to start (``Settings.key_problem``).
         runtime: an already built runtime (tests share one with their fixtures).
     """
     from core.api.errors import exception_handlers
@@ -44,7 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from core.plugins.routes import plugin_routes
     from core.web.routes import web_routes
 
-    settings = settings or Settings.from_env()
+    settings = settings or _settings_from_env()
     rt = runtime or Runtime(settings)
     init_sentry(settings)
 

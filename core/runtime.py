@@ -19,7 +19,9 @@ class Runtime:
     """Process-wide services.
 
     Parameters:
-        settings: configuration; the database, Redis and keys come from here.
+        settings: configuration; the database, Redis and keys come from here. Keys unfit for
+            a production server raise ``tenants.settings.InsecureKeys`` (see
+            ``Settings.key_problem``).
 
     Attributes:
         db: the application's tenant-scoped database (app role on PostgreSQL).
@@ -34,8 +36,12 @@ class Runtime:
         from core.booking.gate import make_gate
         from core.plugins.manager import PluginHost
 
+        settings.require_keys()
+        if settings.production and not settings.data_key:
+            log.warning("GUAHAO_DATA_KEY is not set: GUAHAO_SECRET_KEY also encrypts personal data; "
+                        "set GUAHAO_DATA_KEY to its value before the secret key is ever rotated")
         self.settings = settings
-        configure_cipher(settings.data_key or settings.secret_key)
+        configure_cipher(settings.data_keys)
         self.db = Database(settings)
         self.resolver = CityResolver(self.db)
         self.plugins = PluginHost(self)

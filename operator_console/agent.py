@@ -46,7 +46,7 @@ def verified_member(c: Console) -> tuple[int, str]:
     """The member id of the request's caller token (query or form ``t``) and the token;
     403 ``identity_check_required`` when it is missing, expired or not this agent's."""
     token = c.form.get("t") or c.request.query_params.get("t", "")
-    payload = unsign(c.rt.settings.secret_key, token, PURPOSE) if token else None
+    payload = unsign(c.rt.settings.secret_keys, token, PURPOSE) if token else None
     ok = (
         payload is not None
         and payload.get("c") == c.city.id

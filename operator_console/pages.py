@@ -240,7 +240,7 @@ def console_page(capability: str | None = None, *, anonymous: bool = False, vend
     def decorate(handler: Handler):
         @wraps(handler)
         async def endpoint(request: Request) -> Response:
-            c = Console(request, sessions.load(request, request.app.state.rt.settings.secret_key))
+            c = Console(request, sessions.load(request, request.app.state.rt.settings.secret_keys))
             slug = request.path_params.get("city")
             if slug is not None:
                 city = current_city()

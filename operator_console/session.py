@@ -15,6 +15,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -118,9 +119,10 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def load(request: Request, secret: str) -> ConsoleSession:
+def load(request: Request, secret: str | Sequence[str]) -> ConsoleSession:
     """The request's session; an expired or tampered cookie gives an empty one (``expired`` set
-    when a logged-in session ran out, so the log-in page can say why)."""
+    when a logged-in session ran out, so the log-in page can say why). ``secret``: the keys the
+    cookie may be signed with (``Settings.secret_keys``)."""
     payload = unsign(secret, request.cookies.get(COOKIE, ""), PURPOSE)
     if not payload or not isinstance(payload.get("t"), str):
         return ConsoleSession(changed=True)

@@ -60,7 +60,7 @@ def _cookie_path(c: Console) -> str:
 
 
 def _attach_state(c: Console) -> dict:
-    data = unsign(c.rt.settings.secret_key, c.request.cookies.get(COOKIE, ""), PURPOSE) or {}
+    data = unsign(c.rt.settings.secret_keys, c.request.cookies.get(COOKIE, ""), PURPOSE) or {}
     c.request.scope["session"] = data
     return data
 

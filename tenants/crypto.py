@@ -3,6 +3,10 @@
 Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``). Lookups
 of encrypted values (an ID number at login) go through an HMAC-SHA256 keyed hash, so the
 database never holds a plain or a plainly hashed ID number.
+
+Keys rotate: the cipher is built from a list of master keys. The first encrypts and hashes;
+every one decrypts (``MultiFernet``) and :meth:`DataCipher.lookup_hashes` gives the hash under
+each, so values written before a rotation are still read and found.
 """
 
 from __future__ import annotations
@@ -10,21 +14,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 class DataCipher:
-    """Encrypts, decrypts and hashes personal data with keys derived from one master key."""
+    """Encrypts, decrypts and hashes personal data with keys derived from master keys.
 
-    def __init__(self, master_key: str):
-        if not master_key:
+    Parameters:
+        master_keys: one key, or the current key followed by earlier ones (decrypt only).
+    """
+
+    def __init__(self, master_keys: str | Sequence[str]):
+        keys = [master_keys] if isinstance(master_keys, str) else list(master_keys)
+        if not keys or not all(keys):
             raise ValueError("a master key is required")
-        raw = master_key.encode()
-        self._fernet = Fernet(base64.urlsafe_b64encode(self._derive(raw, b"guahao-encrypt")))
-        self._hash_key = self._derive(raw, b"guahao-lookup-hash")
+        raw = [k.encode() for k in keys]
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(self._derive(r, b"guahao-encrypt"))) for r in raw])
+        self._hash_keys = [self._derive(r, b"guahao-lookup-hash") for r in raw]
 
     @staticmethod
     def _derive(raw: bytes, info: bytes) -> bytes:
@@ -40,15 +50,21 @@ class DataCipher:
             raise ValueError("cannot decrypt value: wrong key or tampered data") from exc
 
     def lookup_hash(self, plain: str) -> str:
-        return hmac.new(self._hash_key, plain.encode(), hashlib.sha256).hexdigest()
+        """The keyed hash under the current key (what new rows store)."""
+        return hmac.new(self._hash_keys[0], plain.encode(), hashlib.sha256).hexdigest()
+
+    def lookup_hashes(self, plain: str) -> list[str]:
+        """The keyed hash under every key, current first: a lookup matching any finds rows
+        written before a rotation."""
+        return [hmac.new(k, plain.encode(), hashlib.sha256).hexdigest() for k in self._hash_keys]
 
 
 _cipher: DataCipher | None = None
 
 
-def configure_cipher(master_key: str) -> DataCipher:
+def configure_cipher(master_keys: str | Sequence[str]) -> DataCipher:
     global _cipher
-    _cipher = DataCipher(master_key)
+    _cipher = DataCipher(master_keys)
     return _cipher
 
 

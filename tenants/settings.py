@@ -13,7 +13,19 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 DEFAULT_SQLITE = "sqlite+aiosqlite:///var/guahao.sqlite3"
+# The embedded demo's key. It is public (it is in this file): a production server refuses it.
 DEV_SECRET = "guahao-dev-secret-change-me-in-production-0123456789"
+MIN_KEY_LENGTH = 32
+NEW_KEY_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+class InsecureKeys(ValueError):
+    """The keys do not suit a production server; the message is one line naming the variable."""
+
+
+def _key_list(value: str) -> tuple[str, ...]:
+    """Comma-separated keys (``GUAHAO_SECRET_KEYS_OLD``), blanks dropped."""
+    return tuple(k.strip() for k in value.split(",") if k.strip())
 
 
 def _async_url(url: str) -> str:
@@ -38,8 +50,9 @@ class Settings:
             ``app_role``).
         app_role: PostgreSQL role the application uses (env ``DATABASE_APP_ROLE``).
         redis_url: Redis for arq jobs and the sold-out gate; empty runs jobs in-process.
-        secret_key: signs bearer tokens and session cookies.
-        data_key: encrypts personal data and plugin secrets, keys the ID-number hash.
+        secret_key: signs bearer tokens and session cookies (env ``GUAHAO_SECRET_KEY``).
+        data_key: encrypts personal data and plugin secrets, keys the ID-number hash
+            (env ``GUAHAO_DATA_KEY``; unset: the secret key does this too).
         sentry_dsn: errors go to Sentry when set.
         token_ttl_seconds: lifetime of a member access token.
         outbox_poll_seconds: how often the relay looks for due side effects.
@@ -56,14 +69,21 @@ class Settings:
             arq is handed over again (env ``GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS``).
         extra: further knobs; ``arq_namespace`` separates deployments (or test runs) sharing
             one Redis (env ``GUAHAO_ARQ_NAMESPACE``).
+        secret_keys_old: earlier secret keys that still verify tokens and cookies while the
+            ones they signed live out; nothing new is signed with them
+            (env ``GUAHAO_SECRET_KEYS_OLD``, comma-separated).
+        data_keys_old: earlier data keys that still decrypt and find what they encrypted and
+            hashed; new values use ``data_key`` (env ``GUAHAO_DATA_KEYS_OLD``, comma-separated).
+        environment: ``production`` demands real keys even on SQLite without Redis
+            (env ``GUAHAO_ENV``); PostgreSQL or Redis demand them anyway.
     """
 
     database_url: str = DEFAULT_SQLITE
     database_app_url: str = ""
     app_role: str = "guahao_app"
     redis_url: str = ""
-    secret_key: str = DEV_SECRET
-    data_key: str = ""
+    secret_key: str = field(default=DEV_SECRET, repr=False)
+    data_key: str = field(default="", repr=False)
     sentry_dsn: str = ""
     token_ttl_seconds: int = 3600 * 12
     outbox_poll_seconds: float = 1.0
@@ -74,6 +94,9 @@ class Settings:
     public_base_url: str = ""
     debug: bool = False
     extra: dict = field(default_factory=dict)
+    secret_keys_old: tuple[str, ...] = field(default=(), repr=False)
+    data_keys_old: tuple[str, ...] = field(default=(), repr=False)
+    environment: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -83,8 +106,8 @@ class Settings:
             database_app_url=env.get("DATABASE_APP_URL", ""),
             app_role=env.get("DATABASE_APP_ROLE", "guahao_app"),
             redis_url=env.get("REDIS_URL", ""),
-            secret_key=env.get("GUAHAO_SECRET_KEY", DEV_SECRET),
-            data_key=env.get("GUAHAO_DATA_KEY", ""),
+            secret_key=env.get("GUAHAO_SECRET_KEY", "").strip() or DEV_SECRET,
+            data_key=env.get("GUAHAO_DATA_KEY", "").strip(),
             sentry_dsn=env.get("SENTRY_DSN", ""),
             debug=env.get("GUAHAO_DEBUG", "") in ("1", "true", "yes"),
             availability_cache_seconds=float(env.get("GUAHAO_AVAILABILITY_CACHE_SECONDS", "1.0")),
@@ -93,11 +116,56 @@ class Settings:
         values.update(
             outbox_job_timeout_seconds=float(env.get("GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS", "120")),
             outbox_requeue_after_seconds=float(env.get("GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS", "600")),
+            secret_keys_old=_key_list(env.get("GUAHAO_SECRET_KEYS_OLD", "")),
+            data_keys_old=_key_list(env.get("GUAHAO_DATA_KEYS_OLD", "")),
+            environment=env.get("GUAHAO_ENV", "").strip().lower(),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def production(self) -> bool:
+        """Beyond the embedded demo: PostgreSQL, Redis, or ``GUAHAO_ENV=production``."""
+        return self.is_postgres or bool(self.redis_url) or self.environment == "production"
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The keys a signature is checked against: the signing key first, then the old ones."""
+        return (self.secret_key, *self.secret_keys_old)
+
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """The keys of the data cipher: the one that encrypts first, then the old ones."""
+        return (self.data_key or self.secret_key, *self.data_keys_old)
+
+    def key_problem(self) -> str | None:
+        """Why these keys must not serve (one line, naming the variable), or ``None``.
+
+        Rotated keys need a data key of their own (else the data key would change with the
+        secret key). Beyond the embedded demo every key that signs or verifies, and the data
+        key when set, must be at least ``MIN_KEY_LENGTH`` characters and not ``DEV_SECRET``.
+        """
+        if (self.secret_keys_old or self.data_keys_old) and not self.data_key:
+            return ("GUAHAO_DATA_KEY is not set while keys are rotated: set it to the key the stored data "
+                    "was encrypted with (the former GUAHAO_SECRET_KEY if it was never set)")
+        if not self.production:
+            return None
+        named = [("GUAHAO_SECRET_KEY", self.secret_key), *(("GUAHAO_SECRET_KEYS_OLD", k) for k in self.secret_keys_old)]
+        if self.data_key:
+            named.append(("GUAHAO_DATA_KEY", self.data_key))
+        for name, key in named:
+            if key == DEV_SECRET or len(key) < MIN_KEY_LENGTH:
+                return (f"{name} is unset, shorter than {MIN_KEY_LENGTH} characters or the public development key; "
+                        f"a server on PostgreSQL or Redis (or GUAHAO_ENV=production) needs its own: {NEW_KEY_HINT}")
+        return None
+
+    def require_keys(self) -> None:
+        """Raise :class:`InsecureKeys` when :meth:`key_problem` finds one."""
+        problem = self.key_problem()
+        if problem is not None:
+            raise InsecureKeys(problem)
 
     @property
     def is_postgres(self) -> bool:

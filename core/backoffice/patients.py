@@ -47,7 +47,7 @@ def _condition(query: str):
         return Member.phone == mobile
     number = normalize_id_number(text)
     if len(number) == 18 and number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X"):
-        return Member.id_number_hash == cipher().lookup_hash(number)
+        return Member.id_number_hash.in_(cipher().lookup_hashes(number))
     raise errors.invalid("query", "请输入11位手机号码或18位身份证号码。", code="invalid_lookup")
 
 

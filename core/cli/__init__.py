@@ -16,10 +16,10 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from tenants.settings import Settings
+from tenants.settings import InsecureKeys, Settings
 
 from .cities import add_city_commands
-from .common import CliError, add_command, port_from, run, settings_from_env
+from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
 from .staff import add_staff_commands
 
 EPILOG = """\
@@ -50,6 +50,7 @@ def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1) -> N
 
 
 def cmd_serve(args) -> int:
+    serving_settings()
     _serve(args.host, args.port, reload=args.reload, workers=args.workers)
     return 0
 
@@ -61,7 +62,7 @@ def cmd_worker(args) -> int:
         raise CliError(f"the job worker is not available in this installation ({exc})") from None
     from core.observability import configure_logging
 
-    settings = settings_from_env()
+    settings = serving_settings()
     if not settings.redis_url:
         raise CliError("the worker needs Redis: set REDIS_URL (without Redis, `guahao serve` runs the jobs itself)")
     configure_logging()
@@ -138,7 +139,7 @@ def cmd_seed_demo(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    settings = settings_from_env()
+    settings = serving_settings()
     print(f"database: {_where(settings)}")
     _migrate(settings)
     report = run(_seed, args.reset, args.days)
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args) or 0
-    except CliError as exc:
+    except (CliError, InsecureKeys) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DBAPIError as exc:

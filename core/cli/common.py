@@ -19,6 +19,16 @@ def settings_from_env() -> Settings:
     return Settings.from_env()
 
 
+def serving_settings() -> Settings:
+    """The environment's settings for a process that serves (web, worker): keys unfit for
+    production are a one-line error before anything starts."""
+    settings = settings_from_env()
+    problem = settings.key_problem()
+    if problem is not None:
+        raise CliError(problem)
+    return settings
+
+
 def run(coro_fn: Callable[..., Any], *args) -> Any:
     """Run an async command with a runtime of its own, closed afterwards."""
 

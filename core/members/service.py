@@ -83,12 +83,15 @@ async def register(
     validate_password(password)
     # Hash before the first query: on SQLite that query takes the write lock.
     password_hash = await hash_password(password)
-    id_hash = cipher().lookup_hash(info.number)
+    id_hash, *earlier = cipher().lookup_hashes(info.number)
     taken = (
-        await s.execute(select(Member.phone, Member.id_number_hash).where(or_(Member.phone == mobile, Member.id_number_hash == id_hash)))
+        await s.execute(
+            select(Member.phone, Member.id_number_hash)
+            .where(or_(Member.phone == mobile, Member.id_number_hash.in_([id_hash, *earlier])))
+        )
     ).first()
     if taken is not None:
-        field = "id_number" if taken.id_number_hash == id_hash else "phone"
+        field = "id_number" if taken.id_number_hash in (id_hash, *earlier) else "phone"
         raise _exists(field)
     member = Member(
         name=name,
@@ -123,7 +126,7 @@ def _login_filter(login: str):
         return Member.phone == mobile
     number = normalize_id_number(login)
     if len(number) == 18 and number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X"):
-        return Member.id_number_hash == cipher().lookup_hash(number)
+        return Member.id_number_hash.in_(cipher().lookup_hashes(number))
     return None
 
 

@@ -2,6 +2,9 @@
 
 Claims: ``sub`` (member id), ``city`` (city id), ``iat``, ``exp`` and ``typ``. A token of
 another city, an expired, tampered or malformed one is refused with ``Unauthorized``.
+
+Tokens are signed with the current secret key and verified against it and the old keys
+(``Settings.secret_keys``), so rotating the key does not log members out.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import hmac
 
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
 
 from core.errors import Unauthorized
@@ -25,6 +28,16 @@ MAX_TOKEN_LENGTH = 2048
 
 def _key(settings: Settings) -> OctKey:
     return _derived_key(settings.secret_key)
+
+
+def _decode(settings: Settings, token: str):
+    """The token decoded with the first key whose signature matches (``BadSignatureError`` if none)."""
+    for secret in settings.secret_keys[:-1]:
+        try:
+            return jwt.decode(token, _derived_key(secret), algorithms=[ALGORITHM])
+        except BadSignatureError:
+            continue
+    return jwt.decode(token, _derived_key(settings.secret_keys[-1]), algorithms=[ALGORITHM])
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,7 +61,7 @@ def verify(settings: Settings, token: str, *, city_id: int) -> int:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise unauthorized("invalid", "访问令牌无效")
     try:
-        decoded = jwt.decode(token, _key(settings), algorithms=[ALGORITHM])
+        decoded = _decode(settings, token)
         jwt.JWTClaimsRegistry(
             now=int(utcnow().timestamp()),
             sub={"essential": True},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -33,8 +34,9 @@ def sign(secret: str, payload: dict) -> str:
     return signing.sign(secret, payload, PURPOSE)
 
 
-def unsign(secret: str, value: str) -> dict | None:
-    """The payload of a cookie we signed, or ``None`` (tampered, malformed)."""
+def unsign(secret: str | Sequence[str], value: str) -> dict | None:
+    """The payload of a cookie we signed with ``secret`` (or one of several: ``Settings.secret_keys``),
+    or ``None`` (tampered, malformed)."""
     return signing.unsign(secret, value, PURPOSE)
 
 
@@ -69,7 +71,7 @@ class Session:
         return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf.encode())
 
 
-def load(request: Request, secret: str, city_id: int) -> Session:
+def load(request: Request, secret: str | Sequence[str], city_id: int) -> Session:
     payload = unsign(secret, request.cookies.get(COOKIE, ""))
     now = int(time.time())
     if not payload or payload.get("c") != city_id or not isinstance(payload.get("t"), str):

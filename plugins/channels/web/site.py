@@ -89,7 +89,7 @@ class Page:
         self.city = city
         self.rt = request.app.state.rt
         self.secret = self.rt.settings.secret_key
-        self.session = sessions.load(request, self.secret, city.id)
+        self.session = sessions.load(request, self.rt.settings.secret_keys, city.id)
         self.lang = pick(request.cookies.get(LANG_COOKIE))
         self._ = Translator(self.lang)
         self.prefs = sessions.load_prefs(request)
