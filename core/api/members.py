@@ -19,8 +19,9 @@ async def issue_token(call: Call, *, throttle: LoginThrottle) -> dict:
     """A bearer token; failed attempts count in Redis when there is one (shared with the web
     site and every process), else in ``throttle``."""
     b = call.body
+    ip = call.request.client.host if call.request.client else ""
     member = await service.login(
-        call.rt.db, login=b.login, password=b.password, throttle=for_runtime(call.rt, throttle)
+        call.rt.db, login=b.login, password=b.password, throttle=for_runtime(call.rt, throttle), ip=ip
     )
     token, ttl = tokens.issue(call.rt.settings, member_id=member.id, city_id=call.city.id)
     return {"access_token": token, "token_type": "bearer", "expires_in": ttl}

@@ -20,7 +20,7 @@ from tenants.crypto import cipher
 
 from .ids import mask_id_number, normalize_id_number, validate_id_number
 from .passwords import hash_password, verify_password
-from .throttle import LoginThrottle
+from .throttle import LoginAttempt, LoginThrottle
 
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
 MIDDLE_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "．": "·"})
@@ -117,59 +117,91 @@ def _exists(field: str | None) -> Conflict:
     return Conflict("member_exists", message, details={"field": field} if field else None)
 
 
-def _login_filter(login: str):
-    """Which member a login names: a mobile number, else an ID number (X in any case)."""
+def _parse_login(login: str) -> tuple[str, str] | None:
+    """``("phone", 11 digits)`` or ``("id", 18 characters, X upper)``; ``None`` for anything else."""
     if not isinstance(login, str) or len(login) > 64:
         return None
     mobile = normalize_phone(login)
     if mobile is not None:
-        return Member.phone == mobile
+        return "phone", mobile
     number = normalize_id_number(login)
     if len(number) == 18 and number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X"):
-        return Member.id_number_hash.in_(cipher().lookup_hashes(number))
+        return "id", number
     return None
+
+
+def _login_filter(login: str):
+    """Which member a login names: a mobile number, else an ID number (X in any case)."""
+    parsed = _parse_login(login)
+    if parsed is None:
+        return None
+    kind, value = parsed
+    if kind == "phone":
+        return Member.phone == value
+    return Member.id_number_hash.in_(cipher().lookup_hashes(value))
+
+
+def login_key(login: str) -> str:
+    """The throttle's key of a login: every spelling of one phone or ID number gives the same
+    key, and the key is a keyed hash (no phone or ID number in the clear in Redis or memory)."""
+    parsed = _parse_login(login)
+    normal = ":".join(parsed) if parsed else (login if isinstance(login, str) else "").strip().upper()[:64]
+    return cipher().lookup_hash(f"login-throttle\x00{normal}")[:32]
 
 
 def _invalid_credentials() -> DomainError:
     return DomainError("invalid_credentials", "登录名或密码不正确", status=401)
 
 
-async def _check(member: Member | None, login: str, password: str, throttle: LoginThrottle | None) -> bool:
-    """Verify the password (constant work whether or not the member exists); returns needs_rehash."""
-    city_id = require_city().id
+async def _before(throttle: LoginThrottle | None, login: str, ip: str) -> LoginAttempt:
+    """The attempt's counters, refused with ``too_many_attempts`` while its login or address is locked."""
+    attempt = LoginAttempt(require_city().id, login_key(login), ip or "")
+    if throttle is not None:
+        await attempt.check(throttle)
+    return attempt
+
+
+async def _check(member: Member | None, attempt: LoginAttempt, password: str, throttle: LoginThrottle | None) -> bool:
+    """Verify the password (constant work whether or not the member exists); returns needs_rehash.
+
+    A locked member is refused before the password is looked at, whichever login named it."""
+    if member is not None:
+        attempt = LoginAttempt(attempt.city_id, attempt.login, attempt.ip, member.id)
+        if throttle is not None:
+            await attempt.check(throttle)
     ok, rehash = await verify_password(member.password_hash if member else None, password)
     if not ok:
         if throttle is not None:
-            await throttle.failed(city_id, login)
+            await attempt.failed(throttle)
         raise _invalid_credentials()
     if throttle is not None:
-        await throttle.succeeded(city_id, login)
+        await attempt.succeeded(throttle)
     return rehash
 
 
 async def authenticate(
-    s: AsyncSession, *, login: str, password: str, throttle: LoginThrottle | None = None
+    s: AsyncSession, *, login: str, password: str, throttle: LoginThrottle | None = None, ip: str = ""
 ) -> Member:
-    """The member a login (phone or ID number) and password identify, or ``invalid_credentials``."""
-    if throttle is not None:
-        await throttle.check(require_city().id, login)
+    """The member a login (phone or ID number) and password identify, or ``invalid_credentials``.
+
+    With a ``throttle``, failures count per login, per member and per client address ``ip``."""
+    attempt = await _before(throttle, login, ip)
     cond = _login_filter(login)
     member = await s.scalar(select(Member).where(cond)) if cond is not None else None
-    if await _check(member, login, password, throttle):
+    if await _check(member, attempt, password, throttle):
         member.password_hash = await hash_password(password)
     return member
 
 
-async def login(db, *, login: str, password: str, throttle: LoginThrottle | None = None) -> Member:
+async def login(db, *, login: str, password: str, throttle: LoginThrottle | None = None, ip: str = "") -> Member:
     """:func:`authenticate` without holding a transaction during the slow password check."""
-    if throttle is not None:
-        await throttle.check(require_city().id, login)
+    attempt = await _before(throttle, login, ip)
     cond = _login_filter(login)
     member = None
     if cond is not None:
         async with db.transaction() as s:
             member = await s.scalar(select(Member).where(cond))
-    if await _check(member, login, password, throttle):
+    if await _check(member, attempt, password, throttle):
         new_hash = await hash_password(password)
         async with db.transaction() as s:
             await s.execute(update(Member).where(Member.id == member.id).values(password_hash=new_hash))

@@ -1,12 +1,19 @@
-"""Failed-login throttling: after too many failures for one login, refuse it for a while.
+"""Failed-login throttling: after too many failures for one key, refuse it for a while.
 
-The interface is three calls (``check``, ``failed``, ``succeeded``): the in-process counter
-serves one web process; :class:`RedisLoginThrottle` shares the count between every process that
-serves a city, so a guesser cannot spread tries over workers. :func:`for_runtime` picks one.
+The interface is three calls (``check``, ``failed``, ``succeeded``) on a key of a city: the
+in-process counter serves one web process; :class:`RedisLoginThrottle` shares the count between
+every process that serves a city, so a guesser cannot spread tries over workers.
+:func:`for_runtime` picks one.
+
+A member log-in (:class:`LoginAttempt`) counts under three keys at once: the login in its normal
+form (``13800000000``, ``+86 138 0000 0000`` and ``138-0000-0000`` are one login), the member
+it names (a phone and an ID number are one member), and the client address with a higher limit
+(one address guessing at many members). Any of them locked refuses the attempt.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -14,7 +21,9 @@ from core.errors import DomainError
 from tenants.clock import utcnow
 
 MAX_FAILURES = 5
+IP_MAX_FAILURES = 30  # many people may share one address (a hospital's Wi-Fi, a carrier's NAT)
 LOCKOUT = timedelta(minutes=15)
+KEY_LENGTH = 100
 
 
 class TooManyAttempts(DomainError):
@@ -30,16 +39,17 @@ class TooManyAttempts(DomainError):
 
 
 class LoginThrottle(Protocol):
-    """Counts failed logins per (city, login)."""
+    """Counts failures per (city, key)."""
 
     async def check(self, city_id: int, login: str) -> None:
-        """Raise :class:`TooManyAttempts` while the login is locked."""
+        """Raise :class:`TooManyAttempts` while the key is locked."""
 
-    async def failed(self, city_id: int, login: str) -> None:
-        """Record a failure; the ``MAX_FAILURES``-th within ``LOCKOUT`` locks the login."""
+    async def failed(self, city_id: int, login: str, *, limit: int | None = None) -> None:
+        """Record a failure; the ``limit``-th (default: the throttle's own) within ``LOCKOUT``
+        locks the key."""
 
     async def succeeded(self, city_id: int, login: str) -> None:
-        """Forget the failures of a login that just succeeded."""
+        """Forget the failures of a key that just succeeded."""
 
 
 class MemoryLoginThrottle:
@@ -60,7 +70,7 @@ class MemoryLoginThrottle:
 
     @staticmethod
     def _key(city_id: int, login: str) -> tuple[int, str]:
-        return city_id, login.strip().upper()[:64]
+        return city_id, login.strip().upper()[:KEY_LENGTH]
 
     async def check(self, city_id: int, login: str) -> None:
         entry = self._entries.get(self._key(city_id, login))
@@ -70,14 +80,14 @@ class MemoryLoginThrottle:
         if left > 0:
             raise TooManyAttempts(int(left) + 1)
 
-    async def failed(self, city_id: int, login: str) -> None:
+    async def failed(self, city_id: int, login: str, *, limit: int | None = None) -> None:
         now = utcnow()
         key = self._key(city_id, login)
         count, first, _ = self._entries.get(key, (0, now, None))
         if now - first > self.lockout:
             count, first = 0, now
         count += 1
-        locked = now + self.lockout if count >= self.max_failures else None
+        locked = now + self.lockout if count >= (limit or self.max_failures) else None
         if key not in self._entries and len(self._entries) >= self.max_entries:
             self._prune(now)
         self._entries[key] = (count, first, locked)
@@ -129,7 +139,7 @@ class RedisLoginThrottle:
         self._failed = redis.register_script(_FAILED_LUA)
 
     def _keys(self, city_id: int, login: str) -> tuple[str, str]:
-        base = f"{self.prefix}:{city_id}:{login.strip().upper()[:64]}"
+        base = f"{self.prefix}:{city_id}:{login.strip().upper()[:KEY_LENGTH]}"
         return f"{base}:failures", f"{base}:locked"
 
     async def check(self, city_id: int, login: str) -> None:
@@ -137,11 +147,52 @@ class RedisLoginThrottle:
         if left_ms > 0:
             raise TooManyAttempts(left_ms // 1000 + 1)
 
-    async def failed(self, city_id: int, login: str) -> None:
-        await self._failed(keys=list(self._keys(city_id, login)), args=[self.max_failures, self.lockout_ms])
+    async def failed(self, city_id: int, login: str, *, limit: int | None = None) -> None:
+        await self._failed(keys=list(self._keys(city_id, login)), args=[limit or self.max_failures, self.lockout_ms])
 
     async def succeeded(self, city_id: int, login: str) -> None:
         await self.redis.delete(self._keys(city_id, login)[0])
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The keys one member log-in counts under.
+
+    Parameters:
+        city_id: the city logged into.
+        login: the login in its normal form (see ``core.members.service.login_key``); it holds
+            no phone or ID number in the clear.
+        ip: the client address ("" when unknown): counted with ``IP_MAX_FAILURES``, and never
+            forgiven by a success (a guesser's own account would clear it).
+        member_id: the member the login names, once known.
+    """
+
+    city_id: int
+    login: str
+    ip: str = ""
+    member_id: int | None = None
+
+    def _keys(self) -> list[tuple[str, int | None]]:
+        keys: list[tuple[str, int | None]] = [(f"login:{self.login}", None)]
+        if self.member_id is not None:
+            keys.append((f"member:{self.member_id}", None))
+        if self.ip:
+            keys.append((f"ip:{self.ip}", IP_MAX_FAILURES))
+        return keys
+
+    async def check(self, throttle: LoginThrottle) -> None:
+        """Raise :class:`TooManyAttempts` when any key of the attempt is locked."""
+        for key, _ in self._keys():
+            await throttle.check(self.city_id, key)
+
+    async def failed(self, throttle: LoginThrottle) -> None:
+        for key, limit in self._keys():
+            await throttle.failed(self.city_id, key, limit=limit)
+
+    async def succeeded(self, throttle: LoginThrottle) -> None:
+        for key, limit in self._keys():
+            if limit is None:
+                await throttle.succeeded(self.city_id, key)
 
 
 def for_runtime(rt, fallback: LoginThrottle) -> LoginThrottle:

@@ -44,7 +44,8 @@ async def login(p: Page) -> Response:
     login_name = p.form.get("login", "").strip()
     try:
         member = await service.login(p.rt.db, login=login_name, password=p.form.get("password", ""),
-                                     throttle=p.site.login_throttle(p.rt))
+                                     throttle=p.site.login_throttle(p.rt),
+                                     ip=p.request.client.host if p.request.client else "")
     except DomainError as exc:
         status = 429 if exc.code == "too_many_attempts" else 401 if exc.code == "invalid_credentials" else 422
         return p.render("login.html", status=status, values={"login": login_name}, error=p.refusal(exc),
