@@ -20,6 +20,7 @@ from tenants.settings import InsecureKeys, Settings
 
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
+from .plugins import add_plugin_commands
 from .staff import add_staff_commands
 
 EPILOG = """\
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=14, help="days of sessions from today (default 14)")
 
     add_city_commands(subs, EPILOG)
+    add_plugin_commands(subs, EPILOG)
     add_staff_commands(subs, EPILOG)
     return parser
 
