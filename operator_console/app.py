@@ -30,6 +30,7 @@ AREAS = [
     "clinic",
     "referral",
     "catalogue",
+    "hospital_plugins",
     "schedules",
     "schedule_changes",
     "schedule_templates",

@@ -184,15 +184,19 @@ def _plugin_meta(c: Console, name: str):
     return meta
 
 
-def _field_rows(c: Console, fields, values: dict, errors: dict) -> list[dict]:
+def field_rows(c: Console, fields, values: dict, errors: dict, inherited: dict | None = None) -> list[dict]:
+    """Rows of a plugin settings form: each field with its label, help, value and error in the
+    reader's language. ``inherited`` values (the city's, on a hospital's form) are the
+    placeholders of empty inputs."""
     out = []
     for f in fields:
+        shown = (inherited or {}).get(f.name, f.example if f.example is not None else f.default)
         label, help_text = f.text(c.lang)
         error = errors.get(f.name)
         out.append({"spec": f, "label": label, "help": help_text, "error": error.text(c.lang) if error else "",
                     "value": values.get(f.name, f.default) if f.widget == "bool" else
                     plugin_settings.as_form_value(f, values.get(f.name, f.default if f.widget == "choice" else None)),
-                    "placeholder": plugin_settings.as_form_value(f, f.example if f.example is not None else f.default)})
+                    "placeholder": plugin_settings.as_form_value(f, shown)})
     return out
 
 
@@ -225,7 +229,7 @@ async def plugin(c: Console) -> Response:
         else:
             _after_change(c)
             return c.redirect(f"settings/plugins/{name}", flash=c._("Plugin settings saved."))
-    rows = _field_rows(c, fields, values, errors)
+    rows = field_rows(c, fields, values, errors)
     return c.render("settings/plugin.html", status=422 if errors else 200, name=name, label=meta.label(c.lang),
                     description=meta.summary(c.lang), version=meta.version, enabled=enabled,
                     fields=[r for r in rows if not r["spec"].secret], secrets=[r for r in rows if r["spec"].secret],

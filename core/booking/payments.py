@@ -73,7 +73,7 @@ async def start_payment(rt, *, member_id: int, booking_id: str, return_url: str)
     provider = online_provider(plugins, booking.payment_provider)
     if provider is None:
         raise errors.no_payment_provider()
-    settings, secrets = plugins.config_of(provider)
+    settings, secrets = plugins.config_of(provider, booking.hospital_id)
     intent = await provider.prepare(booking, settings, secrets, return_url=return_url, description=description)
     async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == ref).with_for_update())
@@ -146,7 +146,7 @@ async def check_payment(rt, *, member_id: int, booking_id: str) -> str | None:
     provider = plugins.payment_provider(booking.payment_provider)
     if provider is None:
         return None
-    settings, secrets = plugins.config_of(provider)
+    settings, secrets = plugins.config_of(provider, booking.hospital_id)
     result = await provider.execute(booking, settings, secrets)
     if result.status != "paid":
         return None

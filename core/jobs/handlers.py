@@ -107,7 +107,7 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
     adapter = _adapter_for(ctx.plugins, hospital)
     if adapter is None:
         return
-    settings, secrets = ctx.plugins.config_of(adapter)
+    settings, secrets = ctx.plugins.config_of(adapter, hospital.id if hospital is not None else None)
     push = adapter.push_booking if action == "book" else adapter.push_cancellation
     ack = await push(ctx.city, view, settings, secrets)
     async with ctx.rt.db.transaction() as s:

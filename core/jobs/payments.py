@@ -55,7 +55,7 @@ async def handle_refund(ctx: JobContext, payload: dict) -> None:
         if any((e.data or {}).get("payment_ref") == payment_ref for e in done):
             return
     provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
-    settings, secrets = ctx.plugins.config_of(provider)
+    settings, secrets = ctx.plugins.config_of(provider, booking.hospital_id)
     amount = int(payload.get("amount_fen", booking.fee_fen))
     result = await provider.refund(_copy(booking, payment_ref=payment_ref), amount, settings, secrets)
     async with ctx.rt.db.transaction() as s:
@@ -87,5 +87,5 @@ async def handle_void(ctx: JobContext, payload: dict) -> None:
     if booking is None or booking.payment_status != "unpaid" or booking.status == BookingStatus.pending_payment:
         return
     provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
-    settings, secrets = ctx.plugins.config_of(provider)
+    settings, secrets = ctx.plugins.config_of(provider, booking.hospital_id)
     await provider.cancel(booking, settings, secrets)

@@ -40,6 +40,7 @@ from .feedback import (
 )
 from .members import CreditEvent, Member
 from .outbox import Notification, OutboxMessage
+from .plugins import HospitalPlugin
 from .staff import HOSPITAL_ROLES, SsoProvider, StaffAccount, StaffRole, VendorAccount
 from .backoffice import Referral, ScheduleChange, ScheduleTemplate
 from .reports import BookingStatsDaily, ChannelStatsDaily, PeriodStatsDaily, ReportRollup, SlotStatsDaily

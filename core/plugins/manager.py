@@ -141,6 +141,8 @@ class CityPlugins:
         city: the city this set belongs to.
         pm: the process plugin manager.
         config: ``{plugin: {"settings": …, "secrets": …}}`` of the city's enabled plugins.
+        hospitals: ``{plugin: {hospital id: {"settings": …, "secrets": …}}}``, the hospitals'
+            own values, which override the city's for that hospital.
         version: the city's ``config_version`` the set was built from.
         generation: the manager's registry generation it was built from.
 
@@ -148,8 +150,10 @@ class CityPlugins:
     name order; ``owner(obj)`` names the plugin that provided one (its settings apply).
     """
 
-    def __init__(self, city: CityContext, pm: GuahaoPluginManager, config: dict[str, dict], version: int, generation: int):
+    def __init__(self, city: CityContext, pm: GuahaoPluginManager, config: dict[str, dict], version: int,
+                 generation: int, hospitals: dict[str, dict[int, dict]] | None = None):
         self.city = city
+        self._hospitals = hospitals or {}
         self.version = version
         self.generation = generation
         registered = dict(pm.list_name_plugin())
@@ -205,21 +209,32 @@ class CityPlugins:
 
     # --- configuration ----------------------------------------------------------------------
 
-    def settings(self, plugin_name: str) -> dict:
-        """The city's settings for a plugin: its declared defaults overlaid with what the city
-        stored (a copy; only the stored values for a plugin without a declaration)."""
+    def _hospital(self, plugin_name: str, hospital_id: int | None) -> dict:
+        if hospital_id is None:
+            return {}
+        return self._hospitals.get(plugin_name, {}).get(hospital_id, {})
+
+    def settings(self, plugin_name: str, hospital_id: int | None = None) -> dict:
+        """A plugin's settings: its declared defaults, overlaid with what the city stored, then
+        with what ``hospital_id``'s hospital stored for itself (a copy)."""
         meta = self._metas.get(plugin_name)
         stored = dict(self._config.get(plugin_name, {}).get("settings") or {})
-        return effective(meta.settings if meta else None, stored)
+        values = effective(meta.settings if meta else None, stored)
+        own = self._hospital(plugin_name, hospital_id).get("settings") or {}
+        values.update({k: v for k, v in own.items() if v is not None})
+        return values
 
-    def secrets(self, plugin_name: str) -> dict:
-        """The city's decrypted secrets for a plugin (a copy; empty when none)."""
-        return dict(self._config.get(plugin_name, {}).get("secrets") or {})
+    def secrets(self, plugin_name: str, hospital_id: int | None = None) -> dict:
+        """A plugin's decrypted secrets: the city's, overridden by the hospital's own (a copy)."""
+        values = dict(self._config.get(plugin_name, {}).get("secrets") or {})
+        values.update(self._hospital(plugin_name, hospital_id).get("secrets") or {})
+        return values
 
-    def config_of(self, obj: object) -> tuple[dict, dict]:
-        """``(settings, secrets)`` of the plugin that provided ``obj``."""
+    def config_of(self, obj: object, hospital_id: int | None = None) -> tuple[dict, dict]:
+        """``(settings, secrets)`` of the plugin that provided ``obj``, as they apply to the
+        hospital ``hospital_id`` (the city's alone when ``None``)."""
         name = self.owner(obj)
-        return self.settings(name), self.secrets(name)
+        return self.settings(name, hospital_id), self.secrets(name, hospital_id)
 
     # --- outbox handlers --------------------------------------------------------------------
 
@@ -278,9 +293,12 @@ class PluginHost:
                 return hit
             from tenants.service import enabled_plugins
 
+            from .hospital import hospital_configs
+
             generation = self.pm.generation
             config = await enabled_plugins(self.rt.db, city)
-            built = CityPlugins(city, self.pm, config, city.config_version, generation)
+            hospitals = await hospital_configs(self.rt.db, city)
+            built = CityPlugins(city, self.pm, config, city.config_version, generation, hospitals)
             self._cache[city.id] = built
             log.debug("plugin set of city %s (v%s): %s", city.slug, city.config_version, sorted(built.names))
             return built

@@ -27,7 +27,8 @@ from pydantic_core import PydanticUndefined
 
 from core.errors import ValidationFailed
 
-WIDGETS = ("text", "textarea", "integer", "number", "bool", "choice", "list", "json", "secret")
+WIDGETS = ("text", "textarea", "integer", "number", "bool", "tristate", "choice", "list", "json", "secret")
+"""How the console draws a setting; ``tristate`` is an optional yes/no (empty: inherited)."""
 
 
 class PluginSettings(BaseModel):
@@ -169,9 +170,10 @@ def form_fields(model: type[PluginSettings] | None) -> list[FieldSpec]:
     out = []
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        inner, _ = _unwrap(info.annotation)
+        inner, optional = _unwrap(info.annotation)
         secret = bool(extra.get("secret"))
-        widget = "secret" if secret else (extra.get("widget") or _guess_widget(inner))
+        guessed = "tristate" if optional and inner is bool else _guess_widget(inner)
+        widget = "secret" if secret else (extra.get("widget") or guessed)
         out.append(FieldSpec(
             name=info.alias or name, label=info.title or name, label_en=str(extra.get("label_en") or ""),
             help=info.description or "", help_en=str(extra.get("help_en") or ""), widget=str(widget),
@@ -354,7 +356,12 @@ def from_form(model: type[PluginSettings] | None, form: Mapping[str, str], prefi
             continue
         if raw is None or not raw.strip():
             continue
-        if field.widget == "list":
+        if field.widget == "tristate":
+            if raw.strip() not in ("true", "false"):
+                errors[field.name] = FieldError("bool_parsing", *MESSAGES["bool_parsing"])
+                continue
+            settings[field.name] = raw.strip() == "true"
+        elif field.widget == "list":
             settings[field.name] = [p.strip() for p in raw.replace("，", ",").replace("\n", ",").split(",") if p.strip()]
         elif field.widget == "json":
             try:
@@ -370,6 +377,8 @@ def as_form_value(field: FieldSpec, value: Any) -> str:
     """A stored value as its input shows it again."""
     if value is None:
         return ""
+    if field.widget == "tristate":
+        return "true" if value is True else "false" if value is False else ""
     if field.widget == "list" and isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if field.widget == "json":

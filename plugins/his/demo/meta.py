@@ -14,9 +14,15 @@ class Settings(PluginSettings):
                          help_en="Sent by the demo HIS in X-Demo-His-Token when it reports a check-in.")
 
 
+class HospitalSettings(PluginSettings):
+    fail_pushes: bool | None = setting(None, label="模拟本院 HIS 故障", label_en="This hospital's HIS refuses pushes",
+                                       help="只让本院的推送失败，其他医院照常。",
+                                       help_en="Only this hospital's pushes fail; other hospitals carry on.")
+
+
 META = PluginMeta(
     name="demo_his", verbose_name="演示 HIS", verbose_name_en="Demo HIS", category="his", version="1.0.0",
     description="平台内置的模拟医院信息系统：接收预约与取消，回报签到。",
     description_en="A simulated hospital system inside the platform: takes bookings and cancellations, reports check-ins.",
-    settings=Settings, hospital_settings=Settings, author="guahao",
+    settings=Settings, hospital_settings=HospitalSettings, author="guahao",
 )

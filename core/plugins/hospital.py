@@ -1,0 +1,105 @@
+"""A hospital's own settings for its city's plugins (R7: each hospital has its own HIS).
+
+A plugin that talks to something the hospital owns (its HIS, its merchant account) declares
+``PluginMeta.hospital_settings``. A hospital may then set those values for itself; for that
+hospital's bookings they override the city's values of the same name. Credentials are stored
+encrypted and never shown again; every change is checked against the declared model and
+written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit
+from core.errors import DomainError, NotFound
+from core.models.plugins import HospitalPlugin
+from tenants.clock import utcnow
+from tenants.context import CityContext, use_city
+from tenants.crypto import cipher
+
+from .settings import validate
+
+
+def _secrets(row: HospitalPlugin | None) -> dict[str, str]:
+    return json.loads(cipher().decrypt(row.secrets_encrypted)) if row and row.secrets_encrypted else {}
+
+
+async def hospital_configs(db, city: CityContext) -> dict[str, dict[int, dict]]:
+    """``{plugin: {hospital id: {"settings": …, "secrets": …}}}`` of every hospital of the city."""
+    with use_city(city):
+        async with db.transaction() as s:
+            rows = (await s.scalars(select(HospitalPlugin))).all()
+    out: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        out.setdefault(r.plugin, {})[r.hospital_id] = {"settings": dict(r.settings or {}), "secrets": _secrets(r)}
+    return out
+
+
+async def hospital_rows(s: AsyncSession, hospital_id: int) -> dict[str, HospitalPlugin]:
+    rows = (await s.scalars(select(HospitalPlugin).where(HospitalPlugin.hospital_id == hospital_id))).all()
+    return {r.plugin: r for r in rows}
+
+
+def secret_names(row: HospitalPlugin | None) -> set[str]:
+    """Names of the credentials a hospital stored for a plugin (never their values)."""
+    return set(_secrets(row))
+
+
+async def configure_hospital_plugin(
+    s: AsyncSession,
+    actor: audit.Actor,
+    hospital_id: int,
+    plugin: str,
+    *,
+    settings: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    clear_secrets: set[str] = frozenset(),
+    host,
+) -> HospitalPlugin:
+    """Store a hospital's settings for ``plugin`` after checking them against the plugin's
+    ``hospital_settings`` model. ``secrets`` are merged into the stored ones (empty values keep
+    them); ``clear_secrets`` deletes some. Raises ``plugin_not_found``, ``no_hospital_settings``
+    or ``SettingsInvalid`` and then changes nothing."""
+    meta = host.meta(plugin) if plugin in host.names() else None
+    if meta is None:
+        raise NotFound(f"插件 {plugin}", code="plugin_not_found")
+    if meta.hospital_settings is None:
+        raise DomainError("no_hospital_settings", f"插件 {plugin} 没有按医院设置的项目", status=404)
+    row = await s.scalar(select(HospitalPlugin).where(HospitalPlugin.hospital_id == hospital_id,
+                                                      HospitalPlugin.plugin == plugin))
+    stored = _secrets(row)
+    for name in clear_secrets:
+        stored.pop(name, None)
+    # Every hospital value is optional: what a hospital leaves empty comes from the city.
+    settings, given = validate(plugin, meta.hospital_settings, settings, secrets, stored_secrets=stored, enabled=False)
+    before = None
+    if row is None:
+        row = HospitalPlugin(hospital_id=hospital_id, plugin=plugin)
+        s.add(row)
+    else:
+        before = {"settings": row.settings, "credentials_stored": sorted(stored)}
+    stored.update(given)
+    row.settings = dict(settings)
+    row.secrets_encrypted = cipher().encrypt(json.dumps(stored)) if stored else ""
+    row.updated_at = utcnow()
+    await _bump_city(s)
+    await s.flush()
+    audit.record(s, actor, "hospital.plugin", target_type="hospital", target_id=hospital_id,
+                 summary=f"{plugin} settings", before=before,
+                 after={"settings": row.settings, "credentials_stored": sorted(stored),
+                        "credentials_changed": sorted(given) + sorted(clear_secrets)})
+    return row
+
+
+async def _bump_city(s: AsyncSession) -> None:
+    """Cached plugin sets of the city are rebuilt (they carry hospital settings too)."""
+    from tenants.context import require_city
+    from tenants.models import City
+
+    city = await s.get(City, require_city().id)
+    city.config_version += 1
