@@ -48,7 +48,7 @@ def guahao_city_pages():
 def guahao_outbox_handlers():
     """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs.
 
-    ``ctx`` is a ``core.jobs.runner.JobContext`` (runtime, city, the city's plugins, message id,
+    ``ctx`` is a ``core.jobs.context.JobContext`` (runtime, city, the city's plugins, message id,
     attempt). Name topics after the plugin (``licensing.meter``); core topics cannot be replaced.
     A handler raises to be retried with back-off and must be idempotent.
     """

@@ -130,13 +130,6 @@ async def check_hospital(session: AsyncSession, principal: Principal, hospital_i
     return hospital
 
 
-def check_district(principal: Principal, district_id: int | None) -> int:
-    """The district id if within a bureau viewer's districts (others: any district), else 404."""
-    if district_id is None or (principal.district_ids and district_id not in principal.district_ids):
-        raise NotFound("district", code="district_not_found")
-    return district_id
-
-
 def manageable_roles(principal: Principal) -> tuple[str, ...]:
     return MANAGEABLE_ROLES.get(principal.role, ()) if principal.can("staff.manage") else ()
 

@@ -31,8 +31,3 @@ def frozen(at: datetime) -> Iterator[None]:
     finally:
         _frozen = before
 
-
-def set_frozen(at: datetime | None) -> None:
-    """Freeze (or with ``None`` unfreeze) the clock until told otherwise."""
-    global _frozen
-    _frozen = None if at is None else _aware(at)

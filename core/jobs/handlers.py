@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.models import Booking, BookingEvent, Hospital, Notification
 from core.plugins.manager import call_robust
 
-from .runner import MAX_ATTEMPTS, Handler, JobContext
+from .context import MAX_ATTEMPTS, Handler, JobContext
 from .payments import handle_refund, handle_void
 
 log = logging.getLogger("guahao.jobs")

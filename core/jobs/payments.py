@@ -17,7 +17,7 @@ from core.booking import events
 from core.models import Booking, BookingEvent, BookingStatus
 from tenants.clock import utcnow
 
-from .runner import JobContext
+from .context import JobContext
 
 log = logging.getLogger("guahao.jobs")
 

@@ -9,58 +9,29 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select
 
 from core.models import City, OutboxMessage
 from tenants.clock import utcnow
-from tenants.context import CityContext, platform_scope, use_city
+from tenants.context import platform_scope, use_city
 from tenants.resolver import city_context
 
-log = logging.getLogger("guahao.jobs")
+from .context import MAX_ATTEMPTS, BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Handler, JobContext, backoff_seconds
+from .handlers import BUILTIN_HANDLERS
 
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 10
-BACKOFF_MAX_SECONDS = 3600
+__all__ = ["MAX_ATTEMPTS", "BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "Handler", "JobContext", "backoff_seconds",
+           "process_outbox_message", "resolve_handler", "UnknownTopic"]
+
+log = logging.getLogger("guahao.jobs")
 
 
 class UnknownTopic(LookupError):
     """No core handler and no enabled plugin handles the topic (retried: a plugin may come)."""
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a handler gets besides its payload.
-
-    Attributes:
-        rt: the runtime (database, plugins, settings).
-        city: the city the message belongs to (also the current city while it runs).
-        plugins: the city's plugin set.
-        message_id: the outbox row id (stable across retries; a good idempotency key).
-        attempt: 1 for the first run, 2 for the first retry, …
-    """
-
-    rt: Any
-    city: CityContext
-    plugins: Any
-    message_id: int
-    attempt: int
-
-
-Handler = Callable[[JobContext, dict], Awaitable[Any]]
-
-
-def backoff_seconds(failures: int) -> float:
-    """Delay before the next try after ``failures`` failed attempts: 10 s, 20 s, 40 s … ≤ 1 h."""
-    return float(min(BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS))
-
-
 def resolve_handler(topic: str, plugins) -> Handler:
-    from .handlers import BUILTIN_HANDLERS
-
     handler = BUILTIN_HANDLERS.get(topic) or plugins.outbox_handlers().get(topic)
     if handler is None:
         raise UnknownTopic(f"no handler for outbox topic {topic!r} in this city")

@@ -20,10 +20,6 @@ SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 RESERVED_SLUGS = {"docs", "openapi.json", "static", "healthz", "login", "logout", "vendor"}
 
 
-def vendor_actor(account: VendorAccount, ip: str = "") -> audit.Actor:
-    return audit.Actor("vendor", account.id, account.display_name, "vendor_admin", ip)
-
-
 async def create_vendor(db, *, username: str, password: str, display_name: str = "", email: str = "") -> VendorAccount:
     """A new vendor administrator (bootstrap from the command line)."""
     username = (username or "").strip().lower()
