@@ -1,11 +1,102 @@
-"""Errors to Sentry (when a DSN is set) with personal data scrubbed; structured logs."""
+"""Errors to Sentry (when a DSN is set) with secrets and personal data scrubbed; structured logs.
+
+Sentry gets no local variables of stack frames and no default personal data (IP addresses,
+cookies, users). Every event and breadcrumb also passes through :func:`scrub` before it
+leaves the process: values under sensitive keys (passwords, secrets, tokens, cookies, the
+``Authorization`` header, ID numbers, phone numbers, codes) become ``[Filtered]``, and any
+string anywhere (exception messages, log messages, URLs, query strings, request bodies)
+has its mainland mobile numbers, 18-character resident ID numbers, bearer tokens, JWTs and
+``password=…``-style pairs masked.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from typing import Any
 
 from tenants.settings import Settings
+
+FILTERED = "[Filtered]"
+MAX_DEPTH = 20
+
+# Key words (a key is split at non-letters and camelCase) whose values are never sent.
+SENSITIVE_WORDS = frozenset({
+    "password", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "auth",
+    "authorization", "cookie", "cookies", "csrf", "credential", "credentials", "signature", "otp",
+    "totp", "dsn", "phone", "mobile", "tel", "apikey", "sealed",
+})
+# Keys that are sensitive alone but not as part of a longer name (``code`` is a TOTP or SMS
+# log-in code; ``hospital_code`` is not).
+SENSITIVE_KEYS = frozenset({"code", "sms_code", "login_code", "verification_code", "captcha"})
+# Runs of words that name a sensitive key together (``id_number``, ``api_key``, ``set-cookie``).
+SENSITIVE_PAIRS = frozenset({("id", "number"), ("id", "card"), ("api", "key"), ("private", "key"),
+                             ("access", "key")})
+
+_PAIR = re.compile(
+    r"(?i)\b([\w.-]*(?:password|passwd|pwd|secret|token|api_?key|auth|cookie|csrf|id_?number|phone|mobile)[\w.-]*"
+    r"|code|otp|totp)(\s*[=:]\s*|\s*%3D\s*)(\"[^\"]*\"|'[^']*'|[^&\s,;\"'}]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
+_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<![\d])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?![\d])")
+
+
+def _words(key: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def sensitive_key(key: Any) -> bool:
+    """Whether a mapping key names a value that must never be sent."""
+    if not isinstance(key, str):
+        return False
+    if key.strip().lower().replace("-", "_") in SENSITIVE_KEYS:
+        return True
+    words = _words(key)
+    return bool(SENSITIVE_WORDS.intersection(words)) or any(pair in SENSITIVE_PAIRS for pair in zip(words, words[1:]))
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with secrets in ``key=value`` pairs, bearer tokens, JWTs, ID numbers and mobile
+    numbers masked."""
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
+    text = _PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", text)
+    text = _JWT.sub(FILTERED, text)
+    text = _ID_NUMBER.sub("[id-number]", text)
+    return _PHONE.sub("[phone]", text)
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` (an event, a breadcrumb or any part of one) with secrets and personal data removed."""
+    if depth > MAX_DEPTH:
+        return FILTERED
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {k: FILTERED if sensitive_key(k) and v not in (None, "") else scrub(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_item(item, depth + 1) for item in value]
+    return value
+
+
+def _scrub_item(item: Any, depth: int) -> Any:
+    """A list item; a ``[name, value]`` pair (headers, cookies, form fields) by its name."""
+    if isinstance(item, (list, tuple)) and len(item) == 2 and sensitive_key(item[0]):
+        return [item[0], FILTERED]
+    return scrub(item, depth)
+
+
+def before_send(event: dict, hint: dict | None = None) -> dict:
+    """Sentry ``before_send``: the event with secrets and personal data removed."""
+    return scrub(event)
+
+
+def before_breadcrumb(crumb: dict, hint: dict | None = None) -> dict:
+    """Sentry ``before_breadcrumb``: the breadcrumb with secrets and personal data removed."""
+    return scrub(crumb)
 
 
 def init_sentry(settings: Settings) -> None:
@@ -13,7 +104,13 @@ def init_sentry(settings: Settings) -> None:
         return
     import sentry_sdk
 
-    sentry_sdk.init(dsn=settings.sentry_dsn, send_default_pii=False, traces_sample_rate=0.0)
+    sentry_sdk.init(dsn=settings.sentry_dsn, **sentry_options())
+
+
+def sentry_options() -> dict[str, Any]:
+    """How this platform talks to Sentry: no personal data by default, no frame locals, scrubbed."""
+    return dict(send_default_pii=False, include_local_variables=False, traces_sample_rate=0.0,
+                before_send=before_send, before_breadcrumb=before_breadcrumb)
 
 
 def configure_logging(level: str = "INFO") -> None:
