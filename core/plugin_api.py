@@ -13,7 +13,12 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :class:`RefundResult`, :class:`PaymentError`;
 - hospital systems: :class:`HisAdapter`, :class:`HisAck`, :class:`ScheduleItem`;
 - notifications: :class:`NotificationSender`, :class:`OutgoingMessage`, :class:`SendResult`,
-  :func:`template_for`, :func:`shared_redis`;
+  :class:`SenderSettings`, :func:`template_for`, :func:`shared_redis`;
+- outbound HTTP: :class:`HttpClient`, :class:`TransportError`, :func:`expect_success`,
+  :func:`json_answer`;
+- the platform's services and a plugin's own tables: :func:`check_in`, :func:`city_session`,
+  :func:`emit` (a side effect in the outbox, in the caller's transaction),
+  :class:`TenantModel`, :func:`protect_tenant_table` (in a plugin's migration);
 - errors people can act on: :class:`DomainError`, :class:`NotFound`, :class:`Conflict`,
   :class:`Forbidden`, :class:`Unauthorized`, :class:`ValidationFailed`;
 - the city a call is for: :class:`CityContext`, :func:`current_city`, :func:`use_city`;
@@ -26,6 +31,7 @@ from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from core.hookspecs import hookimpl
 from core.jobs.delivery import shared_redis
 from core.notify import Template, template_for
+from core.outbox import emit
 from core.plugins.interfaces import (
     HisAck,
     HisAdapter,
@@ -39,10 +45,14 @@ from core.plugins.interfaces import (
     ScheduleItem,
     SendResult,
 )
+from core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
+from core.plugins.sender_settings import SenderSettings
+from core.plugins.services import check_in, city_session, protect_tenant_table
 from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, setting
 from tenants.clock import utcnow
 from tenants.context import CityContext, current_city, use_city
+from tenants.models import TenantModel
 
 __all__ = [
     "API_VERSION",
@@ -54,6 +64,7 @@ __all__ = [
     "Forbidden",
     "HisAck",
     "HisAdapter",
+    "HttpClient",
     "NotFound",
     "NotificationSender",
     "OutgoingMessage",
@@ -66,12 +77,21 @@ __all__ = [
     "RefundResult",
     "ScheduleItem",
     "SendResult",
+    "SenderSettings",
     "SettingsInvalid",
     "Template",
+    "TenantModel",
+    "TransportError",
     "Unauthorized",
     "ValidationFailed",
+    "check_in",
+    "city_session",
     "current_city",
+    "emit",
+    "expect_success",
     "hookimpl",
+    "json_answer",
+    "protect_tenant_table",
     "setting",
     "shared_redis",
     "template_for",
