@@ -44,7 +44,16 @@ class NoSender(RuntimeError):
 
 
 class SendFailed(RuntimeError):
-    """The sender refused or failed; retried with back-off by the outbox."""
+    """The sender failed in a way a later try may fix; retried with back-off by the outbox.
+
+    Parameters:
+        message: the failure, as recorded on the outbox row.
+        retry_after: seconds the provider asked to wait before the next try (a hint).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def yuan(fen: int) -> str:

@@ -1,15 +1,21 @@
 """Delivering planned notifications (R9): which sender, retries, and failures staff can see.
 
 A city may enable several senders. The message goes to the best route that can reach the
-member (``routes``); a retryable failure raises so the outbox retries with back-off, a
-permanent one is recorded at once. The ``notifications`` row is ``failed`` after any failed
-attempt, its error marked while a retry is still to come, so the console
-(``failed_notifications``) shows both what is failing now and what failed for good.
+member (``routes``). The sender's ``SendResult`` decides what happens, and the
+``notifications`` row's ``status`` says it without any reading of error text:
 
-A message that is worth nothing once late — a one-time login code past its expiry, a waiting-list
-offer past its deadline — is ``dropped`` instead of sent: the payload names the moment
-(``expires_at``, or the offer's ``data.offer_expires_at``), and delivery after it records the row
-as dropped (listed for staff with the failures) and stops retrying.
+- ``sent``: delivered.
+- ``skipped``: the sender cannot reach this member (``SendResult.unreachable``), no sender can
+  (no address on any enabled channel), or the member opted out; nothing to retry.
+- ``retrying``: this attempt failed and the outbox will try again (a retryable failure before
+  the outbox's last attempt); ``SendFailed``/``NoSender`` is raised so it backs off.
+- ``failed``: failed for good (a permanent failure, or the last attempt's).
+- ``dropped``: worth nothing once late and the moment has passed — a one-time login code past
+  its expiry, a waiting-list offer past its deadline. The payload names the moment
+  (``expires_at``, or the offer's ``data.offer_expires_at``); delivery after it stops there.
+
+The console (``failed_notifications``) lists ``retrying``, ``failed`` and ``dropped`` rows: what
+is failing now and what failed or was dropped for good.
 """
 
 from __future__ import annotations
@@ -24,15 +30,15 @@ from sqlalchemy import select
 from core.models import Notification
 from core.notify import NoSender, SendFailed, plan
 from core.outbox import emit
-from core.plugins.interfaces import OutgoingMessage
+from core.plugins.http import TransportError
+from core.plugins.interfaces import OutgoingMessage, SendResult
 from tenants.clock import utcnow
 from tenants.context import CityContext, use_city
 
 CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
 DEFAULT_PRIORITY = 100
-RETRY_MARK = "（将重试）"  # error prefix of a failure that will be retried; final failures lack it
-STALE = "stale:"  # error prefix of a dropped message
-SKIPPED = "skipped:"  # SendResult.error prefix: the sender cannot reach this member (not a failure)
+DONE = ("sent", "skipped", "dropped")  # statuses a later run of the same message leaves alone
+LISTED = ("retrying", "failed", "dropped")  # statuses staff see in ``failed_notifications``
 
 
 _redis: ContextVar[object | None] = ContextVar("guahao_sender_redis", default=None)
@@ -83,19 +89,20 @@ async def deliver(
     Returns the notification (``None`` when nothing applies any more). A retryable failure
     raises ``NoSender`` or ``SendFailed`` so the outbox tries again with back-off; a permanent
     one is recorded and returns. ``final`` marks the outbox's last attempt: its failure is
-    recorded without the retry mark. ``channel`` (or ``payload["channel"]``) forces a channel.
+    recorded as ``failed``, not ``retrying``. ``channel`` (or ``payload["channel"]``) forces a
+    channel.
     """
     async with rt.db.transaction() as s:
         planned = await plan(s, city, payload, public_base_url=rt.settings.public_base_url)
     if planned is None:
         return None
     note = planned.note
-    if note.status in ("sent", "skipped", "dropped"):
+    if note.status in DONE:
         return note
     deadline = expires_at(payload)
     if deadline is not None and deadline <= utcnow():
         await _record(rt, note.id, status="dropped",
-                      error=f"{STALE} not sent, the message expired at {deadline.isoformat()} before it could be delivered")
+                      error=f"not sent: the message expired at {deadline.isoformat()} before it could be delivered")
         return note
     channel = channel or payload.get("channel")
     candidates = routes(plugins, planned.addresses, channel)
@@ -122,17 +129,19 @@ async def deliver(
     try:
         with sharing(getattr(rt, "redis", None)):
             result = await sender.send(city, message, settings, secrets)
-    except Exception as exc:
+    except TransportError as exc:
+        result = SendResult.from_error(exc)
+    except Exception as exc:  # a sender's own fault: retried, with its traceback on the outbox row
         await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}", retry=not final, recipient=recipient)
         raise SendFailed(f"{sender.name}: {exc}") from exc
-    if not result.ok and result.error.startswith(SKIPPED):
+    if result.status == "unreachable":
         await _record(rt, note.id, status="skipped", error=result.error, sender=sender.name, recipient=recipient)
         return note
-    if not result.ok:
-        again = result.retryable and not final
-        await _record_failure(rt, note.id, sender.name, result.error or "refused", retry=again, recipient=recipient)
+    if result.status == "failed":
+        await _record_failure(rt, note.id, sender.name, result.error or "refused", retry=result.retryable and not final,
+                              recipient=recipient)
         if result.retryable:
-            raise SendFailed(f"{sender.name}: {result.error}")
+            raise SendFailed(_named(sender.name, result.error), retry_after=result.retry_after)
         return note
     async with rt.db.transaction() as s:
         row = await s.scalar(select(Notification).where(Notification.id == note.id))
@@ -144,6 +153,11 @@ async def deliver(
         row.error = ""
         emit(s, "notification.sent", {"notification_id": row.id, "channel": channel})
     return row
+
+
+def _named(sender: str, error: str) -> str:
+    """The error with the sender's name in front, once (for the outbox row's ``last_error``)."""
+    return error if error.startswith(sender) else f"{sender}: {error}"
 
 
 def expires_at(payload: dict) -> datetime | None:
@@ -171,14 +185,14 @@ async def _record(rt, note_id: int, *, status: str, error: str, sender: str = ""
 
 
 async def _record_failure(rt, note_id: int, sender: str, error: str, *, retry: bool, recipient: str | None = None) -> None:
-    """The attempt failed: ``failed`` either way (staff see it); ``retry`` marks the error as
-    one a later run of the same outbox message may still turn into ``sent``."""
+    """The attempt failed: ``retrying`` when a later run of the same outbox message may still
+    turn it into ``sent``, else ``failed``; staff see both."""
     async with rt.db.transaction() as s:
         row = await s.scalar(select(Notification).where(Notification.id == note_id))
         row.attempts += 1
         row.sender = sender
-        row.error = ((RETRY_MARK if retry else "") + error)[:1000]
-        row.status = "failed"
+        row.error = error[:1000]
+        row.status = "retrying" if retry else "failed"
         if recipient is not None:
             row.recipient = recipient[:200]
 
@@ -190,14 +204,14 @@ def _mask(recipient: str) -> str:
 
 
 async def failed_notifications(rt, city: CityContext, *, limit: int = 100) -> list[dict]:
-    """Failed and dropped (stale) messages of a city for the staff console, newest first.
+    """Failing, failed and dropped messages of a city for the staff console, newest first.
 
-    ``final`` is false while the outbox will still retry the message; ``status`` tells a
-    failure from a message dropped because it was too late to be of use.
+    ``status`` is ``retrying`` (the outbox will try again), ``failed`` (for good) or
+    ``dropped`` (too late to be of use); ``final`` is false only while a retry is to come.
     """
     with use_city(city):
         async with rt.db.transaction() as s:
-            q = (select(Notification).where(Notification.status.in_(("failed", "dropped")))
+            q = (select(Notification).where(Notification.status.in_(LISTED))
                  .order_by(Notification.id.desc()).limit(limit))
             rows = (await s.scalars(q)).all()
     return [
@@ -210,8 +224,8 @@ async def failed_notifications(rt, city: CityContext, *, limit: int = 100) -> li
             "sender": r.sender,
             "recipient": _mask(r.recipient),
             "attempts": r.attempts,
-            "error": r.error.removeprefix(RETRY_MARK),
-            "final": not r.error.startswith(RETRY_MARK),
+            "error": r.error,
+            "final": r.status != "retrying",
             "created_at": r.created_at.isoformat() if r.created_at else None,
         }
         for r in rows

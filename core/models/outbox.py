@@ -46,7 +46,9 @@ class Notification(TenantModel, table=True):
     recipient: str = Field(default="", max_length=200)
     body: str = Field(default="", max_length=2000)
     essential: bool = True
-    status: str = Field(default="pending", max_length=20)  # pending | sent | failed | skipped
+    # pending | sent | retrying (failed, the outbox tries again) | failed (for good) | skipped
+    # (no way to reach the member, or opted out) | dropped (too late to be of use)
+    status: str = Field(default="pending", max_length=20)
     attempts: int = 0
     error: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)

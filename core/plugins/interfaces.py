@@ -11,12 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from core.errors import DomainError
 
 if TYPE_CHECKING:
     from core.models import Booking
+    from core.plugins.http import TransportError
     from tenants.context import CityContext
 
 
@@ -202,19 +203,94 @@ class OutgoingMessage:
     params: Mapping[str, str] = field(default_factory=dict)  # values for provider templates
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """Outcome of ``send``. ``ok=False`` with ``retryable`` asks core to try again later."""
+SendStatus = Literal["sent", "failed", "unreachable"]
+SEND_STATUSES: tuple[str, ...] = ("sent", "failed", "unreachable")
 
-    ok: bool
-    provider_ref: str = ""
-    error: str = ""
-    retryable: bool = True
+
+@dataclass(frozen=True, init=False)
+class SendResult:
+    """Outcome of ``send``, as data core acts on; build one with the class methods.
+
+    ``sent``: delivered. ``unreachable``: this sender cannot reach this member at all (no
+    address on its channel) — recorded as skipped, not as a failure. ``failed``: not delivered;
+    with ``retryable`` the outbox tries again later (after at least ``retry_after`` seconds when
+    the provider asked for a pause), without it the failure is final.
+
+    The older form ``SendResult(ok=…, provider_ref=…, error=…, retryable=…)`` still works and
+    means ``sent`` or ``failed``.
+
+    Parameters:
+        ok: older form of ``status``: ``True`` for ``sent``, ``False`` for ``failed``.
+        provider_ref: the provider's id of the sent message (receipts, statements).
+        error: what went wrong, for staff (no secrets).
+        retryable: a failure that a later try may turn into ``sent`` (only kept for ``failed``).
+        status: ``sent``, ``failed`` or ``unreachable``.
+        retry_after: seconds the provider asked to wait before trying again (a hint).
+    """
+
+    status: SendStatus
+    provider_ref: str
+    error: str
+    retryable: bool
+    retry_after: float | None
+
+    def __init__(
+        self,
+        ok: bool | None = None,
+        provider_ref: str = "",
+        error: str = "",
+        retryable: bool = True,
+        *,
+        status: SendStatus | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        if status is None:
+            if ok is None:
+                raise TypeError("SendResult needs a status")
+            status = "sent" if ok else "failed"
+        elif status not in SEND_STATUSES:
+            raise ValueError(f"unknown send status {status!r}")
+        elif ok is not None and ok != (status == "sent"):
+            raise ValueError(f"ok={ok} contradicts status {status!r}")
+        failed = status == "failed"
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "provider_ref", provider_ref)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "retryable", bool(retryable) and failed)
+        object.__setattr__(self, "retry_after", retry_after if failed else None)
+
+    @property
+    def ok(self) -> bool:
+        """The message was delivered."""
+        return self.status == "sent"
+
+    @classmethod
+    def sent(cls, provider_ref: str = "") -> "SendResult":
+        """Delivered; ``provider_ref`` is the provider's id of the message."""
+        return cls(status="sent", provider_ref=provider_ref)
+
+    @classmethod
+    def failed(cls, error: str, *, retryable: bool = True, retry_after: float | None = None) -> "SendResult":
+        """Not delivered: ``error`` says why; ``retryable`` (default) asks for a later try,
+        ``retry_after`` is how many seconds the provider asked to wait."""
+        return cls(status="failed", error=error, retryable=retryable, retry_after=retry_after)
 
     @classmethod
     def refused(cls, error: str) -> "SendResult":
-        """A failure that will not change on retry (bad configuration, no address, no template)."""
-        return cls(ok=False, error=error, retryable=False)
+        """A failure that will not change on retry (bad configuration, no template, a number
+        the provider rejects)."""
+        return cls(status="failed", error=error, retryable=False)
+
+    @classmethod
+    def unreachable(cls, reason: str) -> "SendResult":
+        """This sender cannot reach this member (no address on its channel): not a failure."""
+        return cls(status="unreachable", error=reason, retryable=False)
+
+    @classmethod
+    def from_error(cls, error: "TransportError") -> "SendResult":
+        """The failure a ``core.plugins.http.TransportError`` describes: retryable unless
+        ``permanent``, with its ``Retry-After`` hint."""
+        return cls.failed(str(error), retryable=not error.permanent, retry_after=error.retry_after)
 
 
 class NotificationSender(ABC):
@@ -232,4 +308,5 @@ class NotificationSender(ABC):
 
     @abstractmethod
     async def send(self, city: "CityContext", message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
-        """Deliver ``message``; may raise for transport errors (treated as retryable)."""
+        """Deliver ``message`` and say how it went. May raise ``core.plugins.http.TransportError``
+        (final when ``permanent``); any other exception counts as a retryable failure."""

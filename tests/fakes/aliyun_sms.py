@@ -4,6 +4,7 @@ accepted ``SendSms`` calls. Written from the protocol, independent of the sender
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 MAX_SKEW_SECONDS = 900
@@ -27,7 +28,10 @@ def _enc(value: str) -> str:
 
 class FakeAliyunSms:
     """State: ``keys`` (AccessKeyId → secret), ``templates`` (code → variables required),
-    ``sent`` (accepted messages), ``inject`` (AccessKeyId → queue of error codes to answer)."""
+    ``sent`` (accepted messages), ``inject`` (AccessKeyId → queue of error codes to answer),
+    ``outages`` (AccessKeyId → queue of HTTP statuses answered with a plain-text page, as a
+    failing load balancer does), ``delays`` (AccessKeyId → queue of seconds to wait before
+    answering)."""
 
     def __init__(self):
         self.keys: dict[str, str] = {}
@@ -35,6 +39,8 @@ class FakeAliyunSms:
         self.sent: list[dict] = []
         self.refused: list[dict] = []
         self.inject: dict[str, deque] = defaultdict(deque)
+        self.outages: dict[str, deque] = defaultdict(deque)
+        self.delays: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
         self.app = Starlette(routes=[Route("/", self.endpoint, methods=["POST", "GET"])])
 
@@ -50,7 +56,18 @@ class FakeAliyunSms:
         self.refused.append({"key_id": key_id, "code": code})
         return JSONResponse({"RequestId": uuid.uuid4().hex, "Code": code, "Message": message, "HostId": "dysmsapi"}, status)
 
-    async def endpoint(self, request: Request) -> JSONResponse:
+    async def endpoint(self, request: Request) -> Response:
+        key_id = request.headers.get("authorization", "").partition("Credential=")[2].partition(",")[0]
+        with self._lock:
+            delay = self.delays[key_id].popleft() if self.delays[key_id] else 0
+            outage = self.outages[key_id].popleft() if self.outages[key_id] else None
+        if delay:
+            await asyncio.sleep(delay)
+        if outage is not None:
+            return PlainTextResponse(f"<html>{outage} upstream unavailable</html>", outage)
+        return await self._checked(request)
+
+    async def _checked(self, request: Request) -> JSONResponse:
         body = await request.body()
         auth = request.headers.get("authorization", "")
         if not auth.startswith("ACS3-HMAC-SHA256 "):

@@ -34,14 +34,25 @@ async def test_a_mail_is_delivered_after_login(smtp_server):
 async def test_a_wrong_password_and_a_refused_mailbox_fail_for_good(smtp_server):
     settings, secrets = configured(smtp_server, password="wrong")
     bad = await SmtpSender().send(CITY, message(recipient="a@example.com"), settings, secrets)
-    assert not bad.ok and not bad.retryable and "login refused" in bad.error
+    assert bad.status == "failed" and not bad.retryable and "login refused" in bad.error
     settings, secrets = configured(smtp_server)
     smtp_server.refuse.add("gone@example.com")
     gone = await SmtpSender().send(CITY, message(recipient="gone@example.com"), settings, secrets)
-    assert not gone.ok and not gone.retryable and "refused" in gone.error
+    assert gone.status == "failed" and not gone.retryable and "refused" in gone.error
 
 
 async def test_a_member_without_an_address_is_skipped(smtp_server):
     settings, secrets = configured(smtp_server)
     result = await SmtpSender().send(CITY, message(recipient=""), settings, secrets)
-    assert not result.ok and result.error.startswith("skipped:")
+    assert result.status == "unreachable" and not result.ok and not result.retryable
+
+
+async def test_a_server_that_cannot_be_reached_is_retried_later_by_core():
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = {"host": "127.0.0.1", "port": port, "from": "noreply@guahao.example", "timeout": 2}
+    result = await SmtpSender().send(CITY, message(recipient="a@example.com"), settings, {})
+    assert result.status == "failed" and result.retryable and "ConnectionRefusedError" in result.error

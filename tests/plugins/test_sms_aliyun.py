@@ -30,7 +30,7 @@ def configured(fake, *, secret=None, **settings):
 async def test_a_signed_request_is_accepted_with_the_template_params(aliyun_sms):
     key_id, settings, secrets = configured(aliyun_sms)
     result = await AliyunSmsSender().send(CITY, message(), settings, secrets)
-    assert result.ok and result.provider_ref
+    assert result.ok and result.status == "sent" and result.provider_ref
     [sent] = aliyun_sms.messages(key_id)
     assert sent["phones"] == ["13800138000"] and sent["sign"] == "北京预约挂号" and sent["template"] == "SMS_100"
     assert sent["values"] == {"name": "张三", "no": "B2401", "time": PARAMS["when"]}
@@ -40,7 +40,8 @@ async def test_a_signed_request_is_accepted_with_the_template_params(aliyun_sms)
 async def test_a_wrong_secret_is_refused_by_the_gateway_and_not_retried(aliyun_sms):
     key_id, settings, secrets = configured(aliyun_sms, secret="not-the-secret")
     result = await AliyunSmsSender().send(CITY, message(), settings, secrets)
-    assert not result.ok and not result.retryable and "SignatureDoesNotMatch" in result.error
+    assert result.status == "failed" and not result.retryable and "SignatureDoesNotMatch" in result.error
+    assert result.error.startswith("sms_aliyun: ") and "not-the-secret" not in result.error
     assert aliyun_sms.messages(key_id) == []
 
 
@@ -67,6 +68,24 @@ async def test_gateway_errors_map_to_retryable_or_permanent(aliyun_sms):
     no_template = await AliyunSmsSender().send(CITY, message(kind="reminder_30min"), settings, secrets)
     assert not no_template.ok and not no_template.retryable and "no template" in no_template.error
     assert retryable("Throttling.User") and retryable("isp.SYSTEM_ERROR") and not retryable("isv.SMS_SIGNATURE_ILLEGAL")
+
+
+async def test_a_gateway_outage_or_a_slow_answer_is_retried_later_by_core(aliyun_sms):
+    key_id, settings, secrets = configured(aliyun_sms, timeout=0.3)
+    aliyun_sms.outages[key_id].extend([503, 503])
+    down = await AliyunSmsSender().send(CITY, message(), settings, secrets)
+    assert down.status == "failed" and down.retryable and "HTTP 503" in down.error
+    assert len(aliyun_sms.outages[key_id]) == 1  # one request: SendSms is not repeated inside the send
+    aliyun_sms.outages[key_id].clear()
+    aliyun_sms.delays[key_id].append(1.0)
+    slow = await AliyunSmsSender().send(CITY, message(), settings, secrets)
+    assert slow.status == "failed" and slow.retryable and "no answer within 0.3 s" in slow.error
+
+
+async def test_a_member_without_a_number_is_unreachable_not_failed(aliyun_sms):
+    _, settings, secrets = configured(aliyun_sms)
+    result = await AliyunSmsSender().send(CITY, message(recipient=""), settings, secrets)
+    assert result.status == "unreachable" and not result.ok and not result.retryable
 
 
 def test_canonical_query_encodes_as_the_protocol_says():

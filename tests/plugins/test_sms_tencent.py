@@ -31,7 +31,7 @@ def configured(fake, **secret_override):
 async def test_a_signed_request_reaches_the_number_in_e164_with_ordered_params(tencent_sms):
     secret_id, settings, secrets = configured(tencent_sms)
     result = await TencentSmsSender().send(CITY, message(), settings, secrets)
-    assert result.ok and result.provider_ref.startswith("2645:")
+    assert result.status == "sent" and result.provider_ref.startswith("2645:")
     [sent] = tencent_sms.messages(secret_id)
     assert sent["phone"] == "+8613912345678" and sent["app"] == "1400000001" and sent["template"] == "2001"
     assert sent["params"] == ["李四", "1月2日 08:00", "B7"] and sent["context"] == "7"
@@ -40,7 +40,8 @@ async def test_a_signed_request_reaches_the_number_in_e164_with_ordered_params(t
 async def test_a_wrong_key_an_unknown_id_and_a_stale_timestamp_are_refused(tencent_sms):
     secret_id, settings, secrets = configured(tencent_sms, secret_key="wrong")
     bad = await TencentSmsSender().send(CITY, message(), settings, secrets)
-    assert not bad.ok and not bad.retryable and "AuthFailure.SignatureFailure" in bad.error
+    assert bad.status == "failed" and not bad.retryable and "AuthFailure.SignatureFailure" in bad.error
+    assert bad.error.startswith("sms_tencent: ")
     unknown = await TencentSmsSender().send(CITY, message(), settings, {**secrets, "secret_id": "AKIDnope"})
     assert "AuthFailure.SecretIdNotFound" in unknown.error
     _, settings, secrets = configured(tencent_sms)
@@ -56,10 +57,28 @@ async def test_per_number_status_codes_map_to_retryable_or_permanent(tencent_sms
     assert "IncorrectPhoneNumber" in bad_number.error and not bad_number.retryable
     tencent_sms.inject[secret_id].append("LimitExceeded.PhoneNumberThirtySecondLimit")
     limited = await TencentSmsSender().send(CITY, message(), settings, secrets)
-    assert not limited.ok and limited.retryable
+    assert limited.status == "failed" and limited.retryable
     wrong_count = {**settings, "templates": {"reminder_day_before": {"code": "2001", "params": ["name"]}}}
     mismatch = await TencentSmsSender().send(CITY, message(), wrong_count, secrets)
     assert "TemplateParameterFormatError" in mismatch.error and not mismatch.retryable
+
+
+async def test_a_member_without_a_number_is_unreachable(tencent_sms):
+    secret_id, settings, secrets = configured(tencent_sms)
+    result = await TencentSmsSender().send(CITY, message(recipient=""), settings, secrets)
+    assert result.status == "unreachable" and not result.retryable and tencent_sms.messages(secret_id) == []
+
+
+async def test_an_endpoint_that_refuses_connections_is_retried_later_by_core(tencent_sms):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    _, settings, secrets = configured(tencent_sms)
+    result = await TencentSmsSender().send(CITY, message(), {**settings, "endpoint": f"http://127.0.0.1:{port}"}, secrets)
+    assert result.status == "failed" and result.retryable and "connection failed" in result.error
+    assert secrets["secret_key"] not in result.error
 
 
 def test_mainland_numbers_become_e164():

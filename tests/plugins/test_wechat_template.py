@@ -47,7 +47,7 @@ async def test_an_expired_token_is_dropped_and_the_next_try_fetches_a_new_one(we
     assert (await sender.send(CITY, message(openid, 1), settings, secrets)).ok
     wechat_api.revoke(app_id)
     expired = await sender.send(CITY, message(openid, 2), settings, secrets)
-    assert not expired.ok and expired.retryable and "40001" in expired.error
+    assert expired.status == "failed" and expired.retryable and "40001" in expired.error
     assert (await sender.send(CITY, message(openid, 2), settings, secrets)).ok
     assert wechat_api.token_requests[app_id] == 2
 
@@ -55,9 +55,9 @@ async def test_an_expired_token_is_dropped_and_the_next_try_fetches_a_new_one(we
 async def test_a_wrong_secret_or_openid_fails_for_good(wechat_api):
     _, openid, settings, secrets = configured(wechat_api, secret="wrong")
     bad = await WeChatTemplateSender().send(CITY, message(openid), settings, secrets)
-    assert not bad.ok and not bad.retryable and "40125" in bad.error
+    assert bad.status == "failed" and not bad.retryable and "token refused" in bad.error and "40125" in bad.error
     _, _, settings, secrets = configured(wechat_api)
     unknown = await WeChatTemplateSender().send(CITY, message("o-nobody"), settings, secrets)
     assert not unknown.ok and not unknown.retryable and "40003" in unknown.error
     skipped = await WeChatTemplateSender().send(CITY, message(""), settings, secrets)
-    assert skipped.error.startswith("skipped:")
+    assert skipped.status == "unreachable" and not skipped.retryable

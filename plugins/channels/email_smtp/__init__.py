@@ -2,10 +2,11 @@
 
 City settings: ``host``, ``port`` (default 25), ``from`` (sender address), ``use_tls``
 (STARTTLS), ``timeout``, ``priority``. Secrets: ``username``, ``password`` (login only when a
-username is given). Members have no e-mail column yet, so core only routes a message here when
-the notification names an address; without one the message is skipped, not failed.
+username is given). Core routes a message here only when the member or the notification has an
+address; without one the result is ``unreachable`` and the message is skipped, not failed.
 
-A refused recipient or a 5xx answer is permanent; 4xx answers and connection errors retry.
+A refused recipient, a refused login or a 5xx answer is permanent; 4xx answers, dropped
+connections and timeouts are retried with back-off by core.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SmtpSender(NotificationSender):
 
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient or "@" not in message.recipient:
-            return SendResult.refused("skipped: no e-mail address for this member")
+            return SendResult.unreachable("no e-mail address for this member")
         if not settings.get("host") or not settings.get("from"):
             return SendResult.refused("email_smtp: host and from must be configured")
         mail = build_email(message, settings)
@@ -75,8 +76,12 @@ class SmtpSender(NotificationSender):
             return SendResult.refused(f"email_smtp: login refused ({exc.smtp_code})")
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-            return SendResult(ok=False, error=f"email_smtp {exc.smtp_code}: {text}", retryable=exc.smtp_code < 500)
-        return SendResult(ok=True, provider_ref=str(mail["Message-ID"]))
+            if exc.smtp_code >= 500:
+                return SendResult.refused(f"email_smtp {exc.smtp_code}: {text}")
+            return SendResult.failed(f"email_smtp {exc.smtp_code}: {text}")
+        except (OSError, smtplib.SMTPException) as exc:  # refused or dropped connection, timeout
+            return SendResult.failed(f"email_smtp: {type(exc).__name__}: {exc}")
+        return SendResult.sent(str(mail["Message-ID"]))
 
 
 @hookimpl

@@ -27,8 +27,8 @@ class MessageLogSender(NotificationSender):
         if allowed and message.channel not in allowed:
             return SendResult.refused(f"channel {message.channel} disabled for the message log")
         if not message.recipient:
-            return SendResult.refused("no recipient")
-        return SendResult(ok=True, provider_ref=f"log-{message.notification_id}")
+            return SendResult.unreachable("no recipient")
+        return SendResult.sent(f"log-{message.notification_id}")
 
 
 @hookimpl

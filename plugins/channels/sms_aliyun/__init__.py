@@ -4,22 +4,24 @@ City settings: ``sign_name`` (the approved 签名), ``templates`` (``{kind: temp
 ``core.notify.template_for``), ``endpoint`` (default ``https://dysmsapi.aliyuncs.com``),
 ``timeout`` seconds, ``priority``. Secrets: ``access_key_id``, ``access_key_secret``.
 
-Requests are signed with ACS3-HMAC-SHA256. ``OutId`` carries the notification id, so the
-gateway's delivery receipts can be matched. A gateway ``Code`` other than ``OK`` is a
-permanent failure (bad number, template, signature…) unless it is throttling or a gateway
-fault, which are retried with back-off by core.
+Requests are signed with ACS3-HMAC-SHA256 and sent through ``core.plugins.http.HttpClient``.
+``OutId`` carries the notification id, so the gateway's delivery receipts can be matched. A
+gateway ``Code`` other than ``OK`` is a permanent failure (bad number, template, signature…)
+unless it is throttling or a gateway fault; those, timeouts and 5xx answers are retried with
+back-off by core. ``SendSms`` is not idempotent, so the client makes no quick retries.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
 from core.hookspecs import hookimpl
 from core.notify import template_for
+from core.plugins.http import HttpClient, TransportError, json_answer
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from tenants.clock import utcnow
 
@@ -36,15 +38,31 @@ def retryable(code: str) -> bool:
     return code.startswith(RETRYABLE)
 
 
+def classify(response: httpx.Response) -> dict[str, Any]:
+    """A ``SendSms`` answer: the body when its ``Code`` is ``OK``, else a ``TransportError``
+    carrying the code (temporary for throttling and gateway faults)."""
+    body = json_answer(response)
+    code = str(body.get("Code", ""))
+    if code == "OK":
+        return body
+    raise TransportError(f"{code}: {body.get('Message', '')}", permanent=not retryable(code), code=code,
+                         status=response.status_code)
+
+
 class AliyunSmsSender(NotificationSender):
+    """Sends SMS through Dysmsapi; ``transport`` replaces the network (tests)."""
+
     name = NAME
     verbose_name = "阿里云短信"
     channels = frozenset({"sms"})
     priority = 10
 
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport
+
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult.refused("skipped: no mobile number")
+            return SendResult.unreachable("no mobile number")
         key_id, secret = secrets.get("access_key_id", ""), secrets.get("access_key_secret", "")
         if not key_id or not secret or not settings.get("sign_name"):
             return SendResult.refused("sms_aliyun: access key and sign_name must be configured")
@@ -64,18 +82,12 @@ class AliyunSmsSender(NotificationSender):
             host=urlsplit(endpoint).netloc, action="SendSms", version=VERSION, query=query,
             key_id=key_id, secret=secret, now=utcnow(),
         )
-        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
-            response = await client.post(f"{endpoint}/?{query}", headers=headers, content=b"")
-        if response.status_code >= 500:
-            return SendResult(ok=False, error=f"sms_aliyun: HTTP {response.status_code}", retryable=True)
         try:
-            body = response.json()
-        except ValueError:
-            return SendResult(ok=False, error=f"sms_aliyun: HTTP {response.status_code}, not JSON", retryable=True)
-        code = str(body.get("Code", ""))
-        if code == "OK":
-            return SendResult(ok=True, provider_ref=str(body.get("BizId", "")))
-        return SendResult(ok=False, error=f"sms_aliyun {code}: {body.get('Message', '')}", retryable=retryable(code))
+            async with HttpClient.from_settings(NAME, settings, transport=self.transport, redact=[secret]) as http:
+                body = await http.request("POST", f"{endpoint}/?{query}", headers=headers, content=b"", classify=classify)
+        except TransportError as exc:
+            return SendResult.from_error(exc)
+        return SendResult.sent(str(body.get("BizId", "")))
 
 
 @hookimpl

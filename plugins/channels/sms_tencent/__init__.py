@@ -5,21 +5,24 @@ City settings: ``sdk_app_id``, ``sign_name``, ``templates`` (``{kind: template i
 ``endpoint`` (default ``https://sms.tencentcloudapi.com``), ``region`` (default ``ap-guangzhou``),
 ``timeout``, ``priority``. Secrets: ``secret_id``, ``secret_key``.
 
-Numbers go out in E.164 (``+86…``). ``SessionContext`` carries the notification id. A request
-error (``Response.Error``) or a per-number status other than ``Ok`` is permanent unless it is a
-rate limit or an internal fault.
+Numbers go out in E.164 (``+86…``). ``SessionContext`` carries the notification id. Calls go
+through ``core.plugins.http.HttpClient``. A request error (``Response.Error``) or a per-number
+status other than ``Ok`` is permanent unless it is a rate limit or an internal fault; those,
+timeouts and 5xx answers are retried with back-off by core (no quick retries: ``SendSms`` is
+not idempotent).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
 from core.hookspecs import hookimpl
 from core.notify import template_for
+from core.plugins.http import HttpClient, TransportError, json_answer
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from tenants.clock import utcnow
 
@@ -38,18 +41,44 @@ def e164(phone: str) -> str:
 
 
 def retryable(code: str) -> bool:
+    """Rate limits and internal faults pass; everything else will fail the same way again."""
     return code.startswith(RETRYABLE)
 
 
+def classify(response: httpx.Response) -> dict[str, Any]:
+    """A ``SendSms`` answer: the number's ``SendStatus`` when its ``Code`` is ``Ok``, else a
+    ``TransportError`` carrying the request's or the number's error code."""
+    answer = json_answer(response).get("Response") or {}
+    error = answer.get("Error")
+    if error:
+        code = str(error.get("Code", ""))
+        raise TransportError(f"{code}: {error.get('Message', '')}", permanent=not retryable(code), code=code,
+                             status=response.status_code)
+    statuses = answer.get("SendStatusSet") or []
+    if not statuses:
+        raise TransportError("empty SendStatusSet", code="bad_response", status=response.status_code)
+    status = statuses[0]
+    code = str(status.get("Code", ""))
+    if code == "Ok":
+        return status
+    raise TransportError(f"{code}: {status.get('Message', '')}", permanent=not retryable(code), code=code,
+                         status=response.status_code)
+
+
 class TencentSmsSender(NotificationSender):
+    """Sends SMS through Tencent Cloud; ``transport`` replaces the network (tests)."""
+
     name = NAME
     verbose_name = "腾讯云短信"
     channels = frozenset({"sms"})
     priority = 10
 
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport
+
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult.refused("skipped: no mobile number")
+            return SendResult.unreachable("no mobile number")
         secret_id, secret_key = secrets.get("secret_id", ""), secrets.get("secret_key", "")
         if not secret_id or not secret_key or not settings.get("sdk_app_id") or not settings.get("sign_name"):
             return SendResult.refused("sms_tencent: secret, sdk_app_id and sign_name must be configured")
@@ -82,26 +111,12 @@ class TencentSmsSender(NotificationSender):
             "X-TC-Timestamp": str(timestamp),
             "X-TC-Region": str(settings.get("region") or "ap-guangzhou"),
         }
-        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
-            response = await client.post(f"{endpoint}/", headers=headers, content=body)
-        if response.status_code >= 500:
-            return SendResult(ok=False, error=f"sms_tencent: HTTP {response.status_code}", retryable=True)
         try:
-            answer = response.json().get("Response") or {}
-        except ValueError:
-            return SendResult(ok=False, error=f"sms_tencent: HTTP {response.status_code}, not JSON", retryable=True)
-        error = answer.get("Error")
-        if error:
-            code = str(error.get("Code", ""))
-            return SendResult(ok=False, error=f"sms_tencent {code}: {error.get('Message', '')}", retryable=retryable(code))
-        statuses = answer.get("SendStatusSet") or []
-        if not statuses:
-            return SendResult(ok=False, error="sms_tencent: empty SendStatusSet", retryable=True)
-        status = statuses[0]
-        code = str(status.get("Code", ""))
-        if code == "Ok":
-            return SendResult(ok=True, provider_ref=str(status.get("SerialNo", "")))
-        return SendResult(ok=False, error=f"sms_tencent {code}: {status.get('Message', '')}", retryable=retryable(code))
+            async with HttpClient.from_settings(NAME, settings, transport=self.transport, redact=[secret_key]) as http:
+                status = await http.request("POST", f"{endpoint}/", headers=headers, content=body, classify=classify)
+        except TransportError as exc:
+            return SendResult.from_error(exc)
+        return SendResult.sent(str(status.get("SerialNo", "")))
 
 
 @hookimpl

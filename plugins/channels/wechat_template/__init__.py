@@ -5,9 +5,10 @@ message param}, "url": …}}``; without ``params`` the whole text goes in ``cont
 ``endpoint`` (default ``https://api.weixin.qq.com``), ``timeout``, ``priority``. Secret:
 ``app_secret``.
 
-The access token is fetched with the app credentials and cached per app until shortly before
-``expires_in`` (in Redis for every worker when the runtime has it, see ``tokens``); a token the
-API calls invalid or expired is dropped and the send retried.
+Calls go through ``core.plugins.http.HttpClient``. The access token is fetched with the app
+credentials and cached per app until shortly before ``expires_in`` (in Redis for every worker
+when the runtime has it, see ``tokens``); a token the API calls invalid or expired is dropped
+and the send retried by core.
 ``client_msg_id`` is the notification's own id, so WeChat drops a repeated send of the same
 message. Members have no openid column yet: core routes a message here only when the
 notification names an openid.
@@ -22,14 +23,13 @@ import httpx
 from core.hookspecs import hookimpl
 from core.jobs.delivery import shared_redis
 from core.notify import template_for
+from core.plugins.http import HttpClient, TransportError
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
-from .tokens import WeChatError, access_token, forget
+from .tokens import RETRYABLE, TOKEN_ERRORS, WeChatError, access_token, answer, forget  # noqa: F401 (RETRYABLE kept here)
 
 NAME = "wechat_template"
 ENDPOINT = "https://api.weixin.qq.com"
-TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one
-RETRYABLE = {-1, 45009, 45047} | TOKEN_ERRORS  # busy, rate limits
 
 
 def client_msg_id(city, message: OutgoingMessage) -> str:
@@ -37,14 +37,20 @@ def client_msg_id(city, message: OutgoingMessage) -> str:
 
 
 class WeChatTemplateSender(NotificationSender):
+    """Sends template messages through a WeChat official account; ``transport`` replaces the
+    network (tests)."""
+
     name = NAME
     verbose_name = "微信公众号模板消息"
     channels = frozenset({"wechat"})
     priority = 20
 
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport
+
     async def send(self, city, message: OutgoingMessage, settings: Mapping, secrets: Mapping) -> SendResult:
         if not message.recipient:
-            return SendResult.refused("skipped: the member has no WeChat openid")
+            return SendResult.unreachable("the member has no WeChat openid")
         app_id, secret = str(settings.get("app_id", "")), str(secrets.get("app_secret", ""))
         if not app_id or not secret:
             return SendResult.refused("wechat_template: app_id and app_secret must be configured")
@@ -66,19 +72,22 @@ class WeChatTemplateSender(NotificationSender):
             payload["url"] = str(spec["url"])
         endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
         redis = shared_redis()
-        async with httpx.AsyncClient(timeout=float(settings.get("timeout", 10))) as client:
+        async with HttpClient.from_settings(NAME, settings, transport=self.transport, redact=[secret]) as http:
             try:
-                token = await access_token(client, endpoint, app_id, secret, redis)
+                token = await access_token(http, endpoint, app_id, secret, redis)
+            except TransportError as exc:
+                return SendResult.from_error(exc)
+            try:
+                # client_msg_id makes WeChat drop a repeat, so the send is idempotent
+                body = await http.request("POST", f"{endpoint}/cgi-bin/message/template/send",
+                                          params={"access_token": token}, json=payload, idempotent=True, classify=answer)
             except WeChatError as exc:
-                return SendResult(ok=False, error=f"wechat_template: token refused: {exc}", retryable=exc.errcode in RETRYABLE)
-            response = await client.post(f"{endpoint}/cgi-bin/message/template/send", params={"access_token": token}, json=payload)
-        body = response.json()
-        code = int(body.get("errcode", -1))
-        if code == 0:
-            return SendResult(ok=True, provider_ref=str(body.get("msgid", "")))
-        if code in TOKEN_ERRORS:
-            await forget(endpoint, app_id, token, redis)
-        return SendResult(ok=False, error=f"wechat_template errcode {code}: {body.get('errmsg', '')}", retryable=code in RETRYABLE)
+                if exc.errcode in TOKEN_ERRORS:
+                    await forget(endpoint, app_id, token, redis)
+                return SendResult.from_error(exc)
+            except TransportError as exc:
+                return SendResult.from_error(exc)
+        return SendResult.sent(str(body.get("msgid", "")))
 
 
 @hookimpl

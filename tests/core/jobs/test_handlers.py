@@ -149,7 +149,7 @@ async def test_without_a_sender_the_message_waits_and_is_sent_once_one_is_enable
     outbox_id = await emit_row(rt, city, "notify", payload)
     assert await process_outbox_message(rt, outbox_id) == "pending"
     [note] = await notifications(rt, city)
-    assert note.status == "failed" and "no enabled sender" in note.error
+    assert note.status == "retrying" and "no enabled sender" in note.error
 
     city = await enable(rt, city, "message_log")
     [row] = await outbox_rows(rt, city, id=outbox_id)

@@ -46,8 +46,10 @@ async def test_a_throttled_send_is_retried_with_back_off_then_delivered(rt, city
     [row] = await outbox_rows(rt, city, id=outbox_id)
     [note] = await notes(rt, city)
     assert row.attempts == 1 and (row.due_at - row.created_at).total_seconds() >= 9
+    assert note.status == "retrying" and note.error == "sms_aliyun: isv.BUSINESS_LIMIT_CONTROL: isv.BUSINESS_LIMIT_CONTROL"
     [listed] = await failed_notifications(rt, city)
-    assert listed["id"] == note.id and not listed["final"] and "BUSINESS_LIMIT_CONTROL" in listed["error"]
+    assert listed["id"] == note.id and listed["status"] == "retrying" and not listed["final"]
+    assert "BUSINESS_LIMIT_CONTROL" in listed["error"]
     assert aliyun_sms.messages(key_id) == []
 
     with frozen(row.due_at):
@@ -72,7 +74,8 @@ async def test_a_permanent_error_fails_at_once_and_is_listed_for_staff(rt, city,
 
     assert await process_outbox_message(rt, outbox_id) == "done"  # nothing left to retry
     [listed] = await failed_notifications(rt, city)
-    assert listed["final"] and listed["sender"] == "sms_aliyun" and "isv.MOBILE_NUMBER_ILLEGAL" in listed["error"]
+    assert listed["final"] and listed["status"] == "failed" and listed["sender"] == "sms_aliyun"
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in listed["error"]
     assert listed["recipient"] == "999****5678" and listed["attempts"] == 1
 
 
@@ -85,7 +88,7 @@ async def test_the_last_retry_failing_is_final(rt, city, aliyun_sms):
     )
     assert await process_outbox_message(rt, outbox_id) == "failed"
     [listed] = await failed_notifications(rt, city)
-    assert listed["final"] and "isp.SYSTEM_ERROR" in listed["error"]
+    assert listed["final"] and listed["status"] == "failed" and "isp.SYSTEM_ERROR" in listed["error"]
 
 
 async def test_opt_out_skips_surveys_but_not_essential_messages(rt, city, catalogue, aliyun_sms):
