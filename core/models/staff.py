@@ -3,7 +3,8 @@
 A city's staff (operators, hospital back office, agents, referral clerks, bureau viewers) are
 tenant rows; the vendor's own administrators are platform rows with no city. Passwords are
 Argon2id hashes, TOTP secrets are encrypted with the data key, and a lock-out after repeated
-failures lives in the row itself, so every web process sees it.
+failures (passwords and second-factor codes counted apart) and the last TOTP step accepted live
+in the row itself, so every web process sees them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class StaffAccount(TenantModel, table=True):
     locked_until: datetime | None = None
     totp_secret: str | None = Field(default=None, max_length=500)  # encrypted (tenants.crypto)
     totp_enabled: bool = False
+    totp_failures: int = 0  # wrong second-factor codes in a row (a right password does not reset it)
+    totp_last_step: int | None = None  # the last accepted TOTP time step: it and earlier ones are spent
     sso_subject: str | None = Field(default=None, max_length=255)
     last_login_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -88,6 +91,8 @@ class VendorAccount(SQLModel, table=True):
     locked_until: datetime | None = None
     totp_secret: str | None = Field(default=None, max_length=500)
     totp_enabled: bool = False
+    totp_failures: int = 0
+    totp_last_step: int | None = None
     last_login_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

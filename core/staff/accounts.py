@@ -208,7 +208,7 @@ async def set_password(s: AsyncSession, actor: audit.Actor, account_id: int, pas
     check_password_strength(password)
     account = await get_staff(s, account_id)
     account.password_hash = await hash_password(password)
-    account.failed_logins = 0
+    account.failed_logins = account.totp_failures = 0
     account.locked_until = None
     audit.record(s, actor, "staff.password", target_type="staff", target_id=account.id,
                  summary=f"password reset for {account.username}")
@@ -218,7 +218,7 @@ async def set_password(s: AsyncSession, actor: audit.Actor, account_id: int, pas
 async def unlock(s: AsyncSession, actor: audit.Actor, account_id: int) -> StaffAccount:
     account = await get_staff(s, account_id)
     before = snapshot(account)
-    account.failed_logins = 0
+    account.failed_logins = account.totp_failures = 0
     account.locked_until = None
     audit.record(s, actor, "staff.unlock", target_type="staff", target_id=account.id,
                  summary=account.username, before=before, after=snapshot(account))

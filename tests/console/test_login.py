@@ -1,16 +1,21 @@
-"""Log-in, lock-out, the TOTP second step, CSRF, session expiry and cookie flags."""
+"""Log-in, lock-out, the TOTP second step (lock-out and replay), CSRF, session expiry and cookie flags."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
+from core.errors import DomainError
 from core.models import AuditEntry
-from core.models.staff import StaffAccount
+from core.models.staff import StaffAccount, VendorAccount
+from core.staff.auth import AccountLocked, second_factor
 from tenants.clock import frozen, utcnow
 from tenants.context import use_city
+from tenants.crypto import cipher
 
 from .conftest import PASSWORD, add_staff, add_vendor
 
@@ -190,3 +195,90 @@ async def test_language_switch(city, browser, admin):
     await browser.post("/console/lang", {"lang": "en", "next": f"/console/c/{city.slug}/"})
     page = await browser.get(f"/console/c/{city.slug}/")
     assert "Staff accounts" in page.text and 'lang="en"' in page.text
+
+
+# --- the second factor: brute force and replay ----------------------------------------------
+
+
+async def _with_totp(rt, city, who) -> str:
+    """Turn the second factor on for ``who`` (as if enrolled); returns the secret."""
+    secret = pyotp.random_base32()
+    model = StaffAccount if city is not None else VendorAccount
+    with use_city(city) if city is not None else contextlib.nullcontext():
+        async with rt.db.transaction() as s:
+            account = await s.get(model, who.id)
+            account.totp_secret, account.totp_enabled = cipher().encrypt(secret), True
+    return secret
+
+
+def _wrong_code(secret: str, at) -> str:
+    totp = pyotp.TOTP(secret)
+    near = {totp.at(at + timedelta(seconds=d)) for d in (-30, 0, 30)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
+
+
+async def test_wrong_codes_lock_the_account_across_rounds_of_right_passwords(rt, city, browser):
+    clerk = await add_staff(rt, city, "agent")
+    secret = await _with_totp(rt, city, clerk)
+    start = utcnow()
+    with frozen(start):
+        statuses = []
+        for _ in range(6):
+            r = await browser.login(clerk)  # the right password every round
+            statuses.append(r.status_code)
+            if r.status_code == 303:
+                assert r.headers["location"] == "/console/login/totp"
+                r = await browser.post("/console/login/totp", {"code": _wrong_code(secret, start)})
+                statuses.append(r.status_code)
+        assert statuses == [303, 401] * 4 + [303, 403, 403]
+        r = await browser.login(clerk)  # right password, and the right code would follow: locked
+        assert r.status_code == 403 and "锁定" in r.text
+        with use_city(city):
+            with pytest.raises(AccountLocked):
+                await second_factor(rt.db, StaffAccount, clerk.id, pyotp.TOTP(secret).at(start))
+            async with rt.db.transaction() as s:
+                row = await s.get(StaffAccount, clerk.id)
+        assert row.totp_failures == 5 and row.failed_logins == 0 and row.locked_until > start + timedelta(minutes=14)
+    assert [e.summary for e in await _audit(rt, city, "staff.locked")] == [
+        f"{clerk.username} locked after 5 wrong verification codes"]
+    with frozen(start + timedelta(minutes=16)):  # the lock runs out; a right code clears the count
+        assert (await browser.login(clerk)).status_code == 303
+        code = pyotp.TOTP(secret).at(start + timedelta(minutes=16))
+        r = await browser.post("/console/login/totp", {"code": code})
+        assert r.status_code == 303 and r.headers["location"] == f"/console/c/{city.slug}/"
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            assert (await s.get(StaffAccount, clerk.id)).totp_failures == 0
+
+
+async def test_a_code_is_accepted_once(rt, city, browser, new_browser):
+    clerk = await add_staff(rt, city, "agent")
+    secret = await _with_totp(rt, city, clerk)
+    start = utcnow()
+    code = pyotp.TOTP(secret).at(start)
+    with frozen(start):
+        await browser.login(clerk)
+        assert (await browser.post("/console/login/totp", {"code": code})).status_code == 303
+        thief = new_browser()  # knows the password and saw the code
+        assert (await thief.login(clerk)).status_code == 303
+        r = await thief.post("/console/login/totp", {"code": code})
+        assert r.status_code == 401 and "验证码已使用过" in r.text
+        assert (await thief.get(f"/console/c/{city.slug}/")).status_code == 303  # not logged in
+    later = start + timedelta(seconds=30)
+    with frozen(later):  # the previous step stays spent; the next code works
+        r = await thief.post("/console/login/totp", {"code": code})
+        assert r.status_code == 401
+        r = await thief.post("/console/login/totp", {"code": pyotp.TOTP(secret).at(later)})
+        assert r.status_code == 303
+
+
+async def test_vendor_code_is_accepted_once(rt):
+    vendor = await add_vendor(rt)
+    secret = await _with_totp(rt, None, vendor)
+    start = utcnow()
+    with frozen(start):
+        code = pyotp.TOTP(secret).at(start)
+        assert (await second_factor(rt.db, VendorAccount, vendor.id, code)).id == vendor.id
+        with pytest.raises(DomainError) as exc:
+            await second_factor(rt.db, VendorAccount, vendor.id, code)
+        assert exc.value.code == "totp_failed"
