@@ -68,6 +68,16 @@ _BOOKING_RULES = (
 def operations(throttle: LoginThrottle) -> list[Operation]:
     """API v1, in the order the documentation shows it."""
     return [
+        *_member_operations(throttle),
+        *_catalogue_operations(),
+        *_booking_operations(),
+        *_waitlist_operations(),
+    ]
+
+
+def _member_operations(throttle: LoginThrottle) -> list[Operation]:
+    """Registration, login (limited by ``throttle``) and the member's own profile."""
+    return [
         Operation(
             "POST", "/{city}/members", members.register_member, "register_member",
             "实名注册 Register a member", "会员 Members", MemberOut, status=201, body=RegisterRequest,
@@ -93,6 +103,12 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
             "GET", "/{city}/me", members.me, "get_me", "我的资料与信用 My profile and credit",
             "会员 Members", MeOut, auth=True,
         ),
+    ]
+
+
+def _catalogue_operations() -> list[Operation]:
+    """Public catalogue reads: districts, hospitals, departments, doctors and availability."""
+    return [
         Operation(
             "GET", "/{city}/districts", catalogue.districts, "list_districts", "区县 Districts",
             "号源 Catalogue", DistrictList,
@@ -130,6 +146,12 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
                 E(422, "invalid_date_range", "date_to 早于 date_from"),
             ),
         ),
+    ]
+
+
+def _booking_operations() -> list[Operation]:
+    """A member's bookings: book, list, read, cancel, and accept a waitlist offer."""
+    return [
         Operation(
             "POST", "/{city}/bookings", bookings.book, "create_booking", "预约挂号 Book a period",
             "预约 Bookings", BookingView, status=201, body=BookingRequest, auth=True, idempotency=True,
@@ -164,6 +186,12 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
                 E(409, "invalid_state", "该预约不是待确认的候补号源"),
             ),
         ),
+    ]
+
+
+def _waitlist_operations() -> list[Operation]:
+    """A member's waitlist places: join, list and leave."""
+    return [
         Operation(
             "POST", "/{city}/waitlist", bookings.join_waitlist, "join_waitlist", "加入候补 Join a waitlist",
             "预约 Bookings", WaitlistView, status=201, body=WaitlistRequest, auth=True,
