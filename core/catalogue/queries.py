@@ -228,8 +228,21 @@ async def availability(
     # Both statements run as Core on the session's connection (the ORM's per-row work is most
     # of this endpoint's cost), so they name the city themselves; row-level security is the
     # second wall on PostgreSQL.
+    conditions = _listed_sessions(city.id, start, end, now, department_id, doctor_id)
+    conn = await s.connection()
+    periods = _periods_by_session(await conn.execute(_periods_statement(city, conditions, now)))
+    if not periods:
+        return []
+    return _session_items(await conn.execute(_sessions_statement(city.id, conditions)), periods, now)
+
+
+def _listed_sessions(
+    city_id: int, start: date, end: date, now: datetime, department_id: int | None, doctor_id: int | None
+) -> list:
+    """Conditions on ``ClinicSession`` for the sessions listed: the city's open sessions from
+    ``start`` to ``end`` released by ``now + RELEASE_LOOKAHEAD``, of the department and/or doctor."""
     conditions = [
-        ClinicSession.city_id == city.id,
+        ClinicSession.city_id == city_id,
         ClinicSession.date >= start,
         ClinicSession.date <= end,
         ClinicSession.status == SessionStatus.open.value,
@@ -239,17 +252,24 @@ async def availability(
         conditions.append(ClinicSession.department_id == department_id)
     if doctor_id is not None:
         conditions.append(ClinicSession.doctor_id == doctor_id)
+    return conditions
 
-    # Periods first: a row is a few plain values (times formatted by the database), and the
-    # remaining units come from a probe of the unique (city, period, pool) index, whatever
-    # the planner believes about table sizes.
+
+def _periods_statement(city, conditions: list, now: datetime):
+    """Periods of the listed sessions still before the city's booking cut-off, in session
+    and time order: ``(session_id, period_id, "HH:MM", "HH:MM", public units left)``.
+
+    A row is a few plain values (times formatted by the database), and the remaining units
+    come from a probe of the unique (city, period, pool) index, whatever the planner believes
+    about table sizes.
+    """
     remaining = (
         select(SlotPool.capacity - SlotPool.booked)
         .where(SlotPool.period_id == Period.id, SlotPool.pool == PoolKind.public.value, SlotPool.city_id == city.id)
         .correlate(Period)
         .scalar_subquery()
     )
-    periods_q = (
+    return (
         select(Period.session_id, Period.id, _hhmm(Period.start), _hhmm(Period.end), func.coalesce(remaining, 0))
         .join(ClinicSession, ClinicSession.id == Period.session_id)
         .where(
@@ -259,29 +279,40 @@ async def availability(
         )
         .order_by(Period.session_id, Period.starts_at)
     )
-    conn = await s.connection()
+
+
+def _periods_by_session(rows) -> dict[int, list[dict]]:
+    """The period rows as JSON-ready dicts grouped by session id (units left never below 0)."""
     periods: dict[int, list[dict]] = {}
-    for session_id, period_id, p_start, p_end, left in await conn.execute(periods_q):
+    for session_id, period_id, p_start, p_end, left in rows:
         periods.setdefault(session_id, []).append(
             {"period_id": period_id, "start": p_start, "end": p_end, "remaining": left if left > 0 else 0}
         )
-    if not periods:
-        return []
-    sessions_q = (
+    return periods
+
+
+def _sessions_statement(city_id: int, conditions: list):
+    """The listed sessions with their doctor and registration type, in start time order."""
+    return (
         select(
             ClinicSession.id, ClinicSession.doctor_id, Doctor.name, Doctor.title, ClinicSession.hospital_id,
             ClinicSession.department_id, ClinicSession.date, ClinicSession.half_day, RegistrationType.code,
             RegistrationType.name, ClinicSession.fee_fen, ClinicSession.release_at,
         )
-        .join(Doctor, (Doctor.id == ClinicSession.doctor_id) & (Doctor.city_id == city.id))
+        .join(Doctor, (Doctor.id == ClinicSession.doctor_id) & (Doctor.city_id == city_id))
         .join(RegistrationType, (RegistrationType.id == ClinicSession.registration_type_id)
-              & (RegistrationType.city_id == city.id))
+              & (RegistrationType.city_id == city_id))
         .where(*conditions)
         .order_by(ClinicSession.starts_at, ClinicSession.doctor_id, ClinicSession.id)
     )
+
+
+def _session_items(rows, periods: dict[int, list[dict]], now: datetime) -> list[dict]:
+    """The session rows as JSON-ready dicts carrying their periods; sessions without periods
+    in ``periods`` are left out."""
     items = []
     for (sid, doc_id, doc_name, title, hosp_id, dept_id, day, half_day, type_code, type_name, fee,
-         release_at) in await conn.execute(sessions_q):
+         release_at) in rows:
         session_periods = periods.get(sid)
         if session_periods is None:
             continue
