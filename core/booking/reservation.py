@@ -15,9 +15,9 @@ scopes ORM statements; row-level security still applies on PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,15 +33,16 @@ from core.models import (
     Member,
     PaymentMode,
     Period,
+    PoolKind,
     SlotPool,
 )
 from core import idempotency
 from tenants.clock import utcnow
-from tenants.context import require_city
+from tenants.context import CityContext, require_city
 
 from . import errors, events, rules
 from .inventory import unit_booking
-from .statements import DuplicateBooking, statements_for
+from .statements import DuplicateBooking, HotPathStatements, statements_for
 from .views import ViewParts, remember_parts
 
 _P, _CS, _POOL, _H, _D, _DOC, _M = (
@@ -80,7 +81,7 @@ _FIND = (
 _BOOKING_COLUMNS = tuple(c.name for c in Booking.__table__.columns)
 
 
-def _part(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+def _part(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     n = len(prefix)
     return {k[n:]: v for k, v in row.items() if k.startswith(prefix)}
 
@@ -116,7 +117,26 @@ async def reserve(
     rules.check_channel(channel)
     kind = rules.check_pool(pool, channel)
     hot = statements_for(s)
-    params = {"member_id": member_id, "period_id": period_id, "pool": str(kind), "city_id": city.id}
+    found = await _find_and_lock(s, hot, member_id=member_id, period_id=period_id, kind=kind, city_id=city.id)
+    period, cs = await _check_rules(
+        s, found, period_id=period_id, kind=kind, channel=channel, extra_checks=extra_checks, city=city, now=now
+    )
+    booking = _new_booking(
+        s, found, period, cs, member_id=member_id, kind=kind, channel=channel, actor=actor, city=city, now=now
+    )
+    await _write_and_take(
+        s, hot, booking, pool_id=found["pool_id"], session_id=cs.id, period_id=period_id, before_take=before_take
+    )
+    return booking
+
+
+async def _find_and_lock(
+    s: AsyncSession, hot: HotPathStatements, *, member_id: int, period_id: int, kind: PoolKind, city_id: int
+) -> Mapping[str, Any]:
+    """The period's row with its session, pool, hospital, department, doctor and member
+    (``_FIND``), locking the member row. No row: the period or the member is unknown
+    (``not_found``), or the period keeps no units of this pool (``slot_full``)."""
+    params = {"member_id": member_id, "period_id": period_id, "pool": str(kind), "city_id": city_id}
     found = await hot.fetch_one(s, _FIND, params)
     if found is None:
         if await s.scalar(select(Period.id).where(Period.id == period_id)) is None:
@@ -124,13 +144,30 @@ async def reserve(
         if await s.scalar(select(Member.id).where(Member.id == member_id)) is None:
             raise errors.BookingNotFound("会员")
         raise errors.slot_full(period_id)  # the period keeps no units of this pool
+    return found
+
+
+async def _check_rules(
+    s: AsyncSession,
+    found: Mapping[str, Any],
+    *,
+    period_id: int,
+    kind: PoolKind,
+    channel: str,
+    extra_checks: Callable[..., Any] | None,
+    city: CityContext,
+    now: datetime,
+) -> tuple[SimpleNamespace, SimpleNamespace]:
+    """Check the booking rules on the found row: session open, booking window, a unit left,
+    the member's bookings (counted after the lock) and any plugin rules; returns the period
+    and its session as plain objects."""
     period = SimpleNamespace(**_part(found, "p__"))
     cs = SimpleNamespace(**_part(found, "cs__"))
     member = SimpleNamespace(**_part(found, "m__"))
     rules.check_session_open(cs, hospital_active=found["hospital_active"])
     rules.check_window(cs, period, kind, city.rules, now)
     if found["booked"] >= found["capacity"]:
-        raise errors.slot_full(period_id)  # fail fast; the UPDATE below decides when it is close
+        raise errors.slot_full(period_id)  # fail fast; the conditional UPDATE decides when it is close
 
     state = await rules.member_state(s, member, now=now, session_id=cs.id)
     rules.check_member(state, city, now, session_id=cs.id)
@@ -143,13 +180,30 @@ async def reserve(
             period=Period(**vars(period)),
             channel=channel,
         )
+    return period, cs
 
+
+def _new_booking(
+    s: AsyncSession,
+    found: Mapping[str, Any],
+    period: SimpleNamespace,
+    cs: SimpleNamespace,
+    *,
+    member_id: int,
+    kind: PoolKind,
+    channel: str,
+    actor: str,
+    city: CityContext,
+    now: datetime,
+) -> Booking:
+    """The new booking, not yet written: confirmed, or held for payment when the hospital is
+    paid online. Its view parts are remembered on the session and its events and outbox rows
+    collected there, to be written with it."""
     online = found["payment_mode"] == PaymentMode.online
-    pool_id = found["pool_id"]
     booking = unit_booking(
         cs,
         period,
-        pool_id=pool_id,
+        pool_id=found["pool_id"],
         member_id=member_id,
         channel=channel,
         status=BookingStatus.pending_payment if online else BookingStatus.confirmed,
@@ -170,6 +224,23 @@ async def reserve(
     else:
         events.record(s, booking, "confirmed", at=now, actor=actor)
         events.on_confirmed(s, booking, now=now)
+    return booking
+
+
+async def _write_and_take(
+    s: AsyncSession,
+    hot: HotPathStatements,
+    booking: Booking,
+    *,
+    pool_id: int,
+    session_id: int,
+    period_id: int,
+    before_take: Callable[[Booking], Awaitable[None]] | None,
+) -> None:
+    """Run ``before_take`` (its idempotency records are collected, not written), then write
+    the booking, its events, outbox rows and those records and take the unit. A second
+    booking of the session is ``duplicate_session``, no unit left ``slot_full``; the booking
+    is then persistent in the session."""
     idempotency.defer_records(s)
     try:
         if before_take is not None:
@@ -180,9 +251,8 @@ async def reserve(
     try:
         taken = await hot.write_and_take(s, row, records, pool_id=pool_id)
     except DuplicateBooking:
-        raise errors.duplicate_session(cs.id) from None
+        raise errors.duplicate_session(session_id) from None
     if not taken:
         raise errors.slot_full(period_id)
     make_transient_to_detached(booking)
     s.add(booking)  # persistent from here: later changes in this transaction are saved
-    return booking
