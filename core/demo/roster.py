@@ -87,14 +87,44 @@ async def insert_schedule(
     """Create every doctor's sessions on ``days``; returns (sessions, periods, pools) added.
 
     Release instants follow the city's rules (R2.5), so a session ``window`` days away opens
-    at the release time, exactly as it would for a real hospital.
+    at the release time, exactly as it would for a real hospital. Each table is written with
+    one multi-row insert; the ids the database gave are read back before the next one.
     """
     if not days or not doctors:
         return 0, 0, 0
+    session_rows, specs = _session_rows(city, doctors, days, seed=seed)
+    if not session_rows:
+        return 0, 0, 0
+    await s.execute(insert(ClinicSession.__table__), session_rows)
+
+    first, last = min(days), max(days)
+    created = await s.execute(
+        select(ClinicSession.id, ClinicSession.doctor_id, ClinicSession.date, ClinicSession.half_day).where(
+            ClinicSession.date >= first, ClinicSession.date <= last
+        )
+    )
+    period_rows, pool_specs = _period_rows(city, created, specs)
+    await s.execute(insert(Period.__table__), period_rows)
+
+    new_sessions = {row["session_id"] for row in period_rows}
+    made = await s.execute(
+        select(Period.id, Period.session_id, Period.start, Period.starts_at)
+        .join(ClinicSession, ClinicSession.id == Period.session_id)
+        .where(ClinicSession.date >= first, ClinicSession.date <= last)
+    )
+    pool_rows = _pool_rows(city, made, new_sessions, pool_specs)
+    await s.execute(insert(SlotPool.__table__), pool_rows)
+    return len(session_rows), len(period_rows), len(pool_rows)
+
+
+def _session_rows(
+    city: CityContext, doctors: list[RosterDoctor], days: list[date], *, seed: int
+) -> tuple[list[dict], dict[tuple[int, date, str], tuple]]:
+    """The session rows of every doctor's weekly pattern on ``days``, and by (doctor id, day,
+    half-day) the day and its periods (``even_periods``) for :func:`_period_rows`."""
     tz = city.tz
     window = city.rules.booking_window_days
     rtime = city.rules.release_time
-    wanted = set(days)
     session_rows: list[dict] = []
     specs: dict[tuple[int, date, str], tuple] = {}
     for doc in doctors:
@@ -102,7 +132,7 @@ async def insert_schedule(
         type_code = _type_of(doc)
         for day in days:
             for weekday, half_day in pattern:
-                if day.weekday() != weekday or day not in wanted:
+                if day.weekday() != weekday:
                     continue
                 periods = even_periods(half_day, PERIODS_PER_HALF_DAY[half_day], pools_for(doc, type_code))
                 # Doctors of two-campus hospitals alternate between them through the week.
@@ -126,16 +156,16 @@ async def insert_schedule(
                     )
                 )
                 specs[(doc.id, day, half_day)] = (day, periods)
-    if not session_rows:
-        return 0, 0, 0
-    await s.execute(insert(ClinicSession.__table__), session_rows)
+    return session_rows, specs
 
-    first, last = min(days), max(days)
-    created = await s.execute(
-        select(ClinicSession.id, ClinicSession.doctor_id, ClinicSession.date, ClinicSession.half_day).where(
-            ClinicSession.date >= first, ClinicSession.date <= last
-        )
-    )
+
+def _period_rows(
+    city: CityContext, created, specs: dict[tuple[int, date, str], tuple]
+) -> tuple[list[dict], dict[tuple[int, object], dict[str, int]]]:
+    """The period rows of the sessions just inserted (``created``: id, doctor id, date and
+    half-day of the sessions in the date range; those not in ``specs`` existed before), and
+    the units by pool of each, keyed by (session id, start time)."""
+    tz = city.tz
     period_rows: list[dict] = []
     pool_specs: dict[tuple[int, object], dict[str, int]] = {}
     for session_id, doctor_id, day, half_day in created:
@@ -154,14 +184,16 @@ async def insert_schedule(
                 )
             )
             pool_specs[(session_id, p.start)] = p.pools
-    await s.execute(insert(Period.__table__), period_rows)
+    return period_rows, pool_specs
 
-    new_sessions = {row["session_id"] for row in period_rows}
-    made = await s.execute(
-        select(Period.id, Period.session_id, Period.start, Period.starts_at)
-        .join(ClinicSession, ClinicSession.id == Period.session_id)
-        .where(ClinicSession.date >= first, ClinicSession.date <= last)
-    )
+
+def _pool_rows(
+    city: CityContext, made, new_sessions: set[int], pool_specs: dict[tuple[int, object], dict[str, int]]
+) -> list[dict]:
+    """The pool rows of the periods just inserted (``made``: id, session id, start and start
+    instant of the periods in the date range; those of sessions not in ``new_sessions``
+    existed before). Reserved pools go back to the public one ``RESERVED_RELEASE`` before
+    their period."""
     pool_rows: list[dict] = []
     for period_id, session_id, start, starts_at in made:
         if session_id not in new_sessions:
@@ -179,5 +211,4 @@ async def insert_schedule(
                     release_to_public_at=starts_at - RESERVED_RELEASE if reserved else None,
                 )
             )
-    await s.execute(insert(SlotPool.__table__), pool_rows)
-    return len(session_rows), len(period_rows), len(pool_rows)
+    return pool_rows
