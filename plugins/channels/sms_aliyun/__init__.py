@@ -26,6 +26,7 @@ from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendRes
 from tenants.clock import utcnow
 
 from .signing import canonical_query, signed_headers
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "sms_aliyun"
 ENDPOINT = "https://dysmsapi.aliyuncs.com"

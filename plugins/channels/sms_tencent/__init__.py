@@ -27,6 +27,7 @@ from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendRes
 from tenants.clock import utcnow
 
 from .signing import CONTENT_TYPE, authorization
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "sms_tencent"
 ENDPOINT = "https://sms.tencentcloudapi.com"

@@ -27,6 +27,7 @@ from core.plugins.http import HttpClient, TransportError
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
 from .tokens import RETRYABLE, TOKEN_ERRORS, WeChatError, access_token, answer, forget  # noqa: F401 (RETRYABLE kept here)
+from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "wechat_template"
 ENDPOINT = "https://api.weixin.qq.com"

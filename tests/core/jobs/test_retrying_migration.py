@@ -1,4 +1,4 @@
-"""Migration 0012: notifications marked in their error text as still to be retried become
+"""Migration 0011: notifications marked in their error text as still to be retried become
 ``retrying`` (and back on downgrade)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _statuses(engine) -> list[tuple]:
 def _roundtrip(path) -> tuple[list, list]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", secret_key="m" * 48)
     config = alembic_config(settings)
-    before = ScriptDirectory.from_config(config).get_revision("0012").down_revision
+    before = ScriptDirectory.from_config(config).get_revision("0011").down_revision
     upgrade(settings, before)
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:

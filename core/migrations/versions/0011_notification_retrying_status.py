@@ -5,15 +5,15 @@ now says it. Existing marked rows become ``retrying`` with the mark removed (dow
 back). On PostgreSQL the owner lifts FORCE ROW LEVEL SECURITY for this one transaction so the
 update reaches every city's rows.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """hospital plugin settings: a hospital's own values for a plugin its city enabled
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0007
 """
 
@@ -10,7 +10,7 @@ from alembic import context, op
 
 from tenants import rls
 
-revision = "0010"
+revision = "0009"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
