@@ -65,6 +65,17 @@ async def process_outbox_message(rt, outbox_id: int) -> str | None:
     return "done"
 
 
+def _wait_seconds(attempts: int, exc: Exception) -> float:
+    """The back-off, or longer when the failure carries the far end's ``retry_after`` hint
+    (seconds, e.g. from an HTTP 429's Retry-After); never more than the longest back-off."""
+    hint = getattr(exc, "retry_after", None)
+    try:
+        hint = float(hint) if hint is not None else 0.0
+    except (TypeError, ValueError):
+        hint = 0.0
+    return min(max(backoff_seconds(attempts), hint), float(BACKOFF_MAX_SECONDS))
+
+
 async def _record_failure(rt, outbox_id: int, topic: str, exc: Exception) -> str:
     detail = "".join(traceback.format_exception(exc))
     async with rt.db.transaction() as s:
@@ -77,6 +88,6 @@ async def _record_failure(rt, outbox_id: int, topic: str, exc: Exception) -> str
             log.error("outbox %s (%s) failed for good after %s attempts: %s", outbox_id, topic, row.attempts, exc)
         else:
             row.status = "pending"
-            row.due_at = utcnow() + timedelta(seconds=backoff_seconds(row.attempts))
+            row.due_at = utcnow() + timedelta(seconds=_wait_seconds(row.attempts, exc))
             log.warning("outbox %s (%s) attempt %s failed, retry at %s: %s", outbox_id, topic, row.attempts, row.due_at, exc)
         return row.status

@@ -112,3 +112,29 @@ async def test_the_in_process_runner_stays_idle_when_redis_runs_the_jobs(setting
     rt = SimpleNamespace(settings=dataclasses.replace(settings, redis_url="redis://127.0.0.1:6379/0"))
     async with in_process_runner(rt) as task:
         assert task is None
+
+
+async def test_a_far_ends_retry_after_hint_lengthens_the_wait(rt, city, register_plugin):
+    from core.plugins.http import TransportError
+    from core.plugin_api import hookimpl
+
+    class Throttled:
+        @hookimpl
+        def guahao_outbox_handlers(self):
+            async def handle(ctx, payload):
+                raise TransportError("HTTP 429", retry_after=payload["wait"])
+
+            return {"throttled.work": handle}
+
+    register_plugin(Throttled(), "throttled_probe")
+    city = await enable(rt, city, "throttled_probe")
+    short = await emit_row(rt, city, "throttled.work", {"wait": 1})
+    long = await emit_row(rt, city, "throttled.work", {"wait": 900})
+    at = utcnow()
+    with frozen(at):
+        for outbox_id in (short, long):
+            assert await process_outbox_message(rt, outbox_id) == "pending"
+    [first] = await outbox_rows(rt, city, id=short)
+    [second] = await outbox_rows(rt, city, id=long)
+    assert (first.due_at - at).total_seconds() == backoff_seconds(1)  # a short hint keeps the back-off
+    assert (second.due_at - at).total_seconds() == 900
