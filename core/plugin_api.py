@@ -48,7 +48,8 @@ from core.plugins.interfaces import (
 from core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
 from core.plugins.sender_settings import SenderSettings
-from core.plugins.services import check_in, city_session, protect_tenant_table
+from core.booking.service import report_check_in as check_in
+from core.plugins.services import city_session, protect_tenant_table
 from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, setting
 from tenants.clock import utcnow
 from tenants.context import CityContext, current_city, use_city

@@ -22,7 +22,7 @@ from core import idempotency
 from core.errors import DomainError
 from core.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
 from tenants.clock import utcnow
-from tenants.context import CityContext, require_city
+from tenants.context import CityContext, require_city, use_city
 
 from . import engine, errors
 from .credit import credit_status
@@ -137,6 +137,18 @@ async def get_booking(rt, *, member_id: int, booking_id: str) -> dict:
         if booking is None:
             raise errors.BookingNotFound()
         return (await booking_view(s, booking)).model_dump(mode="json")
+
+
+async def report_check_in(rt, city: CityContext, booking_id: str, *, source: str) -> dict:
+    """The hospital saw the patient (取号 at the window or kiosk): check the booking in (R4.1).
+
+    ``source`` names who reported it (``his:<plugin>``) in the booking's history. Returns the
+    booking as the API shows it; raises ``DomainError`` (``not_found``, ``invalid_state`` …).
+    """
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            booking = await engine.check_in(s, booking_id, actor=source)
+            return (await booking_view(s, booking)).model_dump(mode="json")
 
 
 async def list_bookings(rt, *, member_id: int, scope: str = "all") -> list[dict]:

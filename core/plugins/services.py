@@ -1,8 +1,8 @@
-"""Services of the platform a plugin may call, by the plugin API's contract.
+"""What a plugin needs for its own tables: a transaction scoped to one city
+(:func:`city_session`) and row-level security in its migrations (:func:`protect_tenant_table`).
 
-Plugins never write core tables: they ask core to do it through these functions, which run
-the same rules as every other caller. A plugin's own tables (declared on ``TenantModel`` and
-migrated by its own branch) are read and written in :func:`city_session`.
+Plugins never write core tables: they call core's services (``core.plugin_api.check_in`` …),
+which run the same rules as every other caller.
 """
 
 from __future__ import annotations
@@ -20,21 +20,6 @@ async def city_session(rt, city: CityContext) -> AsyncIterator:
     with use_city(city):
         async with rt.db.transaction() as s:
             yield s
-
-
-async def check_in(rt, city: CityContext, booking_id: str, *, source: str) -> dict:
-    """The hospital saw the patient (取号 at the window or kiosk): check the booking in (R4.1).
-
-    ``source`` names who reported it (``his:<plugin>``) in the booking's history. Returns the
-    booking as the API shows it; raises ``DomainError`` (``not_found``, ``invalid_state`` …).
-    """
-    from core.booking import engine
-    from core.booking.views import booking_view
-
-    async with city_session(rt, city) as s:
-        booking = await engine.check_in(s, booking_id, actor=source)
-        view = await booking_view(s, booking)
-    return view.model_dump(mode="json")
 
 
 def protect_tenant_table(op, table: str, app_role_default: str = "guahao_app") -> None:
