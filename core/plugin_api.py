@@ -8,6 +8,7 @@ out, with the reason shown to operators, when the running API is outside it.
 Contents (the guide in ``docs/plugins.md`` walks through them):
 
 - declaring a plugin: :class:`PluginMeta`, :class:`PluginSettings`, :func:`setting`,
+  :func:`endpoint_setting`, :func:`timeout_setting`,
   :data:`API_VERSION`, :data:`CATEGORIES`, :data:`hookimpl`;
 - payment providers: :class:`PaymentProvider`, :class:`PaymentIntent`, :class:`PaymentResult`,
   :class:`RefundResult`, :class:`PaymentError`;
@@ -50,7 +51,7 @@ from core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
 from core.plugins.sender_settings import SenderSettings
 from core.booking.service import report_check_in as check_in
 from core.plugins.services import city_session, protect_tenant_table
-from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, setting
+from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, endpoint_setting, setting, timeout_setting
 from tenants.clock import utcnow
 from tenants.context import CityContext, current_city, use_city
 from tenants.models import TenantModel
@@ -89,12 +90,14 @@ __all__ = [
     "city_session",
     "current_city",
     "emit",
+    "endpoint_setting",
     "expect_success",
     "hookimpl",
     "json_answer",
     "protect_tenant_table",
     "setting",
     "shared_redis",
+    "timeout_setting",
     "template_for",
     "use_city",
     "utcnow",

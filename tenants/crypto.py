@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -72,3 +73,13 @@ def cipher() -> DataCipher:
     if _cipher is None:
         raise RuntimeError("data cipher not configured: create the app or call configure_cipher()")
     return _cipher
+
+
+def seal_secrets(secrets: dict[str, str]) -> str:
+    """A plugin's credentials as stored: one encrypted JSON text (empty when there are none)."""
+    return cipher().encrypt(json.dumps(secrets)) if secrets else ""
+
+
+def open_secrets(sealed: str | None) -> dict[str, str]:
+    """The credentials :func:`seal_secrets` stored (empty for an empty text)."""
+    return json.loads(cipher().decrypt(sealed)) if sealed else {}

@@ -54,3 +54,17 @@ def grants_sql(app_role: str) -> list[str]:
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
         ]
     return out
+
+
+def protect_tables(op, *tables: str, app_role_default: str = "guahao_app") -> None:
+    """In a migration (core's or a plugin's): on PostgreSQL, put each table behind the city
+    policy and grant the application roles their rights to it (nothing to do on SQLite)."""
+    from alembic import context
+
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        for stmt in enable_rls_sql(table):
+            op.execute(stmt)
+    for stmt in grants_sql(context.config.attributes.get("app_role", app_role_default)):
+        op.execute(stmt)

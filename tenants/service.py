@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .clock import utcnow
 from .context import CityContext, use_city
-from .crypto import cipher
+from .crypto import open_secrets, seal_secrets
 from .models import City, CityHost, CityPlugin, District
 from .resolver import city_context
 from .rules import CityRules
@@ -82,7 +82,7 @@ async def configure_plugin(
             row.enabled = enabled
             row.settings = dict(settings or {})
             if secrets is not None:
-                row.secrets_encrypted = cipher().encrypt(json.dumps(secrets)) if secrets else ""
+                row.secrets_encrypted = seal_secrets(secrets)
             row.updated_at = utcnow()
     async with db.transaction() as s:
         c = await s.get(City, city.id)
@@ -97,7 +97,7 @@ async def plugin_config(db, city: CityContext, plugin: str) -> dict | None:
             row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
             if row is None:
                 return None
-            secrets = json.loads(cipher().decrypt(row.secrets_encrypted)) if row.secrets_encrypted else {}
+            secrets = open_secrets(row.secrets_encrypted)
             return {"enabled": row.enabled, "settings": dict(row.settings or {}), "secrets": secrets}
 
 
@@ -108,6 +108,6 @@ async def enabled_plugins(db, city: CityContext) -> dict[str, dict]:
             rows = (await s.scalars(select(CityPlugin).where(CityPlugin.enabled.is_(True)))).all()
     out = {}
     for r in rows:
-        secrets = json.loads(cipher().decrypt(r.secrets_encrypted)) if r.secrets_encrypted else {}
+        secrets = open_secrets(r.secrets_encrypted)
         out[r.plugin] = {"settings": r.settings or {}, "secrets": secrets}
     return out

@@ -9,7 +9,6 @@ written to the audit log.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -20,13 +19,13 @@ from core.errors import DomainError, NotFound
 from core.models.plugins import HospitalPlugin
 from tenants.clock import utcnow
 from tenants.context import CityContext, use_city
-from tenants.crypto import cipher
+from tenants.crypto import open_secrets, seal_secrets
 
 from .settings import validate
 
 
 def _secrets(row: HospitalPlugin | None) -> dict[str, str]:
-    return json.loads(cipher().decrypt(row.secrets_encrypted)) if row and row.secrets_encrypted else {}
+    return open_secrets(row.secrets_encrypted if row else "")
 
 
 async def hospital_configs(db, city: CityContext) -> dict[str, dict[int, dict]]:
@@ -85,7 +84,7 @@ async def configure_hospital_plugin(
         before = {"settings": row.settings, "credentials_stored": sorted(stored)}
     stored.update(given)
     row.settings = dict(settings)
-    row.secrets_encrypted = cipher().encrypt(json.dumps(stored)) if stored else ""
+    row.secrets_encrypted = seal_secrets(stored)
     row.updated_at = utcnow()
     await _bump_city(s)
     await s.flush()

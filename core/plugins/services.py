@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from tenants import rls
 from tenants.context import CityContext, use_city
 
 
@@ -22,16 +23,7 @@ async def city_session(rt, city: CityContext) -> AsyncIterator:
             yield s
 
 
-def protect_tenant_table(op, table: str, app_role_default: str = "guahao_app") -> None:
+def protect_tenant_table(op, table: str) -> None:
     """In a plugin's migration: on PostgreSQL, put ``table`` behind row-level security by
     ``city_id`` and grant the application role its rights (no-op on SQLite)."""
-    from alembic import context
-
-    from tenants import rls
-
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for stmt in rls.enable_rls_sql(table):
-        op.execute(stmt)
-    for stmt in rls.grants_sql(context.config.attributes.get("app_role", app_role_default)):
-        op.execute(stmt)
+    rls.protect_tables(op, table)

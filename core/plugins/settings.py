@@ -74,6 +74,19 @@ def setting(
     return Field(default, title=label, description=help, json_schema_extra=extra, **constraints)
 
 
+def endpoint_setting(default: str) -> Any:
+    """The provider's API address, rarely changed (a test or private deployment points it
+    elsewhere)."""
+    return setting(default, label="接口地址", label_en="Endpoint", pattern=r"^https?://\S+$",
+                   help="一般不用改。", help_en="Rarely changed.")
+
+
+def timeout_setting(default: float, far_end: str, far_end_en: str, *, most: float = 60) -> Any:
+    """Seconds to wait for the far end (``far_end``: who answers, e.g. 短信网关 / the gateway)."""
+    return setting(default, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=most,
+                   help=f"等待{far_end}应答的最长时间。", help_en=f"How long to wait for {far_end_en}.")
+
+
 # --- describing the fields ----------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
 from tenants.clock import utcnow
 from tenants.context import require_city
-from tenants.crypto import cipher
+from tenants.crypto import open_secrets, seal_secrets
 from tenants.models import City, CityPlugin, District
 from tenants.rules import CityRules
 
@@ -154,7 +154,7 @@ def secret_names(row: CityPlugin | None) -> set[str]:
     """Names of the secrets stored for a plugin (the values are never shown)."""
     if row is None or not row.secrets_encrypted:
         return set()
-    return set(json.loads(cipher().decrypt(row.secrets_encrypted)))
+    return set(open_secrets(row.secrets_encrypted))
 
 
 async def configure_plugin(
@@ -175,7 +175,7 @@ async def configure_plugin(
     declared settings model, counting the stored secrets that stay: a refusal raises
     (``SettingsInvalid``, ``plugin_not_found``, ``plugin_broken``) and changes nothing."""
     row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
-    stored = json.loads(cipher().decrypt(row.secrets_encrypted)) if row and row.secrets_encrypted else {}
+    stored = open_secrets(row.secrets_encrypted if row else "")
     for name in clear_secrets:
         stored.pop(name, None)
     given = {k: v for k, v in (secrets or {}).items() if v}
@@ -193,7 +193,7 @@ async def configure_plugin(
     stored.update(given)
     row.enabled = enabled
     row.settings = dict(settings)
-    row.secrets_encrypted = cipher().encrypt(json.dumps(stored)) if stored else ""
+    row.secrets_encrypted = seal_secrets(stored)
     row.updated_at = utcnow()
     city = await _city_row(s)
     city.config_version += 1

@@ -6,7 +6,7 @@ Revises: 0007
 
 import sqlalchemy as sa
 import sqlmodel
-from alembic import context, op
+from alembic import op
 
 from tenants import rls
 
@@ -37,11 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("hospital_plugins", schema=None) as batch_op:
         batch_op.create_index("ix_hospital_plugins_city_id", ["city_id"], unique=False)
         batch_op.create_index("ix_hospital_plugins_hospital_id", ["hospital_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        for stmt in rls.enable_rls_sql("hospital_plugins"):
-            op.execute(stmt)
-        for stmt in rls.grants_sql(context.config.attributes.get("app_role", "guahao_app")):
-            op.execute(stmt)
+    rls.protect_tables(op, "hospital_plugins")
 
 
 def downgrade() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.plugin_api import PluginMeta, PluginSettings, setting
+from core.plugin_api import PluginMeta, PluginSettings, setting, timeout_setting
 
 NAME = "his_example"
 
@@ -13,8 +13,7 @@ class Settings(PluginSettings):
     endpoint: str = setting(label="HIS 接口地址", label_en="HIS endpoint", pattern=r"^https?://\S+$",
                             example="https://his.example.cn/api",
                             help="医院提供的接口根地址，不带结尾的斜杠。", help_en="The hospital's API root, without a trailing slash.")
-    timeout: float = setting(10.0, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=60,
-                             help="等待医院应答的最长时间。", help_en="How long to wait for the hospital.")
+    timeout: float = timeout_setting(10.0, "医院", "the hospital")
     signing_key: str = setting(secret=True, label="签名密钥", label_en="Signing key", min_length=16,
                                help="与医院约定的 HMAC-SHA256 密钥，双向签名都用它。",
                                help_en="The HMAC-SHA256 key agreed with the hospital, for both directions.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, setting
+from core.plugin_api import PluginMeta, setting, timeout_setting
 from core.plugins.sender_settings import SenderSettings
 
 
@@ -15,8 +15,7 @@ class Settings(SenderSettings):
                           example="noreply@guahao.example.cn", help="邮件的发件人。", help_en="The address mails come from.")
     use_tls: bool = setting(False, label="使用 STARTTLS", label_en="Use STARTTLS",
                             help="服务器支持时请打开。", help_en="Turn on when the server supports it.")
-    timeout: float = setting(15.0, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=120,
-                             help="等待邮件服务器的最长时间。", help_en="How long to wait for the server.")
+    timeout: float = timeout_setting(15.0, "邮件服务器", "the server", most=120)
     username: str = setting("", secret=True, label="登录用户名", label_en="User name",
                             help="服务器要求登录时填写。", help_en="When the server asks for a login.")
     password: str = setting("", secret=True, label="登录密码", label_en="Password",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, setting
+from core.plugin_api import PluginMeta, endpoint_setting, setting, timeout_setting
 from core.plugins.sender_settings import TEMPLATES_HELP, TEMPLATES_HELP_EN, SenderSettings
 
 
@@ -12,10 +12,8 @@ class Settings(SenderSettings):
     templates: dict[str, str | dict] = setting(default_factory=dict, label="短信模板", label_en="Templates",
                                                example={"booking_confirmed": "SMS_000001"},
                                                help=TEMPLATES_HELP, help_en=TEMPLATES_HELP_EN)
-    endpoint: str = setting("https://dysmsapi.aliyuncs.com", label="接口地址", label_en="Endpoint",
-                            pattern=r"^https?://\S+$", help="一般不用改。", help_en="Rarely changed.")
-    timeout: float = setting(10.0, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=60,
-                             help="等待短信网关应答的最长时间。", help_en="How long to wait for the gateway.")
+    endpoint: str = endpoint_setting("https://dysmsapi.aliyuncs.com")
+    timeout: float = timeout_setting(10.0, "短信网关", "the gateway")
     access_key_id: str = setting(secret=True, label="AccessKey ID", label_en="AccessKey ID", min_length=8,
                                  help="建议使用只授权短信发送的 RAM 子账号。", help_en="Use a RAM user allowed to send SMS only.")
     access_key_secret: str = setting(secret=True, label="AccessKey Secret", label_en="AccessKey Secret", min_length=8,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, setting
+from core.plugin_api import PluginMeta, endpoint_setting, setting, timeout_setting
 from core.plugins.sender_settings import TEMPLATES_HELP, TEMPLATES_HELP_EN, SenderSettings
 
 
@@ -16,12 +16,10 @@ class Settings(SenderSettings):
                                                help=TEMPLATES_HELP + "腾讯云模板参数按顺序，params 可写成列表。",
                                                help_en=TEMPLATES_HELP_EN + " Tencent parameters are positional: "
                                                                            "params may be a list.")
-    endpoint: str = setting("https://sms.tencentcloudapi.com", label="接口地址", label_en="Endpoint",
-                            pattern=r"^https?://\S+$", help="一般不用改。", help_en="Rarely changed.")
+    endpoint: str = endpoint_setting("https://sms.tencentcloudapi.com")
     region: str = setting("ap-guangzhou", label="地域", label_en="Region", pattern=r"^[a-z]{2}-[a-z]+(-\d+)?$",
                           help="如 ap-guangzhou、ap-beijing。", help_en="For example ap-guangzhou or ap-beijing.")
-    timeout: float = setting(10.0, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=60,
-                             help="等待短信网关应答的最长时间。", help_en="How long to wait for the gateway.")
+    timeout: float = timeout_setting(10.0, "短信网关", "the gateway")
     secret_id: str = setting(secret=True, label="SecretId", label_en="SecretId", min_length=8,
                              help="建议使用只授权短信发送的子用户密钥。", help_en="Use a sub-user's key allowed to send SMS only.")
     secret_key: str = setting(secret=True, label="SecretKey", label_en="SecretKey", min_length=8,

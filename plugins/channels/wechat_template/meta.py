@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, setting
+from core.plugin_api import PluginMeta, endpoint_setting, setting, timeout_setting
 from core.plugins.sender_settings import SenderSettings
 
 
@@ -17,10 +17,8 @@ class Settings(SenderSettings):
              "不写 params 时全文放入 content 字段。",
         help_en="Message kind → {\"template_id\": id, \"params\": {template key: message param}, \"url\": link}; "
                 "without params the whole text goes into content.")
-    endpoint: str = setting("https://api.weixin.qq.com", label="接口地址", label_en="Endpoint",
-                            pattern=r"^https?://\S+$", help="一般不用改。", help_en="Rarely changed.")
-    timeout: float = setting(10.0, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=60,
-                             help="等待微信接口应答的最长时间。", help_en="How long to wait for WeChat.")
+    endpoint: str = endpoint_setting("https://api.weixin.qq.com")
+    timeout: float = timeout_setting(10.0, "微信接口", "WeChat")
     app_secret: str = setting(secret=True, label="AppSecret", label_en="AppSecret", min_length=16,
                               help="公众号的开发者密码。", help_en="The Official Account's developer secret.")
 

@@ -6,7 +6,7 @@ Revises: 0007 (core)
 
 import sqlalchemy as sa
 import sqlmodel
-from alembic import context, op
+from alembic import op
 
 from tenants import rls
 
@@ -35,11 +35,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stripe_webhook_events", schema=None) as batch_op:
         batch_op.create_index("ix_stripe_webhook_events_city_id", ["city_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        for stmt in rls.enable_rls_sql("stripe_webhook_events"):
-            op.execute(stmt)
-        for stmt in rls.grants_sql(context.config.attributes.get("app_role", "guahao_app")):
-            op.execute(stmt)
+    rls.protect_tables(op, "stripe_webhook_events")
 
 
 def downgrade() -> None:
