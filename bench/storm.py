@@ -203,7 +203,7 @@ async def main(members: int, workers: int) -> None:
     ref_periods = await build_inventory(rt, city, "B")
     member_ids = await make_members(rt, city, members)
     tokens = [issue(settings, member_id=m, city_id=city.id)[0] for m in member_ids]
-    pool_size = int(os.environ.get("GUAHAO_DB_POOL_SIZE", "10"))
+    pool_size = settings.db_pool_size
 
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}

@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from tenants.middleware import CityMiddleware
-from tenants.settings import Settings
+from tenants.settings import Settings, SettingsError
 
 from .runtime import Runtime
 
@@ -31,12 +31,13 @@ def app_routes(rt: Runtime) -> list:
 
 
 def _settings_from_env() -> Settings:
-    """The environment's settings; keys unfit for production stop the process with one line
-    (this is how ``uvicorn core.app:create_app --factory`` starts)."""
-    settings = Settings.from_env()
-    problem = settings.key_problem()
-    if problem is not None:
-        raise SystemExit(f"error: {problem}")
+    """The environment's settings; a bad value or keys unfit for production stop the process
+    with one line (this is how ``uvicorn core.app:create_app --factory`` starts)."""
+    try:
+        settings = Settings.from_env()
+        settings.require_keys()
+    except SettingsError as exc:
+        raise SystemExit(f"error: {exc}") from None
     return settings
 
 

@@ -11,10 +11,8 @@ with errors, or one the city has since outgrown, is never written.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,18 +25,20 @@ from core.importing import SHEETS, ImportFile, ImportPlan, Limits, apply, previe
 
 from .pages import Console, console_page
 
-# Uploads wait here between preview and apply. With several web servers, point
-# GUAHAO_IMPORT_DIR at a folder they share, so the apply may reach any of them.
-STORE = Path(os.environ.get("GUAHAO_IMPORT_DIR") or Path(tempfile.gettempdir()) / "guahao-console-imports")
 KEEP_SECONDS = 30 * 60
 LIMITS = Limits()
 
 
 class UploadStore:
-    """Uploaded files kept for ``KEEP_SECONDS`` under ``STORE/<token>/``, owned by one staff
-    account of one city. Expired uploads are removed whenever a new one is saved."""
+    """Uploaded files kept for ``KEEP_SECONDS`` under ``root/<token>/``, owned by one staff
+    account of one city. Expired uploads are removed whenever a new one is saved.
 
-    def __init__(self, root: Path = STORE):
+    Parameters:
+        root: the folder (``Settings.import_path``: with several web servers, a folder they
+            share, so the apply may reach another server than the preview).
+    """
+
+    def __init__(self, root: Path):
         self.root = root
 
     def save(self, files: list[ImportFile], *, owner: str, city_id: int) -> str:
@@ -87,7 +87,8 @@ class UploadStore:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-store = UploadStore()
+def _store(c: Console) -> UploadStore:
+    return UploadStore(c.rt.settings.import_path)
 
 
 def _owner(c: Console) -> str:
@@ -117,14 +118,14 @@ async def preview_page(c: Console) -> Response:
     files = await _uploaded(c)
     async with c.transaction() as s:
         plan = await preview(s, files, limits=LIMITS)
-    token = store.save(files, owner=_owner(c), city_id=c.city.id) if plan.ok and files else None
+    token = _store(c).save(files, owner=_owner(c), city_id=c.city.id) if plan.ok and files else None
     return _render_plan(c, plan, token, status=200 if plan.ok else 422)
 
 
 @console_page("import.run")
 async def apply_page(c: Console) -> Response:
     token = c.form.get("token", "")
-    files = store.load(token, owner=_owner(c), city_id=c.city.id)
+    files = _store(c).load(token, owner=_owner(c), city_id=c.city.id)
     try:
         async with c.transaction() as s:
             plan = await preview(s, files, limits=LIMITS)
@@ -137,7 +138,7 @@ async def apply_page(c: Console) -> Response:
         async with c.transaction() as s:
             plan = await preview(s, files, limits=LIMITS)
         return _render_plan(c, plan, None, status=exc.status)
-    store.discard(token)
+    _store(c).discard(token)
     return c.render("importing/result.html", plan=plan, counts=counts)
 
 

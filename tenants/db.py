@@ -22,7 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from .context import current_city, platform_reason
 from .models import TenantModel
 from .rls import platform_role
-from .settings import Settings
+from .settings import DEFAULT_POOL_SIZE, Settings
 
 log = logging.getLogger("guahao.db")
 
@@ -123,7 +123,10 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, pre_ping: bool = False) -> AsyncEngine:
+    """An engine for ``url``; on PostgreSQL a pool of ``pool_size`` connections (as many again
+    in overflow), testing each before use when ``pre_ping`` (``Settings.db_pool_size`` and
+    ``db_pre_ping``)."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -131,15 +134,14 @@ def make_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
         engine = create_async_engine(url)
         _sqlite_setup(engine)
         return engine
-    size = pool_size or int(os.environ.get("GUAHAO_DB_POOL_SIZE", "10"))
-    # No pre-ping: it costs a round trip on every checkout, on the booking rush's hot path.
+    # No pre-ping by default: it costs a round trip on every checkout, on the booking rush's hot path.
     # A connection broken by a database restart fails one request and invalidates the
     # pool (SQLAlchemy's disconnect detection); recycling bounds a connection's age.
     return create_async_engine(
         url,
-        pool_size=size,
-        max_overflow=size,
-        pool_pre_ping=os.environ.get("GUAHAO_DB_PRE_PING", "") in ("1", "true"),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "guahao"}},
     )
@@ -156,7 +158,7 @@ class Database:
     def __init__(self, settings: Settings, url: str | None = None):
         self.settings = settings
         self.url = url or settings.app_url
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping)
         self.dialect = self.engine.dialect.name
         self._factory = async_sessionmaker(
             self.engine,

@@ -1,12 +1,14 @@
 """The one settings object, read from the environment.
 
 Every knob that differs between the embedded default (SQLite, no Redis) and production
-(PostgreSQL, Redis, Sentry) is here, so the same code runs both ways.
+(PostgreSQL, Redis, Sentry) is here, so the same code runs both ways. Nothing else reads the
+environment: code takes these settings (the runtime's ``rt.settings``).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +21,28 @@ MIN_KEY_LENGTH = 32
 NEW_KEY_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
-class InsecureKeys(ValueError):
+class SettingsError(ValueError):
+    """A setting the process cannot run with; the message is one line naming the variable."""
+
+
+class InsecureKeys(SettingsError):
     """The keys do not suit a production server; the message is one line naming the variable."""
+
+
+DEFAULT_POOL_SIZE = 10
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
 def _key_list(value: str) -> tuple[str, ...]:
@@ -76,6 +98,14 @@ class Settings:
             hashed; new values use ``data_key`` (env ``GUAHAO_DATA_KEYS_OLD``, comma-separated).
         environment: ``production`` demands real keys even on SQLite without Redis
             (env ``GUAHAO_ENV``); PostgreSQL or Redis demand them anyway.
+        db_pool_size: PostgreSQL connections a process keeps (and as many again in overflow);
+            the booking gate lets twice as many booking transactions run at once
+            (env ``GUAHAO_DB_POOL_SIZE``).
+        db_pre_ping: test a pooled connection before each use (env ``GUAHAO_DB_PRE_PING``;
+            off: it costs a round trip on the booking rush's hot path).
+        import_dir: where console catalogue uploads wait between preview and apply; with
+            several web servers a folder they share (env ``GUAHAO_IMPORT_DIR``; empty: a
+            folder in the system's temporary directory, see :attr:`import_path`).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -97,6 +127,9 @@ class Settings:
     secret_keys_old: tuple[str, ...] = field(default=(), repr=False)
     data_keys_old: tuple[str, ...] = field(default=(), repr=False)
     environment: str = ""
+    db_pool_size: int = DEFAULT_POOL_SIZE
+    db_pre_ping: bool = False
+    import_dir: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -109,7 +142,7 @@ class Settings:
             secret_key=env.get("GUAHAO_SECRET_KEY", "").strip() or DEV_SECRET,
             data_key=env.get("GUAHAO_DATA_KEY", "").strip(),
             sentry_dsn=env.get("SENTRY_DSN", ""),
-            debug=env.get("GUAHAO_DEBUG", "") in ("1", "true", "yes"),
+            debug=_flag(env, "GUAHAO_DEBUG"),
             availability_cache_seconds=float(env.get("GUAHAO_AVAILABILITY_CACHE_SECONDS", "1.0")),
             public_base_url=env.get("GUAHAO_PUBLIC_BASE_URL", "").rstrip("/"),
         )
@@ -119,6 +152,9 @@ class Settings:
             secret_keys_old=_key_list(env.get("GUAHAO_SECRET_KEYS_OLD", "")),
             data_keys_old=_key_list(env.get("GUAHAO_DATA_KEYS_OLD", "")),
             environment=env.get("GUAHAO_ENV", "").strip().lower(),
+            db_pool_size=_positive_int(env, "GUAHAO_DB_POOL_SIZE", DEFAULT_POOL_SIZE),
+            db_pre_ping=_flag(env, "GUAHAO_DB_PRE_PING"),
+            import_dir=env.get("GUAHAO_IMPORT_DIR", "").strip(),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}
@@ -189,6 +225,11 @@ class Settings:
         if self.run_outbox_in_process is not None:
             return self.run_outbox_in_process
         return not self.redis_url
+
+    @property
+    def import_path(self) -> Path:
+        """The folder of pending console uploads (``import_dir``, else one in the temp directory)."""
+        return Path(self.import_dir) if self.import_dir else Path(tempfile.gettempdir()) / "guahao-console-imports"
 
     def sqlite_path(self) -> Path | None:
         u = make_url(self.database_url)

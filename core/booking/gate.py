@@ -27,12 +27,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import time
 from collections import OrderedDict
 from typing import AsyncIterator
 
-from tenants.settings import Settings
+from tenants.settings import DEFAULT_POOL_SIZE, Settings
 
 log = logging.getLogger("guahao.booking")
 
@@ -41,9 +40,10 @@ BOOKED_KEY_TTL = 24 * 3600.0
 BOOKED_KEYS_IN_MEMORY = 100_000
 
 
-def default_turns() -> int:
-    """As many booking transactions at once as the database pool has connections."""
-    return 2 * int(os.environ.get("GUAHAO_DB_POOL_SIZE", "10"))
+def default_turns(pool_size: int = DEFAULT_POOL_SIZE) -> int:
+    """As many booking transactions at once as the database pool has connections (its
+    ``pool_size`` and as many again in overflow)."""
+    return 2 * pool_size
 
 
 def _key_digest(owner: str, key: str) -> str:
@@ -218,4 +218,5 @@ class RedisGate(MemoryGate):
 
 def make_gate(settings: Settings) -> MemoryGate:
     """The Redis gate when Redis is configured (several processes), else the in-process one."""
-    return RedisGate() if settings.redis_url else MemoryGate()
+    turns = default_turns(settings.db_pool_size)
+    return RedisGate(turns=turns) if settings.redis_url else MemoryGate(turns=turns)

@@ -16,7 +16,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from tenants.settings import InsecureKeys, Settings
+from tenants.settings import Settings, SettingsError
 
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args) or 0
-    except (CliError, InsecureKeys) as exc:
+    except (CliError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DBAPIError as exc:

@@ -21,11 +21,9 @@ def settings_from_env() -> Settings:
 
 def serving_settings() -> Settings:
     """The environment's settings for a process that serves (web, worker): keys unfit for
-    production are a one-line error before anything starts."""
+    production raise ``InsecureKeys``, a one-line error before anything starts."""
     settings = settings_from_env()
-    problem = settings.key_problem()
-    if problem is not None:
-        raise CliError(problem)
+    settings.require_keys()
     return settings
 
 
