@@ -11,6 +11,7 @@ has its mainland mobile numbers, 18-character resident ID numbers, bearer tokens
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -56,7 +57,7 @@ def sensitive_key(key: Any) -> bool:
     if key.strip().lower().replace("-", "_") in SENSITIVE_KEYS:
         return True
     words = _words(key)
-    return bool(SENSITIVE_WORDS.intersection(words)) or any(pair in SENSITIVE_PAIRS for pair in zip(words, words[1:]))
+    return bool(SENSITIVE_WORDS.intersection(words)) or any(pair in SENSITIVE_PAIRS for pair in itertools.pairwise(words))
 
 
 def scrub_text(text: str) -> str:
@@ -109,8 +110,8 @@ def init_sentry(settings: Settings) -> None:
 
 def sentry_options() -> dict[str, Any]:
     """How this platform talks to Sentry: no personal data by default, no frame locals, scrubbed."""
-    return dict(send_default_pii=False, include_local_variables=False, traces_sample_rate=0.0,
-                before_send=before_send, before_breadcrumb=before_breadcrumb)
+    return {"send_default_pii": False, "include_local_variables": False, "traces_sample_rate": 0.0,
+            "before_send": before_send, "before_breadcrumb": before_breadcrumb}
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import zlib
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -37,9 +38,9 @@ SECRETS = [PASSWORD, PHONE, SPACED, HYPHENED, ID_NUMBER, ID_NUMBER.lower(), BEAR
 class _Capture(http.server.BaseHTTPRequestHandler):
     """A stand-in Sentry: keeps every envelope it is sent (decompressed)."""
 
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         encoding = self.headers.get("Content-Encoding", "")
         if encoding == "gzip":

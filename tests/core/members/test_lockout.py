@@ -10,7 +10,11 @@ import pytest
 
 from core.errors import DomainError
 from core.members import service
-from core.members.throttle import IP_MAX_FAILURES, MemoryLoginThrottle, RedisLoginThrottle
+from core.members.throttle import (
+    IP_MAX_FAILURES,
+    MemoryLoginThrottle,
+    RedisLoginThrottle,
+)
 from tenants.context import use_city
 
 ID = "11010519491231002X"
