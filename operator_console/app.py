@@ -1,8 +1,11 @@
 """The operator console (``/console/…``): the staff web application.
 
 ``core.app`` mounts it through the entry-point group ``guahao.apps`` (core never imports the
-console). Each area is a module exporting ``routes() -> list[BaseRoute]`` with paths relative
-to ``/console``; adding an area is one line in ``AREAS``.
+console). The modules are grouped by area in subpackages: ``kit`` (the console's own page
+plumbing: session, principal and access, navigation, rendering), ``signin``, ``city``,
+``hospital``, ``booking`` (staff booking for patients), ``reports`` and ``vendor``. Each page
+module exports ``routes() -> list[BaseRoute]`` with paths relative to ``/console``; adding one
+is a line in ``AREAS``.
 """
 
 from __future__ import annotations
@@ -15,28 +18,29 @@ from starlette.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
 
-# Modules of operator_console, each with ``routes()``.
+# Page modules (below operator_console), each with ``routes()``. No two routes match the same
+# request, so their order here is only for reading.
 AREAS = [
-    "auth",
-    "account",
-    "home",
-    "staff",
-    "settings",
-    "audit",
-    "vendor",
-    "sso",
-    "agent",
-    "importing",
-    "clinic",
-    "referral",
-    "catalogue",
-    "hospital_plugins",
-    "schedules",
-    "schedule_changes",
-    "schedule_templates",
-    "hospital_complaints",
-    "hospital_stats",
-    "dashboards",
+    "signin.auth",
+    "signin.account",
+    "signin.sso",
+    "city.home",
+    "city.staff",
+    "city.settings",
+    "city.audit",
+    "city.importing",
+    "city.catalogue",
+    "hospital.plugins",
+    "hospital.schedules",
+    "hospital.schedule_changes",
+    "hospital.schedule_templates",
+    "hospital.complaints",
+    "hospital.stats",
+    "booking.agent",
+    "booking.clinic",
+    "booking.referral",
+    "reports.dashboards",
+    "vendor.platform",
 ]
 
 

@@ -21,8 +21,8 @@ import pytest
 
 from core.demo import data
 from core.demo.staff import PASSWORD
-from operator_console.access import CAPABILITIES
-from operator_console.navigation import CITY_NAV
+from operator_console.kit.access import CAPABILITIES
+from operator_console.kit.navigation import CITY_NAV
 
 from .server import DESKTOP, ROOT, demo_server
 

@@ -14,7 +14,7 @@ from core.members import service, tokens
 from core.runtime import Runtime
 from core.staff.vendor import create_vendor
 from core.web.signing import sign, unsign
-from operator_console.session import COOKIE, PURPOSE
+from operator_console.kit.session import COOKIE, PURPOSE
 from tenants.clock import utcnow
 from tenants.context import use_city
 from tenants.crypto import DataCipher, cipher, configure_cipher

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from core.reports import REPORTS, ReportFilter, bookings_report, to_csv, to_xlsx
-from operator_console.charts import report_option
+from operator_console.reports.charts import report_option
 from tenants.context import use_city
 
 from .dataset import build

@@ -15,8 +15,8 @@ from core.plugins import hospital as hospital_config
 from core.plugins import settings as plugin_settings
 from core.plugins.settings import SettingsInvalid
 
-from .pages import Console, console_page
-from .settings import field_rows
+from ..city.settings import field_rows
+from ..kit.pages import Console, console_page
 
 
 def _hospital_plugins(c: Console, plugins) -> list[tuple[str, object]]:

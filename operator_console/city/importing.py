@@ -23,7 +23,7 @@ from starlette.routing import Route
 from core.errors import DomainError, ValidationFailed
 from core.importing import SHEETS, ImportFile, ImportPlan, Limits, apply, preview
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 KEEP_SECONDS = 30 * 60
 LIMITS = Limits()

@@ -12,7 +12,7 @@ from core.staff.vendor import open_city
 from tenants.context import platform_scope
 from tenants.models import City, CityPlugin
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 
 async def _cities(c: Console) -> list[dict]:

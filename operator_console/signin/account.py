@@ -16,7 +16,7 @@ from core.models.staff import StaffAccount, VendorAccount
 from core.staff import accounts
 from core.staff.auth import begin_totp, confirm_totp, provisioning_uri, totp_secret
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 
 def qr_svg(data: str) -> str:

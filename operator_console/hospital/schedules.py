@@ -33,8 +33,8 @@ from core.models import (
 )
 from tenants.clock import utcnow
 
-from .hospital_pick import POOL_LABELS, STATUS_LABELS, chosen_hospital, half_day_label, parse_date, refusal
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
+from .pick import POOL_LABELS, STATUS_LABELS, chosen_hospital, half_day_label, parse_date, refusal
 
 MAX_DAYS = 62
 MAX_ROWS = 400

@@ -16,8 +16,8 @@ from core.backoffice.scope import mask_name
 from core.errors import DomainError, NotFound
 from core.models import Hospital, Member
 
+from ..kit.pages import Console, console_page
 from . import picking
-from .pages import Console, console_page
 
 
 def _centre(c: Console) -> int:

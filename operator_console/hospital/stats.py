@@ -15,8 +15,8 @@ from starlette.routing import Route
 from core.reports import ReportFilter, bookings_report, no_show_report
 from tenants.clock import utcnow
 
-from .hospital_pick import chosen_hospital, parse_date
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
+from .pick import chosen_hospital, parse_date
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

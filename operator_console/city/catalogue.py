@@ -17,7 +17,7 @@ from core.catalogue.queries import KIND_NAMES, TITLE_NAMES
 from core.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 FIELD_ERRORS = {
     "required": "Required.",

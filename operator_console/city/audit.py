@@ -18,7 +18,7 @@ from core import audit
 from tenants.context import platform_scope, use_city
 from tenants.models import City
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 PAGE = 50
 

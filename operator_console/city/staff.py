@@ -17,8 +17,8 @@ from core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
 from core.staff import accounts
 from core.staff.auth import is_locked, reset_totp
 
-from . import access
-from .pages import Console, console_page
+from ..kit import access
+from ..kit.pages import Console, console_page
 
 FIELD_ERRORS = {
     "required": "Required.",

@@ -18,8 +18,8 @@ from core.backoffice.changes import REASON_MAX
 from core.errors import DomainError
 from core.models import ClinicSession, Doctor, HalfDay
 
-from .hospital_pick import POOL_LABELS, STATUS_LABELS, half_day_label, parse_date, refusal
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
+from .pick import POOL_LABELS, STATUS_LABELS, half_day_label, parse_date, refusal
 from .schedules import scoped_session
 
 WHY = {

@@ -27,8 +27,8 @@ from core.staff.auth import logged_in, usable
 from core.staff.sso import client_secret, find_account, get_provider
 from core.web.signing import sign, unsign
 
-from .pages import Console, console_page
-from .session import is_https
+from ..kit.pages import Console, console_page
+from ..kit.session import is_https
 
 log = logging.getLogger("guahao.console.sso")
 

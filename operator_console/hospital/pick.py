@@ -16,7 +16,7 @@ from core.errors import DomainError, NotFound
 from core.models import Hospital
 from core.models.staff import HOSPITAL_ROLES
 
-from .pages import Console
+from ..kit.pages import Console
 
 # English sentences of the back office's refusals (their own messages are zh-CN only).
 ENGLISH = {

@@ -21,7 +21,7 @@ from core.staff import sso
 from tenants.rules import CityRules
 from tenants.models import City
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 RULE_LABELS = {
     "booking_window_days": "Booking window (days ahead)",

@@ -32,9 +32,9 @@ from core.reports import GROUPS, REPORTS, Report, ReportFilter, to_csv, to_xlsx
 from core.reports.dims import CHANNELS, DIMENSIONS
 from tenants.clock import utcnow
 
-from . import access
+from ..kit import access
+from ..kit.pages import Console, console_page
 from .charts import report_option
-from .pages import Console, console_page
 
 DEFAULT_DAYS = 30
 # Statistics are of closed days (T+1, through yesterday) unless asked otherwise: a day still

@@ -16,8 +16,8 @@ from core.staff.auth import authenticate_staff, authenticate_vendor, second_fact
 from core.web.i18n import pick
 from tenants.context import use_city
 
-from .pages import LANG_COOKIE, Console, console_page
-from .session import PATH
+from ..kit.pages import LANG_COOKIE, Console, console_page
+from ..kit.session import PATH
 
 
 def home_of(c: Console) -> str:

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from core.models import District, Doctor, Hospital
 
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
 
 
 async def scope_description(c: Console) -> dict:

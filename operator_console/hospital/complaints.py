@@ -15,8 +15,8 @@ from core.backoffice.scope import mask_name
 from core.errors import DomainError, NotFound
 from core.models import Complaint, ComplaintStatus, Member
 
-from .hospital_pick import STATUS_LABELS, chosen_hospital, refusal
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
+from .pick import STATUS_LABELS, chosen_hospital, refusal
 
 CATEGORIES = {"service": "Service", "waiting": "Waiting", "medical": "Medical care", "fees": "Fees",
               "environment": "Environment", "booking": "Booking", "other": "Other"}

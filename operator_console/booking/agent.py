@@ -24,8 +24,8 @@ from core.models import Member
 from core.web.signing import sign, unsign
 from tenants.clock import utcnow
 
+from ..kit.pages import Console, console_page
 from . import picking
-from .pages import Console, console_page
 
 PURPOSE = "guahao-console-caller"
 CALLER_SECONDS = 30 * 60

@@ -22,8 +22,8 @@ from core.errors import DomainError, NotFound, ValidationFailed
 from core.models import Campus, Doctor, HalfDay, Hospital, PoolKind, RegistrationType, ScheduleTemplate
 from tenants.clock import utcnow
 
-from .hospital_pick import POOL_LABELS, WEEKDAYS, chosen_hospital, half_day_label, parse_date, refusal
-from .pages import Console, console_page
+from ..kit.pages import Console, console_page
+from .pick import POOL_LABELS, WEEKDAYS, chosen_hospital, half_day_label, parse_date, refusal
 
 FIELD_ERROR = "Please check this field."
 

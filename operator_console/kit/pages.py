@@ -42,8 +42,9 @@ from .navigation import navigation
 
 log = logging.getLogger("guahao.console")
 
-HERE = Path(__file__).parent
-LOCALE = HERE / "locale"
+# The templates and catalogs sit at the top of the console package, beside app.py.
+CONSOLE = Path(__file__).resolve().parent.parent
+LOCALE = CONSOLE / "locale"
 LANG_COOKIE = "guahao_console_lang"
 
 
@@ -51,7 +52,7 @@ LANG_COOKIE = "guahao_console_lang"
 def environment() -> Environment:
     """The console's templates (``operator_console/templates``), built once per process."""
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
+        loader=FileSystemLoader(CONSOLE / "templates"),
         autoescape=select_autoescape(default=True),
         auto_reload=False,
     )
@@ -69,7 +70,7 @@ class Console:
     Attributes:
         request: the Starlette request.
         rt: the process runtime (``rt.db`` is the tenant-scoped database).
-        session: the :class:`~operator_console.session.ConsoleSession`.
+        session: the :class:`~operator_console.kit.session.ConsoleSession`.
         principal: who is asking (``None`` only on pages open to anonymous visitors).
         city: the city of a ``/console/c/{city}/`` URL (or a staff member's own city), else ``None``.
         lang, _, gettext: the person's language and its translator.

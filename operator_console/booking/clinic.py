@@ -14,8 +14,8 @@ from starlette.routing import Route
 from core.backoffice import referrals, scope
 from core.errors import DomainError, NotFound
 
+from ..kit.pages import Console, console_page
 from . import picking
-from .pages import Console, console_page
 
 
 async def _own_period(c: Console, period_id: int | None) -> None:

@@ -1,0 +1,1 @@
+"""The platform vendor's pages across cities: every city, opening a city, the installed plugins."""
