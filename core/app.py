@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             refuse to start (``Settings.key_problem``).
         runtime: an already built runtime (tests share one with their fixtures).
     """
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
     from core.api.errors import exception_handlers
     from core.api.routes import api_routes
     from core.jobs import in_process_runner
@@ -68,10 +70,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             await rt.stop()
 
+    # Forwarded headers count only from the configured proxies: the client address throttles
+    # count and the scheme that makes cookies Secure cannot be claimed by anyone else.
+    proxies = [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))] \
+        if settings.trusted_proxies else []
     app = Starlette(
         debug=settings.debug,
         routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
-        middleware=[Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver)],
+        middleware=[*proxies, Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

@@ -11,6 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -106,6 +107,11 @@ class Settings:
         import_dir: where console catalogue uploads wait between preview and apply; with
             several web servers a folder they share (env ``GUAHAO_IMPORT_DIR``; empty: a
             folder in the system's temporary directory, see :attr:`import_path`).
+        trusted_proxies: addresses (or networks, or ``*``) of the reverse proxies whose
+            ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: the client address that
+            throttles count and the https that makes cookies Secure come from them only
+            (env ``GUAHAO_TRUSTED_PROXIES``, comma-separated; default the local nginx,
+            ``127.0.0.1``; empty: believe no one).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -130,11 +136,12 @@ class Settings:
     db_pool_size: int = DEFAULT_POOL_SIZE
     db_pre_ping: bool = False
     import_dir: str = ""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
         env = dict(os.environ if env is None else env)
-        values = dict(
+        values: dict[str, Any] = dict(
             database_url=env.get("DATABASE_URL", DEFAULT_SQLITE),
             database_app_url=env.get("DATABASE_APP_URL", ""),
             app_role=env.get("DATABASE_APP_ROLE", "guahao_app"),
@@ -155,6 +162,7 @@ class Settings:
             db_pool_size=_positive_int(env, "GUAHAO_DB_POOL_SIZE", DEFAULT_POOL_SIZE),
             db_pre_ping=_flag(env, "GUAHAO_DB_PRE_PING"),
             import_dir=env.get("GUAHAO_IMPORT_DIR", "").strip(),
+            trusted_proxies=_key_list(env.get("GUAHAO_TRUSTED_PROXIES", "127.0.0.1")),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}

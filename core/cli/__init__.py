@@ -45,8 +45,10 @@ REDIS_URL (default: none, jobs run inside the web process). See README.md and de
 def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
     import uvicorn
 
+    # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES).
     uvicorn.run(
-        "core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers
+        "core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers,
+        proxy_headers=False,
     )
 
 

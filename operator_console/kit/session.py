@@ -1,8 +1,8 @@
 """The console session: one signed cookie ``guahao_console`` naming the principal and its city.
 
 Signed with a key of its own purpose (a patient-site cookie never passes as a console one).
-HttpOnly, SameSite=Strict, Secure when the request came over HTTPS (directly or behind a
-proxy that says ``X-Forwarded-Proto: https``). A session ends 8 hours after log-in whatever
+HttpOnly, SameSite=Strict, Secure when the request came over HTTPS (directly or through a
+trusted proxy, see ``core.web.session``). A session ends 8 hours after log-in whatever
 happens, or after 30 minutes without a request. A fresh CSRF token is issued at log-in.
 
 Besides the logged-in principal it carries short-lived state of an unfinished log-in: the
@@ -11,17 +11,14 @@ account awaiting its TOTP code, and the OpenID Connect state and nonce during si
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import time
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.web.signing import sign, unsign
+from core.web.session import csrf_matches, new_csrf_token, read_cookie, write_cookie
 
 COOKIE = "guahao_console"
 PURPOSE = "guahao-console-session"
@@ -59,7 +56,7 @@ class ConsoleSession:
     city_slug: str | None = None
     issued: int = 0
     seen: int = 0
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    csrf: str = field(default_factory=new_csrf_token)
     pending: dict[str, Any] | None = None
     flash: str | None = None
     changed: bool = False
@@ -73,14 +70,14 @@ class ConsoleSession:
         """Start a session; a new CSRF token so one seen before log-in cannot be replayed."""
         self.kind, self.account_id, self.city_id, self.city_slug = kind, account_id, city_id, city_slug
         self.issued = self.seen = now()
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf = new_csrf_token()
         self.pending = None
         self.changed = True
 
     def log_out(self) -> None:
         self.kind = self.account_id = self.city_id = self.city_slug = None
         self.issued = self.seen = 0
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf = new_csrf_token()
         self.pending = None
         self.changed = True
 
@@ -112,7 +109,7 @@ class ConsoleSession:
         return message
 
     def csrf_ok(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf.encode())
+        return csrf_matches(self.csrf, token)
 
 
 def _int(value: Any) -> int | None:
@@ -123,7 +120,7 @@ def load(request: Request, secret: str | Sequence[str]) -> ConsoleSession:
     """The request's session; an expired or tampered cookie gives an empty one (``expired`` set
     when a logged-in session ran out, so the log-in page can say why). ``secret``: the keys the
     cookie may be signed with (``Settings.secret_keys``)."""
-    payload = unsign(secret, request.cookies.get(COOKIE, ""), PURPOSE)
+    payload = read_cookie(request, COOKIE, PURPOSE, secret)
     if not payload or not isinstance(payload.get("t"), str):
         return ConsoleSession(changed=True)
     pending = payload.get("p") if isinstance(payload.get("p"), dict) else None
@@ -145,11 +142,6 @@ def load(request: Request, secret: str | Sequence[str]) -> ConsoleSession:
     return session
 
 
-def is_https(request: Request) -> bool:
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
-
-
 def save(response: Response, request: Request, session: ConsoleSession, secret: str) -> None:
     """Write the cookie when something changed."""
     if not session.changed:
@@ -163,5 +155,5 @@ def save(response: Response, request: Request, session: ConsoleSession, secret: 
     if session.flash:
         payload["f"] = session.flash
     max_age = max(60, session.issued + ABSOLUTE_SECONDS - now()) if session.logged_in else ABSOLUTE_SECONDS
-    response.set_cookie(COOKIE, sign(secret, payload, PURPOSE), max_age=max_age, path=PATH, httponly=True,
-                        samesite="strict", secure=is_https(request))
+    write_cookie(response, request, name=COOKIE, payload=payload, purpose=PURPOSE, key=secret, max_age=max_age,
+                 path=PATH, samesite="strict")

@@ -25,10 +25,10 @@ from starlette.routing import Route
 from core.errors import Forbidden, NotFound, Unauthorized
 from core.staff.auth import logged_in, usable
 from core.staff.sso import client_secret, find_account, get_provider
+from core.web.session import is_https
 from core.web.signing import sign, unsign
 
 from ..kit.pages import Console, console_page
-from ..kit.session import is_https
 
 log = logging.getLogger("guahao.console.sso")
 

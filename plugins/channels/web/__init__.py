@@ -15,10 +15,9 @@ from starlette.staticfiles import StaticFiles
 
 from core.hookspecs import hookimpl
 
-from . import account, booking, browse, kiosk, otp
-from . import feedback, profile
-from .site import Site, page
+from . import account, booking, browse, feedback, kiosk, otp, profile
 from .meta import META  # noqa: F401  (the plugin's declaration)
+from .site import Site, page
 
 NAME = "web"
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from core.booking.service import credit
 from core.errors import DomainError
 from core.members import service
+from core.web.session import is_https
 
 from . import session as sessions
 from .i18n import LANGUAGES
@@ -75,7 +76,7 @@ async def preferences(p: Page) -> Response:
     lang = p.form.get("lang")
     if lang in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=sessions.PREFS_MAX_AGE, path=p.root, httponly=True,
-                            samesite="lax", secure=sessions.is_https(p.request))
+                            samesite="lax", secure=is_https(p.request))
     toggle = p.form.get("toggle")
     if toggle in sessions.PREFS:
         prefs = set(p.prefs) ^ {toggle}

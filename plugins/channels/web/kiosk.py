@@ -13,6 +13,7 @@ bound to its hospital (``terminals``): it then offers that hospital only.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import wraps
 
@@ -26,6 +27,7 @@ from core.catalogue import queries
 from core.errors import DomainError
 from core.members.ids import validate_id_number
 from core.models import Member
+from core.web.session import is_https, read_cookie, write_cookie
 from tenants.clock import utcnow
 from tenants.context import CityContext
 from tenants.crypto import cipher
@@ -44,36 +46,43 @@ CHANNEL = "kiosk"
 
 @dataclass
 class KioskSession(sessions.Session):
-    """A web session plus the card just read (``card``: keyed hash of its ID number)."""
+    """A web session plus the card just read: ``card`` is the keyed hash of its ID number under
+    the current data key, ``earlier`` its hashes under keys being rotated out (members who
+    registered before a rotation are stored under those)."""
 
     card: str | None = None
+    earlier: tuple[str, ...] = ()
 
     def log_out(self) -> None:
         super().log_out()
         self.card = None
+        self.earlier = ()
 
 
-def _secret(secret: str) -> str:
-    return secret + "\x00kiosk"  # a web cookie is never a valid kiosk cookie
+PURPOSE = "guahao-kiosk-session"  # a web cookie is never a valid kiosk cookie
 
 
-def load(request: Request, secret: str, city_id: int) -> KioskSession:
-    payload = sessions.unsign(_secret(secret), request.cookies.get(COOKIE, ""))
+def load(request: Request, keys: str | Sequence[str], city_id: int) -> KioskSession:
+    """The terminal's session (``keys``: every key a cookie may be signed with)."""
+    payload = read_cookie(request, COOKIE, PURPOSE, keys)
     now = int(utcnow().timestamp())
     if (not payload or payload.get("c") != city_id or not isinstance(payload.get("t"), str)
             or not isinstance(payload.get("e"), int) or payload["e"] < now):
         return KioskSession(city_id, changed=True)
-    member, card = payload.get("m"), payload.get("h")
+    member, card, earlier = payload.get("m"), payload.get("h"), payload.get("hx")
     return KioskSession(city_id, member if isinstance(member, int) else None, payload["t"],
-                        card=card if isinstance(card, str) else None)
+                        card=card if isinstance(card, str) else None,
+                        earlier=tuple(h for h in earlier if isinstance(h, str)) if isinstance(earlier, list) else ())
 
 
 def save(response: Response, request: Request, session: KioskSession, secret: str, path: str) -> None:
     """Every response slides the two-minute window."""
     payload = {"c": session.city_id, "m": session.member_id, "t": session.csrf, "h": session.card,
                "e": int(utcnow().timestamp()) + IDLE_SECONDS}
-    response.set_cookie(COOKIE, sessions.sign(_secret(secret), payload), max_age=IDLE_SECONDS, path=path,
-                        httponly=True, samesite="strict", secure=sessions.is_https(request))
+    if session.earlier:
+        payload["hx"] = list(session.earlier)
+    write_cookie(response, request, name=COOKIE, payload=payload, purpose=PURPOSE, key=secret, max_age=IDLE_SECONDS,
+                 path=path, samesite="strict")
 
 
 class KioskSite(Site):
@@ -96,7 +105,7 @@ class KioskPage(Page):
 
     def __init__(self, request: Request, site: Site, city: CityContext):
         super().__init__(request, site, city)
-        self.session = load(request, self.secret, city.id)
+        self.session = load(request, self.rt.settings.secret_keys, city.id)
         self.terminal: terminals.Terminal | None = None
         self.unknown_terminal: str | None = None  # a terminal cookie the settings no longer list
 
@@ -152,7 +161,7 @@ async def bind(p: KioskPage, terminal_id: str) -> Response:
     p.session.log_out()
     response = p.redirect("")
     response.set_cookie(terminals.COOKIE, terminal.id, max_age=terminals.MAX_AGE, path=p.root, httponly=True,
-                        samesite="lax", secure=sessions.is_https(p.request))
+                        samesite="lax", secure=is_https(p.request))
     return response
 
 
@@ -183,7 +192,8 @@ def _locked() -> DomainError:
 
 async def _card_member(p: KioskPage) -> Member | None:
     async with p.rt.db.transaction() as s:
-        return await s.scalar(select(Member).where(Member.id_number_hash == p.session.card))
+        hashes = [p.session.card, *p.session.earlier]
+        return await s.scalar(select(Member).where(Member.id_number_hash.in_(hashes)))
 
 
 def _subject(p: KioskPage, member: Member | None) -> str:
@@ -216,7 +226,8 @@ async def card(p: KioskPage) -> Response:
     except DomainError as exc:
         return p.render("start.html", status=422, error=p.refusal(exc))
     p.session.log_out()
-    p.session.card = cipher().lookup_hash(info.number)
+    p.session.card, *earlier = cipher().lookup_hashes(info.number)
+    p.session.earlier = tuple(earlier)
     return p.redirect("")
 
 

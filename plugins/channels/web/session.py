@@ -2,15 +2,13 @@
 
 The cookie is HMAC-SHA256 signed with a key derived from the platform secret, names the city
 it was issued for (a cookie of one city is worthless in another) and expires. It is HttpOnly,
-SameSite=Lax, and Secure when the request came over HTTPS (directly or behind a proxy that
-says ``X-Forwarded-Proto: https``). Display preferences live in a separate, unsigned cookie:
+SameSite=Lax, and Secure when the request came over HTTPS (directly or through a trusted
+proxy, see ``core.web.session``). Display preferences live in a separate, unsigned cookie:
 they grant nothing.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +16,13 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.web import signing
+from core.web.session import (
+    csrf_matches,
+    is_https,
+    new_csrf_token,
+    read_cookie,
+    write_cookie,
+)
 
 COOKIE = "guahao_session"
 PREFS_COOKIE = "guahao_prefs"
@@ -28,16 +32,6 @@ PREFS = ("large", "contrast")
 
 
 PURPOSE = "guahao-web-session"
-
-
-def sign(secret: str, payload: dict) -> str:
-    return signing.sign(secret, payload, PURPOSE)
-
-
-def unsign(secret: str | Sequence[str], value: str) -> dict | None:
-    """The payload of a cookie we signed with ``secret`` (or one of several: ``Settings.secret_keys``),
-    or ``None`` (tampered, malformed)."""
-    return signing.unsign(secret, value, PURPOSE)
 
 
 @dataclass
@@ -53,26 +47,26 @@ class Session:
 
     city_id: int
     member_id: int | None = None
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    csrf: str = field(default_factory=new_csrf_token)
     changed: bool = False
 
     def log_in(self, member_id: int) -> None:
         """A fresh CSRF token at login, so a token seen before cannot be replayed after."""
         self.member_id = member_id
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf = new_csrf_token()
         self.changed = True
 
     def log_out(self) -> None:
         self.member_id = None
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf = new_csrf_token()
         self.changed = True
 
     def csrf_ok(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf.encode())
+        return csrf_matches(self.csrf, token)
 
 
 def load(request: Request, secret: str | Sequence[str], city_id: int) -> Session:
-    payload = unsign(secret, request.cookies.get(COOKIE, ""))
+    payload = read_cookie(request, COOKIE, PURPOSE, secret)
     now = int(time.time())
     if not payload or payload.get("c") != city_id or not isinstance(payload.get("t"), str):
         return Session(city_id, changed=True)
@@ -82,20 +76,13 @@ def load(request: Request, secret: str | Sequence[str], city_id: int) -> Session
     return Session(city_id, member if isinstance(member, int) else None, payload["t"])
 
 
-def is_https(request: Request) -> bool:
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
-
-
 def save(response: Response, request: Request, session: Session, secret: str, path: str) -> None:
     """Write the cookie when the session changed (and refresh it for a member, sliding expiry)."""
     if not session.changed and session.member_id is None:
         return
     payload = {"c": session.city_id, "m": session.member_id, "t": session.csrf, "e": int(time.time()) + MAX_AGE}
-    response.set_cookie(
-        COOKIE, sign(secret, payload), max_age=MAX_AGE, path=path, httponly=True, samesite="lax",
-        secure=is_https(request),
-    )
+    write_cookie(response, request, name=COOKIE, payload=payload, purpose=PURPOSE, key=secret, max_age=MAX_AGE,
+                 path=path, samesite="lax")
 
 
 def load_prefs(request: Request) -> set[str]:

@@ -174,3 +174,15 @@ async def test_book_at_the_kiosk_and_print_the_receipt(kiosk, rt, city, site_cit
 async def test_member_pages_send_visitors_to_the_start(kiosk):
     r = await kiosk.get("bookings")
     assert r.status_code == 303 and r.headers["location"] == kiosk.root
+
+
+async def test_a_member_registered_before_a_data_key_rotation_still_logs_in(kiosk, rt):
+    from tenants.crypto import configure_cipher
+
+    configure_cipher(["a-new-data-key-that-replaces-the-old-one-0123456789", *rt.settings.data_keys])
+    try:
+        home = await kiosk.log_in()
+        assert home.status_code == 303
+        assert 'id="member-name"' in (await kiosk.get("")).text
+    finally:
+        configure_cipher(rt.settings.data_keys)
