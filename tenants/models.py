@@ -18,14 +18,15 @@ from .clock import utcnow
 class TenantModel(SQLModel):
     """Mixin for tables owned by one city. ``city_id`` is filled from the current city."""
 
-    city_id: int = Field(foreign_key="cities.id", index=True, nullable=False)
+    # Stamped from the current city when the row is added (``tenants.db``); never passed by hand.
+    city_id: int = Field(default=None, foreign_key="cities.id", index=True, nullable=False)
 
 
 
 def tenant_tables() -> list[str]:
     """Names of every tenant-owned table (used by RLS migrations and isolation tests)."""
     return sorted(
-        m.class_.__tablename__
+        str(m.class_.__tablename__)
         for m in SQLModel._sa_registry.mappers
         if issubclass(m.class_, TenantModel)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from .cache import TtlCache
 from .context import CityContext
@@ -23,7 +24,7 @@ TTL_SECONDS = 5.0
 
 def city_context(city: City) -> CityContext:
     return CityContext(
-        id=city.id,
+        id=int(city.id or 0),
         slug=city.slug,
         name=city.name,
         timezone=city.timezone,
@@ -53,11 +54,11 @@ class CityResolver:
 
     async def _load_slug(self, slug: str) -> CityContext | None:
         async with self.db.transaction() as s:
-            city = await s.scalar(select(City).where(City.slug == slug, City.active.is_(True)))
+            city = await s.scalar(select(City).where(col(City.slug) == slug, col(City.active).is_(True)))
             return city_context(city) if city else None
 
     async def _load_host(self, host: str) -> str | None:
         async with self.db.transaction() as s:
             return await s.scalar(
-                select(City.slug).join(CityHost, CityHost.city_id == City.id).where(CityHost.host == host)
+                select(col(City.slug)).join(CityHost, col(CityHost.city_id) == col(City.id)).where(col(CityHost.host) == host)
             )

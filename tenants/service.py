@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from .clock import utcnow
 from .context import CityContext, use_city
@@ -26,19 +28,19 @@ async def create_city(
     name: str,
     timezone: str = "Asia/Shanghai",
     rules: CityRules | dict | None = None,
-    districts: list[tuple[str, str]] = (),
-    hosts: list[str] = (),
+    districts: Sequence[tuple[str, str]] = (),
+    hosts: Sequence[str] = (),
 ) -> CityContext:
     """Create a city with its districts and host names; returns its context."""
     rules = rules if isinstance(rules, CityRules) else CityRules.model_validate(rules or {})
     async with db.transaction() as s:
-        if await s.scalar(select(City.id).where(City.slug == slug)) is not None:
+        if await s.scalar(select(col(City.id)).where(col(City.slug) == slug)) is not None:
             raise CityExists(f"city {slug!r} exists already")
         city = City(slug=slug, name=name, timezone=timezone, rules=json.loads(rules.model_dump_json()))
         s.add(city)
         await s.flush()
         for host in hosts:
-            s.add(CityHost(host=host.lower(), city_id=city.id))
+            s.add(CityHost(host=host.lower(), city_id=int(city.id or 0)))
         ctx = city_context(city)
     with use_city(ctx):
         async with db.transaction() as s:
@@ -49,7 +51,7 @@ async def create_city(
 
 async def get_city(db, slug: str) -> CityContext | None:
     async with db.transaction() as s:
-        city = await s.scalar(select(City).where(City.slug == slug))
+        city = await s.scalar(select(City).where(col(City.slug) == slug))
         return city_context(city) if city else None
 
 
@@ -75,7 +77,7 @@ async def configure_plugin(
     """Enable/disable a plugin for a city with its settings; secrets are stored encrypted."""
     with use_city(city):
         async with db.transaction() as s:
-            row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
+            row = await s.scalar(select(CityPlugin).where(col(CityPlugin.plugin) == plugin))
             if row is None:
                 row = CityPlugin(plugin=plugin)
                 s.add(row)
@@ -94,7 +96,7 @@ async def plugin_config(db, city: CityContext, plugin: str) -> dict | None:
     decrypted), or ``None`` when the city never configured it."""
     with use_city(city):
         async with db.transaction() as s:
-            row = await s.scalar(select(CityPlugin).where(CityPlugin.plugin == plugin))
+            row = await s.scalar(select(CityPlugin).where(col(CityPlugin.plugin) == plugin))
             if row is None:
                 return None
             secrets = open_secrets(row.secrets_encrypted)
@@ -105,7 +107,7 @@ async def enabled_plugins(db, city: CityContext) -> dict[str, dict]:
     """``{plugin: {"settings": …, "secrets": …}}`` for the city's enabled plugins."""
     with use_city(city):
         async with db.transaction() as s:
-            rows = (await s.scalars(select(CityPlugin).where(CityPlugin.enabled.is_(True)))).all()
+            rows = (await s.scalars(select(CityPlugin).where(col(CityPlugin.enabled).is_(True)))).all()
     out = {}
     for r in rows:
         secrets = open_secrets(r.secrets_encrypted)

@@ -9,10 +9,12 @@ written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core import audit
 from core.errors import DomainError, NotFound
@@ -40,7 +42,7 @@ async def hospital_configs(db, city: CityContext) -> dict[str, dict[int, dict]]:
 
 
 async def hospital_rows(s: AsyncSession, hospital_id: int) -> dict[str, HospitalPlugin]:
-    rows = (await s.scalars(select(HospitalPlugin).where(HospitalPlugin.hospital_id == hospital_id))).all()
+    rows = (await s.scalars(select(HospitalPlugin).where(col(HospitalPlugin.hospital_id) == hospital_id))).all()
     return {r.plugin: r for r in rows}
 
 
@@ -57,7 +59,7 @@ async def configure_hospital_plugin(
     *,
     settings: dict[str, Any],
     secrets: dict[str, str] | None = None,
-    clear_secrets: set[str] = frozenset(),
+    clear_secrets: Collection[str] = frozenset(),
     host,
 ) -> HospitalPlugin:
     """Store a hospital's settings for ``plugin`` after checking them against the plugin's
@@ -69,8 +71,8 @@ async def configure_hospital_plugin(
         raise NotFound(f"插件 {plugin}", code="plugin_not_found")
     if meta.hospital_settings is None:
         raise DomainError("no_hospital_settings", f"插件 {plugin} 没有按医院设置的项目", status=404)
-    row = await s.scalar(select(HospitalPlugin).where(HospitalPlugin.hospital_id == hospital_id,
-                                                      HospitalPlugin.plugin == plugin))
+    row = await s.scalar(select(HospitalPlugin).where(col(HospitalPlugin.hospital_id) == hospital_id,
+                                                      col(HospitalPlugin.plugin) == plugin))
     stored = _secrets(row)
     for name in clear_secrets:
         stored.pop(name, None)
@@ -101,4 +103,5 @@ async def _bump_city(s: AsyncSession) -> None:
     from tenants.models import City
 
     city = await s.get(City, require_city().id)
-    city.config_version += 1
+    if city is not None:
+        city.config_version += 1

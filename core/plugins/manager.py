@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pluggy
 
@@ -63,11 +63,14 @@ def build_manager(plugins: dict[str, object] | None = None) -> GuahaoPluginManag
 
     pm = GuahaoPluginManager()
     pm.add_hookspecs(hookspecs)
+    chosen: Mapping[str, object]
     if plugins is None:
         discovery = discover()
         pm.metas = discovery.metas()
-        plugins = discovery.modules()
-    for name, module in plugins.items():
+        chosen = discovery.modules()
+    else:
+        chosen = plugins
+    for name, module in chosen.items():
         pm.register(module, name=name)
     pm.check_pending()
     return pm
@@ -277,20 +280,23 @@ class PluginHost:
             self._pm = plugin_manager()
         return self._pm
 
-    def _fresh(self, hit: CityPlugins | None, city: CityContext) -> bool:
+    def _fresh(self, hit: CityPlugins | None, city: CityContext) -> CityPlugins | None:
+        """``hit`` when it is still current for ``city``, else ``None``."""
         # A context read before the latest change (resolver cache) must not roll a set back.
-        return hit is not None and hit.version >= city.config_version and hit.generation == self.pm.generation
+        if hit is not None and hit.version >= city.config_version and hit.generation == self.pm.generation:
+            return hit
+        return None
 
     async def for_city(self, city: CityContext) -> CityPlugins:
         """The plugin set of ``city``; built from the database only when stale."""
-        hit = self._cache.get(city.id)
-        if self._fresh(hit, city):
-            return hit
+        current = self._fresh(self._cache.get(city.id), city)
+        if current is not None:
+            return current
         lock = self._locks.setdefault(city.id, asyncio.Lock())
         async with lock:
-            hit = self._cache.get(city.id)
-            if self._fresh(hit, city):
-                return hit
+            current = self._fresh(self._cache.get(city.id), city)
+            if current is not None:
+                return current
             from tenants.service import enabled_plugins
 
             from .hospital import hospital_configs
