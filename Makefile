@@ -12,11 +12,12 @@ DEMO_DATABASE_URL ?= sqlite+aiosqlite:///var/guahao.sqlite3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test install migrate serve worker bench bench-reports screenshots clean
+.PHONY: help demo test lint install migrate serve worker bench bench-reports screenshots clean
 
 help:
 	@echo "make demo     seed the demo city 示例市 and serve it at http://$(HOST):$(PORT) (PORT=8123 to change)"
 	@echo "make test     run the whole test suite (PYTEST_ARGS='-k booking -x' to narrow it)"
+	@echo "make lint     ruff, the import contracts (import-linter) and mypy on the plugin API and tenants/"
 	@echo "make install  create $(VENV) and install the project with its test tools"
 	@echo "make migrate  create or upgrade the tables of DATABASE_URL"
 	@echo "make serve    serve the app on DATABASE_URL / REDIS_URL from the environment"
@@ -44,6 +45,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 migrate: $(STAMP)
 	$(BIN)/guahao migrate

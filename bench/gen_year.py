@@ -111,7 +111,7 @@ class Year:
         dept_rng = random.Random(f"{seed}:departments")
         self.dept_pull = {d.department_id: dept_rng.uniform(0.55, 1.25) for d in doctors}
         self.patterns = {d.id: weekly_pattern(d, DEMO_SEED) for d in doctors}
-        self.channels, self.channel_weights = zip(*PUBLIC_CHANNELS)
+        self.channels, self.channel_weights = zip(*PUBLIC_CHANNELS, strict=False)
         self.counts = dict.fromkeys(COLUMNS, 0)
         self.session_no = 0
         self.base = 1.0
@@ -193,11 +193,25 @@ class Year:
         campus = doc.campus_ids[(day.weekday() + (half_day != "am")) % len(doc.campus_ids)]
         suspended = rng.random() < 0.01  # 停诊
         fee = doc.fees[type_code]
-        rows["clinic_sessions"].append((
-            sid, self.city.id, doc.hospital_id, campus, doc.department_id, doc.id, doc.type_ids[type_code], day,
-            half_day, fee, "suspended" if suspended else "open", local_to_utc(day, specs[0].start, tz),
-            local_to_utc(day, specs[-1].end, tz), release_instant(day, tz, self.city.rules.booking_window_days, self.city.rules.release_time),
-            "医生临时停诊" if suspended else ""))
+        rows["clinic_sessions"].append(
+            (
+                sid,
+                self.city.id,
+                doc.hospital_id,
+                campus,
+                doc.department_id,
+                doc.id,
+                doc.type_ids[type_code],
+                day,
+                half_day,
+                fee,
+                "suspended" if suspended else "open",
+                local_to_utc(day, specs[0].start, tz),
+                local_to_utc(day, specs[-1].end, tz),
+                release_instant(day, tz, self.city.rules.booking_window_days, self.city.rules.release_time),
+                "医生临时停诊" if suspended else "",
+            )
+        )
         demand = self.demand(doc, day) * self.base * rng.uniform(0.85, 1.15)
         past = day < self.today
         member_slot = 0

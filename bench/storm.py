@@ -16,12 +16,22 @@ import os
 import random
 import secrets
 import time
-from datetime import date, time as dtime, timedelta
+from datetime import date, timedelta
+from datetime import time as dtime
 
 import asyncpg
 from sqlalchemy import func, select, text
 
-from bench.common import RawConnection, bench_settings, postgres_cpu_seconds, process_cpu_seconds, pg_dsn, recreate_database, server, summary
+from bench.common import (
+    RawConnection,
+    bench_settings,
+    pg_dsn,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
+    recreate_database,
+    server,
+    summary,
+)
 from core.catalogue.schedule import PeriodSpec, create_session
 from core.members.ids import check_digit
 from core.members.tokens import issue
@@ -80,9 +90,18 @@ async def make_members(rt, city, n: int) -> list[int]:
         async with rt.db.transaction() as s:
             for i in range(n):
                 num = id_number(i)
-                s.add(Member(name=f"压测{i}", id_number_encrypted=c.encrypt(num), id_number_hash=c.lookup_hash(num),
-                             id_number_masked=num[:4] + "*" * 10 + num[-4:], birth_date=date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
-                             sex="M" if int(num[16]) % 2 else "F", phone=f"139{i:08d}", password_hash=pw_hash))
+                s.add(
+                    Member(
+                        name=f"压测{i}",
+                        id_number_encrypted=c.encrypt(num),
+                        id_number_hash=c.lookup_hash(num),
+                        id_number_masked=num[:4] + "*" * 10 + num[-4:],
+                        birth_date=date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+                        sex="M" if int(num[16]) % 2 else "F",
+                        phone=f"139{i:08d}",
+                        password_hash=pw_hash,
+                    )
+                )
             await s.flush()
             return list((await s.scalars(select(Member.id).order_by(Member.id))).all())
 
@@ -126,7 +145,7 @@ async def http_storm(base: str, city_slug: str, tokens: list[str], period_ids: l
         key = str(status) if status < 300 else json.loads(payload).get("error", {}).get("code", str(status))
         statuses[key] = statuses.get(key, 0) + 1
 
-    tasks = [asyncio.create_task(one(c, t, p)) for c, t, p in zip(conns, tokens, targets)]
+    tasks = [asyncio.create_task(one(c, t, p)) for c, t, p in zip(conns, tokens, targets, strict=False)]
     await asyncio.sleep(0.2)
     t0 = time.perf_counter()
     start.set()
@@ -181,7 +200,7 @@ async def reference_storm(settings, city, member_ids: list[int], period_ids: lis
                     ok += 1
         latencies.append(time.perf_counter() - t0)
 
-    tasks = [asyncio.create_task(one(mid, p)) for mid, p in zip(member_ids, targets)]
+    tasks = [asyncio.create_task(one(mid, p)) for mid, p in zip(member_ids, targets, strict=False)]
     await asyncio.sleep(0.2)
     t0 = time.perf_counter()
     start.set()

@@ -28,11 +28,13 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
 
 from __future__ import annotations
 
+from core.booking.service import report_check_in as check_in
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.hookspecs import hookimpl
 from core.jobs.delivery import shared_redis
 from core.notify import Template, template_for
 from core.outbox import emit
+from core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from core.plugins.interfaces import (
     HisAck,
     HisAdapter,
@@ -46,10 +48,8 @@ from core.plugins.interfaces import (
     ScheduleItem,
     SendResult,
 )
-from core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
 from core.plugins.sender_settings import SenderSettings
-from core.booking.service import report_check_in as check_in
 from core.plugins.services import city_session, protect_tenant_table
 from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, endpoint_setting, setting, timeout_setting
 from tenants.clock import utcnow

@@ -15,9 +15,9 @@ import os
 from typing import AsyncIterator
 
 from sqlalchemy import Integer, event, text
-from sqlalchemy.sql import column as sql_column
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql import column as sql_column
 
 from .context import current_city, platform_reason
 from .models import TenantModel

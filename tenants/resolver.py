@@ -10,7 +10,6 @@ keep using it.
 
 from __future__ import annotations
 
-
 from sqlalchemy import select
 from sqlmodel import col
 

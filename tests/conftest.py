@@ -7,7 +7,6 @@ same isolation the product promises. ``REDIS_URL`` enables the Redis-backed test
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import uuid
@@ -20,6 +19,10 @@ from core.runtime import Runtime
 from tenants.settings import Settings
 
 from .factories import Catalogue, make_catalogue, make_city
+
+# Fixtures shared across folders, registered once: the fakes of the far ends and the probe
+# plugins of the plugin and job tests.
+pytest_plugins = ["tests.fakes.fixtures", "tests.core.plugins.probes"]
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 from core.catalogue.schedule import PeriodSpec, create_session
 from core.models import Campus, ClinicSession, Department, Doctor, Hospital, Period, RegistrationType, SlotPool

@@ -21,11 +21,11 @@ from core.audit import Actor
 from core.booking import engine, events, service
 from core.booking import errors as booking_errors
 from core.booking.inventory import released_periods
+from core.booking.refs import is_booking_ref, normalise_ref
 from core.booking.views import booking_view
 from core.errors import DomainError
 from core.members.service import validate_name
 from core.members.throttle import MemoryLoginThrottle, TooManyAttempts, for_runtime
-from core.booking.refs import is_booking_ref, normalise_ref
 from core.models import ACTIVE, Booking, Member
 from tenants.clock import utcnow
 from tenants.context import require_city

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.catalogue.schedule import PeriodSpec, even_periods, local_to_utc
 from core.models import (
     HOLDING,
     Booking,
@@ -29,7 +30,6 @@ from core.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from core.catalogue.schedule import PeriodSpec, even_periods, local_to_utc
 from tenants.context import require_city
 
 from .scope import mask_name, mask_phone
@@ -154,9 +154,9 @@ def period_specs(periods: list[Period], pools: list[SlotPool], half_day: str, ne
         by_period.setdefault(p.period_id, {})[str(p.pool)] = p.capacity
     caps = [by_period.get(p.id, {"public": 0}) for p in periods]
     if str(half_day) == str(new_half_day):
-        return [PeriodSpec(p.start, p.end, dict(c)) for p, c in zip(periods, caps)]
+        return [PeriodSpec(p.start, p.end, dict(c)) for p, c in zip(periods, caps, strict=False)]
     specs = even_periods(str(new_half_day), len(periods), {})
-    for spec, c in zip(specs, caps):
+    for spec, c in zip(specs, caps, strict=False):
         spec.pools = dict(c)
     return specs
 

@@ -8,6 +8,7 @@ tied to the member (credit, pool), 409 for rules and states, 422 for malformed i
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 
 

@@ -114,7 +114,14 @@ def notify(
 def on_confirmed(s: AsyncSession, booking: Booking, *, now: datetime) -> None:
     """Confirmation message, reminders (only those still ahead) and the HIS push."""
     member_id, ref = booking.member_id, booking.id
-    notify(s, "booking_confirmed", member_id=member_id, booking_id=ref, now=now, data={"starts_at": booking.starts_at.isoformat()})
+    notify(
+        s,
+        "booking_confirmed",
+        member_id=member_id,
+        booking_id=ref,
+        now=now,
+        data={"starts_at": booking.starts_at.isoformat()},
+    )
     tz = require_city().tz
     evening = datetime.combine(booking.session_date - timedelta(days=1), REMINDER_EVENING_BEFORE, tzinfo=tz)
     evening = evening.astimezone(UTC)

@@ -8,11 +8,11 @@ so the caller can clear the sold-out gate after commit.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Booking, SlotPool
 from tenants.context import require_city

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from core import idempotency
 from core.models import (
     Booking,
     BookingStatus,
@@ -36,7 +37,6 @@ from core.models import (
     PoolKind,
     SlotPool,
 )
-from core import idempotency
 from tenants.clock import utcnow
 from tenants.context import CityContext, require_city
 

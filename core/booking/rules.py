@@ -17,8 +17,8 @@ from typing import Any, Callable
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import ACTIVE, HOLDING, Booking, Member, PoolKind, SessionStatus
 from core.errors import ValidationFailed
+from core.models import ACTIVE, HOLDING, Booking, Member, PoolKind, SessionStatus
 from tenants.context import CityContext
 from tenants.rules import CityRules
 

@@ -54,7 +54,7 @@ def _settings_lines(title: str, model: type[PluginSettings] | None) -> list[str]
     widths = [max(_width(r[i]) for r in rows) + 2 for i in range(5)]
     lines = [f"{title}:"]
     for i, row in enumerate(rows):
-        lines.append("  " + "".join(pad(cell, w) for cell, w in zip(row[:5], widths)) + row[5])
+        lines.append("  " + "".join(pad(cell, w) for cell, w in zip(row[:5], widths, strict=False)) + row[5])
         if i and fields[i - 1].help:
             lines.append("      " + _one_line(fields[i - 1].help))
     secret = [f.name for f in fields if f.secret]

@@ -194,7 +194,7 @@ async def _build_catalogue(s, rng: random.Random) -> None:
     await s.flush()
 
     departments: list[tuple[data.HospitalSpec, Department]] = []
-    for spec, h in zip(data.HOSPITALS, hospitals):
+    for spec, h in zip(data.HOSPITALS, hospitals, strict=False):
         for cname, caddress in spec.campuses or (("本部", spec.address),):
             s.add(Campus(hospital_id=h.id, name=cname, address=caddress))
         for code, fee in spec.fees.items():
@@ -221,7 +221,7 @@ def _title(rng: random.Random, spec: data.HospitalSpec, *, first: bool) -> str:
         return rng.choice(("associate_chief", "attending", "attending", "resident"))
     if first:  # every department of a hospital has an expert clinic
         return rng.choice(("chief", "associate_chief"))
-    titles, weights = zip(*data.TITLES)
+    titles, weights = zip(*data.TITLES, strict=False)
     return rng.choices(titles, weights)[0]
 
 

@@ -13,7 +13,8 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Complaint, ComplaintStatus, Hospital
 from tenants.clock import utcnow
 
-from .visits import own_booking, text as clean
+from .visits import own_booking
+from .visits import text as clean
 
 CATEGORIES = ("service", "waiting", "medical", "fees", "environment", "booking", "other")
 TEXT_MAX = 2000

@@ -18,7 +18,7 @@ from core.errors import Conflict, ValidationFailed
 from tenants.context import CityContext, require_city, use_city
 
 from .plan import CityCatalogue, ImportPlan, RowAction, SheetPlan, preview, reconcile
-from .reader import ImportFile, Limits
+from .reader import DEFAULT_LIMITS, ImportFile, Limits
 from .sheets import SHEETS
 
 SHEETS_BY_NAME = {s.name: s for s in SHEETS}
@@ -124,7 +124,7 @@ async def import_files(
     actor: Actor,
     *,
     dry_run: bool = False,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[ImportPlan, dict[str, dict[str, int]] | None]:
     """Preview ``files`` for ``city`` and, unless ``dry_run`` or the plan has errors, apply
     it in the same transaction. Returns the plan and the counts written (``None`` when

@@ -21,7 +21,7 @@ from tenants.context import require_city
 
 from .messages import RowError, problem
 from .parse import Parsed, ParsedRow, ParsedSheet, parse_files
-from .reader import ImportFile, Limits
+from .reader import DEFAULT_LIMITS, ImportFile, Limits
 from .sheets import SHEETS
 
 
@@ -101,7 +101,7 @@ class ImportPlan:
         }
 
 
-async def preview(session: AsyncSession, files: Sequence[ImportFile], *, limits: Limits = Limits()) -> ImportPlan:
+async def preview(session: AsyncSession, files: Sequence[ImportFile], *, limits: Limits = DEFAULT_LIMITS) -> ImportPlan:
     """Read, check and match ``files`` against the current city; writes nothing.
 
     Parameters:

@@ -29,6 +29,9 @@ class Limits:
     rows: int = 20_000  # data rows per sheet
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True)
 class ImportFile:
     """An uploaded or local file: its name (which says CSV or XLSX, and for CSV the sheet)

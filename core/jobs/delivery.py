@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-
 from datetime import datetime
 
 from sqlalchemy import select

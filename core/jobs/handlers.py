@@ -94,7 +94,9 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         pushed = {
             (e.data or {}).get("action")
             for e in (
-                await s.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking_id, BookingEvent.kind == HIS_PUSHED))
+                await s.scalars(
+                    select(BookingEvent).where(BookingEvent.booking_id == booking_id, BookingEvent.kind == HIS_PUSHED)
+                )
             ).all()
         }
         if action in pushed:

@@ -18,7 +18,7 @@ from tenants.clock import utcnow
 from tenants.context import platform_scope, use_city
 from tenants.resolver import city_context
 
-from .context import MAX_ATTEMPTS, BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Handler, JobContext, backoff_seconds
+from .context import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, MAX_ATTEMPTS, Handler, JobContext, backoff_seconds
 from .handlers import BUILTIN_HANDLERS
 
 __all__ = ["MAX_ATTEMPTS", "BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "Handler", "JobContext", "backoff_seconds",

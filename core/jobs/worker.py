@@ -72,9 +72,19 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
         "WorkerSettings",
         (),
         {
-            "functions": [func(run_outbox, name=RUN_OUTBOX, keep_result=0, max_tries=3, timeout=settings.outbox_job_timeout_seconds)],
+            "functions": [
+                func(
+                    run_outbox, name=RUN_OUTBOX, keep_result=0, max_tries=3, timeout=settings.outbox_job_timeout_seconds
+                )
+            ],
             "cron_jobs": [
-                cron(relay, name=name("relay"), second=set(range(0, 60, RELAY_EVERY_SECONDS)), run_at_startup=True, timeout=60),
+                cron(
+                    relay,
+                    name=name("relay"),
+                    second=set(range(0, 60, RELAY_EVERY_SECONDS)),
+                    run_at_startup=True,
+                    timeout=60,
+                ),
                 cron(no_show_sweep, name=name("no_show_sweep"), minute=set(range(0, 60, 5)), second=15, timeout=240),
                 cron(pool_release, name=name("pool_release"), second=45, timeout=50),
                 cron(report_rollups, name=name("report_rollups"), minute=7, second=30, timeout=1800),

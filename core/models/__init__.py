@@ -3,6 +3,7 @@
 from tenants.models import City, CityHost, CityPlugin, District, TenantModel
 
 from .audit import AuditEntry
+from .backoffice import Referral, ScheduleChange, ScheduleTemplate
 from .bookings import (
     ACTIVE,
     HOLDING,
@@ -41,9 +42,75 @@ from .feedback import (
 from .members import CreditEvent, Member
 from .outbox import Notification, OutboxMessage
 from .plugins import HospitalPlugin
+from .reports import (
+    BookingStatsDaily,
+    BookingStatsMonthly,
+    ChannelStatsDaily,
+    ChannelStatsMonthly,
+    PeriodStatsDaily,
+    PeriodStatsMonthly,
+    ReportRollup,
+    SlotStatsDaily,
+    SlotStatsMonthly,
+)
 from .staff import HOSPITAL_ROLES, SsoProvider, StaffAccount, StaffRole, VendorAccount
-from .backoffice import Referral, ScheduleChange, ScheduleTemplate
-from .reports import BookingStatsDaily, ChannelStatsDaily, PeriodStatsDaily, ReportRollup, SlotStatsDaily
-from .reports import BookingStatsMonthly, ChannelStatsMonthly, PeriodStatsMonthly, SlotStatsMonthly
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "ACTIVE",
+    "Announcement",
+    "Article",
+    "AuditEntry",
+    "Booking",
+    "BookingEvent",
+    "BookingStatsDaily",
+    "BookingStatsMonthly",
+    "BookingStatus",
+    "Campus",
+    "ChannelStatsDaily",
+    "ChannelStatsMonthly",
+    "City",
+    "CityHost",
+    "CityPlugin",
+    "ClinicSession",
+    "Complaint",
+    "ComplaintStatus",
+    "CreditEvent",
+    "Department",
+    "District",
+    "Doctor",
+    "DoctorReview",
+    "DoctorTitle",
+    "HOLDING",
+    "HOSPITAL_ROLES",
+    "HalfDay",
+    "Hospital",
+    "HospitalKind",
+    "HospitalPlugin",
+    "IdempotencyRecord",
+    "Member",
+    "Notification",
+    "OutboxMessage",
+    "PaymentMode",
+    "Period",
+    "PeriodStatsDaily",
+    "PeriodStatsMonthly",
+    "PoolKind",
+    "Referral",
+    "RegistrationType",
+    "ReportRollup",
+    "ReviewStatus",
+    "ScheduleChange",
+    "ScheduleTemplate",
+    "SessionStatus",
+    "SlotPool",
+    "SlotStatsDaily",
+    "SlotStatsMonthly",
+    "SsoProvider",
+    "StaffAccount",
+    "StaffRole",
+    "SurveyResponse",
+    "TenantModel",
+    "VendorAccount",
+    "WaitlistEntry",
+    "WaitlistStatus",
+]

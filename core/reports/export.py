@@ -55,7 +55,7 @@ def to_xlsx(report: Report) -> bytes:
     formats = {"rate": "0.0%", "score": "0.00", "hours": "0.0", "int": "#,##0"}
     for row in [*report.rows, report.totals]:
         ws.append(_cells(report, row))
-        for cell, column in zip(ws[ws.max_row], report.columns):
+        for cell, column in zip(ws[ws.max_row], report.columns, strict=False):
             if column.kind in formats and isinstance(cell.value, (int, float)):
                 cell.number_format = formats[column.kind]
     for cell in ws[ws.max_row]:

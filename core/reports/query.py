@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenants.context import require_city
 
 from .base import ReportFilter, region_conditions
-from .rollup import Source, branches, coverage
 from .dims import TIME_KINDS, Dimension, district_of_hospitals, fold_key, labels
+from .rollup import Source, branches, coverage
 
 Measure = Callable[[Any], Any]  # fact columns → SQL aggregate
 

@@ -102,7 +102,7 @@ def wide_booking_stats(city_id: int, day_cond: DayCondition, where=()) -> Select
     keys = [B.c.session_date, B.c.hospital_id, CS.c.campus_id, B.c.department_id, B.c.doctor_id, CS.c.half_day,
             SP.c.pool, func.coalesce(REF.c.centre_id, 0)]
     rows = (
-        select(B.c.city_id, B.c.status, *[k.label(n) for k, n in zip(keys, BOOKING_KEYS)])
+        select(B.c.city_id, B.c.status, *[k.label(n) for k, n in zip(keys, BOOKING_KEYS, strict=False)])
         .select_from(from_)
         .where(B.c.city_id == city_id, day_cond(B.c.session_date), day_cond(CS.c.date), *where)
         .subquery()
@@ -151,7 +151,7 @@ def live_booking_stats(
         cols["pool"] = SP.c.pool
     out = [cols[k] for k in keys]
     return (
-        select(*[c.label(k) for c, k in zip(out, keys)], *_folded_counts(grouped.c.status, grouped.c.n))
+        select(*[c.label(k) for c, k in zip(out, keys, strict=False)], *_folded_counts(grouped.c.status, grouped.c.n))
         .select_from(from2)
         .group_by(*out)
     )
@@ -166,7 +166,7 @@ def live_slot_stats(city_id: int, day_cond: DayCondition, where=(), *, keys: tup
     is_open = CS.c.status == "open"
     return (
         select(
-            *[c.label(k) for c, k in zip(out, keys)],
+            *[c.label(k) for c, k in zip(out, keys, strict=False)],
             func.sum(case((is_open, SP.c.capacity), else_=0)).label("released"),
             func.sum(case((is_open, 0), else_=SP.c.capacity)).label("withdrawn"),
         )
@@ -190,7 +190,7 @@ def live_period_stats(city_id: int, day_cond: DayCondition, where=(), *, keys: t
     cols = {**dict(grouped.c), "period_start": P.c.start}
     out = [cols[k] for k in keys]
     return (
-        select(*[c.label(k) for c, k in zip(out, keys)],
+        select(*[c.label(k) for c, k in zip(out, keys, strict=False)],
                *_folded_counts(grouped.c.status, grouped.c.n, ("checked_in", "no_show", "cancelled")))
         .select_from(grouped.join(P, and_(P.c.id == grouped.c.period_id, P.c.city_id == city_id)))
         .group_by(*out)

@@ -35,7 +35,9 @@ async def _slot_rows(s: AsyncSession, f: ReportFilter, *, referrals: bool = Fals
     """Released and withdrawn capacity merged with booked/used/no-show (and with
     ``referrals`` the referral bookings), by ``f.group_by``."""
     dim = DIMENSIONS[f.group_by]
-    released = await aggregate(s, SLOTS.narrow({dim.column}), f, dim, {"released": total("released"), "withdrawn": total("withdrawn")})
+    released = await aggregate(
+        s, SLOTS.narrow({dim.column}), f, dim, {"released": total("released"), "withdrawn": total("withdrawn")}
+    )
     measures = {
         "bookings": total("bookings"), "booked": _BOOKED, "used": total("checked_in"), "no_show": total("no_show"),
         "cancelled": total("cancelled"),

@@ -88,7 +88,9 @@ async def _check_scope(s: AsyncSession, values: dict[str, Any]) -> dict[str, Any
     return {"role": role.value, "hospital_id": hospital_id, "doctor_id": doctor_id, "district_ids": district_ids}
 
 
-async def _unique(s: AsyncSession, *, username: str | None = None, sso_subject: str | None = None, exclude: int | None = None) -> None:
+async def _unique(
+    s: AsyncSession, *, username: str | None = None, sso_subject: str | None = None, exclude: int | None = None
+) -> None:
     if username:
         q = select(StaffAccount.id).where(func.lower(StaffAccount.username) == username.lower())
         if exclude:

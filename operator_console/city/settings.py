@@ -18,8 +18,8 @@ from core.plugins import settings as plugin_settings
 from core.plugins.settings import SettingsInvalid
 from core.staff import city as city_settings
 from core.staff import sso
-from tenants.rules import CityRules
 from tenants.models import City
+from tenants.rules import CityRules
 
 from ..kit.pages import Console, console_page
 

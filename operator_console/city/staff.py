@@ -40,9 +40,15 @@ async def _pickers(c: Console, s) -> dict:
         q = q.where(Hospital.id.in_(scope or {-1}))
     hospitals = list((await s.scalars(q)).all())
     ids = [h.id for h in hospitals]
-    doctors = list((await s.scalars(
-        select(Doctor).where(Doctor.hospital_id.in_(ids or [-1]), Doctor.active.is_(True)).order_by(Doctor.hospital_id, Doctor.name)
-    )).all())
+    doctors = list(
+        (
+            await s.scalars(
+                select(Doctor)
+                .where(Doctor.hospital_id.in_(ids or [-1]), Doctor.active.is_(True))
+                .order_by(Doctor.hospital_id, Doctor.name)
+            )
+        ).all()
+    )
     districts = list((await s.scalars(select(District).order_by(District.code))).all())
     return {
         "hospitals": hospitals,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import Actor
 from core.errors import Forbidden, NotFound
 from core.models import Hospital
-from core.models.staff import HOSPITAL_ROLES, ROLE_LABELS, StaffAccount, StaffRole, VendorAccount
+from core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole, VendorAccount
 
 R = StaffRole
 

@@ -30,24 +30,83 @@ class NavItem:
 
 
 CITY_NAV: list[NavItem] = [
-    NavItem("staff", "Staff accounts", "staff", "staff.manage", "Create accounts, set roles and scopes, reset passwords."),
-    NavItem("settings", "City settings", "settings", "city.configure", "Rules, branding, districts, plugins and single sign-on."),
+    NavItem(
+        "staff", "Staff accounts", "staff", "staff.manage", "Create accounts, set roles and scopes, reset passwords."
+    ),
+    NavItem(
+        "settings",
+        "City settings",
+        "settings",
+        "city.configure",
+        "Rules, branding, districts, plugins and single sign-on.",
+    ),
     NavItem("audit", "Audit log", "audit", "audit.view", "Who changed what, and when."),
-    NavItem("agent", "Call centre", "agent", "agent.assist", "Find a caller, check their identity, book, cancel or move for them."),
-    NavItem("import", "Import catalogue", "import", "import.run", "Hospitals, departments, doctors and fees from CSV or XLSX files."),
-    NavItem("clinic", "In-clinic booking", "clinic", "booking.clinic", "Book a patient's follow-up into your own sessions."),
-    NavItem("referral", "Referrals", "referral", "booking.referral", "Refer a patient to a hospital and follow the referral to the visit."),
-    NavItem("catalogue", "Hospitals", "catalogue", "hospital.manage", "Hospitals, campuses, departments, doctors and registration fees."),
-    NavItem("schedule", "Schedule", "schedule", "schedule.manage",
-            "Sessions and their pools, booking lists and check-in, suspensions and moves."),
-    NavItem("templates", "Weekly templates", "templates", "schedule.manage",
-            "Weekly templates of each doctor, and sessions generated from them."),
-    NavItem("hospital-complaints", "Complaints", "hospital/complaints", "complaints.handle",
-            "Patients' complaints about the hospital: reply and close."),
-    NavItem("hospital-stats", "Hospital statistics", "hospital/stats", "reports.view",
-            "Bookings by day and department, and no-show rates."),
-    NavItem("dashboards", "Dashboards", "dashboards", "reports.view",
-            "Bookings, no-shows, slots, complaints, satisfaction and referrals of your region, with charts and exports."),
+    NavItem(
+        "agent",
+        "Call centre",
+        "agent",
+        "agent.assist",
+        "Find a caller, check their identity, book, cancel or move for them.",
+    ),
+    NavItem(
+        "import",
+        "Import catalogue",
+        "import",
+        "import.run",
+        "Hospitals, departments, doctors and fees from CSV or XLSX files.",
+    ),
+    NavItem(
+        "clinic", "In-clinic booking", "clinic", "booking.clinic", "Book a patient's follow-up into your own sessions."
+    ),
+    NavItem(
+        "referral",
+        "Referrals",
+        "referral",
+        "booking.referral",
+        "Refer a patient to a hospital and follow the referral to the visit.",
+    ),
+    NavItem(
+        "catalogue",
+        "Hospitals",
+        "catalogue",
+        "hospital.manage",
+        "Hospitals, campuses, departments, doctors and registration fees.",
+    ),
+    NavItem(
+        "schedule",
+        "Schedule",
+        "schedule",
+        "schedule.manage",
+        "Sessions and their pools, booking lists and check-in, suspensions and moves.",
+    ),
+    NavItem(
+        "templates",
+        "Weekly templates",
+        "templates",
+        "schedule.manage",
+        "Weekly templates of each doctor, and sessions generated from them.",
+    ),
+    NavItem(
+        "hospital-complaints",
+        "Complaints",
+        "hospital/complaints",
+        "complaints.handle",
+        "Patients' complaints about the hospital: reply and close.",
+    ),
+    NavItem(
+        "hospital-stats",
+        "Hospital statistics",
+        "hospital/stats",
+        "reports.view",
+        "Bookings by day and department, and no-show rates.",
+    ),
+    NavItem(
+        "dashboards",
+        "Dashboards",
+        "dashboards",
+        "reports.view",
+        "Bookings, no-shows, slots, complaints, satisfaction and referrals of your region, with charts and exports.",
+    ),
 ]
 
 VENDOR_NAV: list[NavItem] = [

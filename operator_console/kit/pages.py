@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from core.errors import DomainError, NotFound
-from core.models.staff import StaffAccount, VendorAccount
+from core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
 from core.staff.auth import usable
 from core.web.i18n import LANGUAGE_NAMES, CatalogTranslator, pick
 from tenants.context import CityContext, current_city, use_city
@@ -146,7 +146,7 @@ class Console:
             _=self._, lang=self.lang, languages=LANGUAGE_NAMES, city=self.city, principal=self.principal,
             csrf=self.csrf, url=self.url, here=here, flash=self.session.pop_flash(),
             nav=navigation(self.principal, self.city, self._) if self.principal else [],
-            role_labels=access.ROLE_LABELS,
+            role_labels=ROLE_LABELS,
             **context,
         )
         return self.finish(HTMLResponse(html, status_code=status))

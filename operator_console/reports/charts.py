@@ -57,7 +57,11 @@ def report_option(report: Report, *, lang: str = "zh") -> dict[str, Any]:
         y_axes.append({"type": "value", "axisLabel": {"formatter": "{value}%"}, "splitLine": {"show": False}})
     horizontal = hint.kind != "line" and len(categories) > 12
     every_label = not horizontal and len(categories) <= 16  # more: ECharts thins them out
-    category_axis = {"type": "category", "data": categories, "axisLabel": {"interval": 0, "width": 96, "overflow": "break"} if every_label else {}}
+    category_axis = {
+        "type": "category",
+        "data": categories,
+        "axisLabel": {"interval": 0, "width": 96, "overflow": "break"} if every_label else {},
+    }
     option: dict[str, Any] = {
         "title": {"text": report.title_en if lang == "en" else report.title_zh, "left": "center"},
         "color": PALETTE,

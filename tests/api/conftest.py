@@ -10,9 +10,9 @@ from datetime import date, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from core.members.ids import check_digit
 from core.api.schemas import INT32_MAX
 from core.members import passwords
+from core.members.ids import check_digit
 from core.members.tokens import issue
 
 _seq = itertools.count(1)

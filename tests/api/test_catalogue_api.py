@@ -122,7 +122,10 @@ async def test_remaining_counts_public_units_left(client, rt, city, catalogue):
         assert r.status_code == 201, r.text
     r = await client.get(url(city, f"/availability?doctor_id={session.doctor_id}"))
     item = next(i for i in r.json()["items"] if i["session_id"] == session.id)
-    assert [(p["period_id"], p["remaining"]) for p in item["periods"]] == [(period.id, 0), (catalogue.periods[session.id][1].id, 2)]
+    assert [(p["period_id"], p["remaining"]) for p in item["periods"]] == [
+        (period.id, 0),
+        (catalogue.periods[session.id][1].id, 2),
+    ]
 
 
 async def test_reserved_pools_do_not_count_as_public(client, rt, city):

@@ -46,7 +46,7 @@ class Inserts:
     async def copy_records_to_table(self, table: str, *, records: list[tuple], columns: list[str]) -> None:
         t = MODELS[table].__table__
         for i in range(0, len(records), BATCH):
-            await self.s.execute(insert(t), [dict(zip(columns, r)) for r in records[i:i + BATCH]])
+            await self.s.execute(insert(t), [dict(zip(columns, r, strict=False)) for r in records[i:i + BATCH]])
 
 
 def _capacity(year: Year, days) -> int:

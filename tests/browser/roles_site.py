@@ -22,8 +22,8 @@ from core.jobs.periodic import release_pools
 from core.models import (
     Campus,
     ClinicSession,
-    Doctor,
     District,
+    Doctor,
     Hospital,
     Member,
     Period,

@@ -51,7 +51,8 @@ async def main():
                 mine = [first, await s.scalar(ahead("SY01").where(
                     ClinicSession.department_id != first.department_id).limit(1))]
                 other = await s.scalar(ahead("SY02").limit(1))
-                members = list((await s.scalars(select(Member.id).order_by(Member.id).limit(4))).all())  # the demo city registers a few members
+                # the demo city registers a few members
+                members = list((await s.scalars(select(Member.id).order_by(Member.id).limit(4))).all())
             out = {"other": other.id, "sessions": []}
             for n, cs in enumerate(mine):
                 booked = []

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.fakes.fixtures import stripe_api  # noqa: F401 (fixture)
 from tests.fakes.stripe import Account, FakeStripe
 
 from .server import ROOT, demo_server

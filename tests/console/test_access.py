@@ -8,9 +8,9 @@ from sqlalchemy import select
 from core.models import AuditEntry, Doctor
 from core.models.staff import StaffAccount
 from tenants.context import use_city
+from tests.factories import make_city
 
 from .conftest import add_hospital, add_staff, add_vendor
-from tests.factories import make_city
 
 ALL_LINKS = {"nav-staff", "nav-settings", "nav-audit"}
 EXPECTED = {

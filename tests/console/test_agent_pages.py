@@ -18,7 +18,11 @@ from .conftest import add_staff
 async def _bookings(rt, city, member_id) -> list[Booking]:
     with use_city(city):
         async with rt.db.transaction() as s:
-            return list((await s.scalars(select(Booking).where(Booking.member_id == member_id).order_by(Booking.created_at))).all())
+            return list(
+                (
+                    await s.scalars(select(Booking).where(Booking.member_id == member_id).order_by(Booking.created_at))
+                ).all()
+            )
 
 
 async def _audit(rt, city, action) -> list[AuditEntry]:

@@ -35,6 +35,7 @@ from tests.core.booking.helpers import make_member, reserve
 
 from .conftest import add_staff
 
+
 async def other_hospital(rt, city):
     """Hospital B with one doctor and one session tomorrow (public 2 and on-site 1 per period)."""
     with use_city(city):

@@ -214,7 +214,7 @@ async def test_exports_hold_the_numbers_of_the_table(rt, city, data, browser):
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][0].startswith("渠道")
     header = [h.split(" / ")[0] for h in rows[0]]
-    last = dict(zip(header, rows[-1]))
+    last = dict(zip(header, rows[-1], strict=False))
     assert last["渠道"] == "合计"
     assert last["预约总数"] == table["bookings"] and last["爽约"] == table["no_show"]
     assert [row[0] for row in rows[1:-1]] == row_labels(page.text)
@@ -224,7 +224,7 @@ async def test_exports_hold_the_numbers_of_the_table(rt, city, data, browser):
     ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
     values = [[c.value for c in row] for row in ws.iter_rows()]
     header = [str(h).split(" / ")[0] for h in values[1]]
-    total_row = dict(zip(header, values[-1]))
+    total_row = dict(zip(header, values[-1], strict=False))
     assert total_row["渠道"] == "合计" and str(total_row["预约总数"]) == table["bookings"]
     assert len(values) - 3 == len(rows) - 2  # title + header + totals; the same groups as the CSV
 

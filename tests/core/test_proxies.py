@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from core.app import create_app
 from core.hookspecs import hookimpl
-from tests.core.plugins.probes import enable, register_plugin  # noqa: F401 (fixture)
+from tests.core.plugins.probes import enable
 
 FORWARDED = {"X-Forwarded-For": "198.51.100.77", "X-Forwarded-Proto": "https"}
 

@@ -57,7 +57,7 @@ def parse_form(body: str) -> dict:
             raise ValueError(name)
         path = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]
         node = root
-        for part, nxt in zip(path, path[1:]):
+        for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
     return _lists(root)
@@ -186,7 +186,9 @@ class FakeStripe:
             price = item.get("price_data") or {}
             product = price.get("product_data") or {}
             if not price.get("currency") or price["currency"] != price["currency"].lower():
-                raise StripeFailure(400, "invalid_request_error", "Invalid currency", param=f"line_items[{i}][price_data][currency]")
+                raise StripeFailure(
+                    400, "invalid_request_error", "Invalid currency", param=f"line_items[{i}][price_data][currency]"
+                )
             if not str(price.get("unit_amount", "")).isdigit() or not product.get("name"):
                 raise StripeFailure(400, "invalid_request_error", "Missing unit_amount or product name",
                                     param=f"line_items[{i}][price_data]")

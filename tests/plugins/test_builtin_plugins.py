@@ -8,12 +8,11 @@ from core.errors import DomainError
 from core.models import Booking
 from core.plugins.interfaces import OutgoingMessage
 from plugins.channels.message_log import MessageLogSender
-from plugins.his.demo import TOKEN_HEADER, DemoHis, report_check_in
-from plugins.his.demo import HisUnavailable
+from plugins.his.demo import TOKEN_HEADER, DemoHis, HisUnavailable, report_check_in
 from plugins.payments.pay_at_hospital import PayAtHospital
 from tenants.context import use_city
-from tests.factories import make_city
 from tests.core.plugins.probes import enable, make_member
+from tests.factories import make_city
 
 TOKEN = "his-shared-secret-123"
 

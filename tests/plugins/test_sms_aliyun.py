@@ -2,12 +2,17 @@
 
 from types import SimpleNamespace
 
+from core.plugins.interfaces import OutgoingMessage
 from plugins.channels.sms_aliyun import AliyunSmsSender, retryable
 from plugins.channels.sms_aliyun.signing import canonical_query
-from core.plugins.interfaces import OutgoingMessage
 
 CITY = SimpleNamespace(slug="bj", name="北京")
-PARAMS = {"name": "张三", "booking_no": "B2401", "when": "2031年1月2日（星期四）上午 08:00-08:30", "place": "第一人民医院 呼吸内科"}
+PARAMS = {
+    "name": "张三",
+    "booking_no": "B2401",
+    "when": "2031年1月2日（星期四）上午 08:00-08:30",
+    "place": "第一人民医院 呼吸内科",
+}
 
 
 def message(**kw) -> OutgoingMessage:

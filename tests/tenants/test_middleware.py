@@ -1,9 +1,9 @@
 """Request → city: path prefix first, then host name; never the body."""
 
+import httpx
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-import httpx
 
 from tenants.context import current_city
 from tenants.middleware import CityMiddleware, city_slug_from_path

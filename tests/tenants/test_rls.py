@@ -63,7 +63,9 @@ async def test_raw_sql_sees_only_the_city_set_for_the_transaction(rt, city, cata
             await app_conn.execute("SELECT set_config('app.city_id', $1, true)", str(ctx.id))
             cities = await app_conn.fetch("SELECT DISTINCT city_id FROM hospitals")
             assert [r["city_id"] for r in cities] == [ctx.id]
-            doctors = await app_conn.fetchval("SELECT count(*) FROM doctors WHERE city_id = $1", other.id if ctx is city else city.id)
+            doctors = await app_conn.fetchval(
+                "SELECT count(*) FROM doctors WHERE city_id = $1", other.id if ctx is city else city.id
+            )
             assert doctors == 0
     # SET LOCAL ends with the transaction: the next one on the same connection sees nothing.
     assert await app_conn.fetchval("SELECT count(*) FROM hospitals") == 0

@@ -5,10 +5,9 @@ Revises:
 Create Date: 2026-11-26 03:14:55.041204
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -328,7 +327,13 @@ def upgrade() -> None:
     with op.batch_alter_table('waitlist_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_waitlist_entries_city_id'), ['city_id'], unique=False)
         batch_op.create_index('ix_waitlist_session_status', ['city_id', 'session_id', 'status', 'id'], unique=False)
-        batch_op.create_index('uq_waitlist_member_session', ['city_id', 'member_id', 'session_id'], unique=True, sqlite_where=sa.text("status IN ('waiting', 'offered')"), postgresql_where=sa.text("status IN ('waiting', 'offered')"))
+        batch_op.create_index(
+            "uq_waitlist_member_session",
+            ["city_id", "member_id", "session_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('waiting', 'offered')"),
+            postgresql_where=sa.text("status IN ('waiting', 'offered')"),
+        )
 
     op.create_table('slot_pools',
     sa.Column('city_id', sa.Integer(), nullable=False),
@@ -394,7 +399,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_bookings_member_starts', ['city_id', 'member_id', 'starts_at'], unique=False)
         batch_op.create_index('ix_bookings_session', ['city_id', 'session_id'], unique=False)
         batch_op.create_index('ix_bookings_status_ends', ['city_id', 'status', 'ends_at'], unique=False)
-        batch_op.create_index('uq_booking_member_session', ['city_id', 'member_id', 'session_id'], unique=True, sqlite_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"), postgresql_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"))
+        batch_op.create_index(
+            "uq_booking_member_session",
+            ["city_id", "member_id", "session_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"),
+            postgresql_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"),
+        )
 
     op.create_table('booking_events',
     sa.Column('city_id', sa.Integer(), nullable=False),
@@ -423,7 +434,11 @@ def downgrade() -> None:
 
     op.drop_table('booking_events')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.drop_index('uq_booking_member_session', sqlite_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"), postgresql_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"))
+        batch_op.drop_index(
+            "uq_booking_member_session",
+            sqlite_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"),
+            postgresql_where=sa.text("status IN ('pending_payment', 'confirmed', 'offered', 'checked_in')"),
+        )
         batch_op.drop_index('ix_bookings_status_ends')
         batch_op.drop_index('ix_bookings_session')
         batch_op.drop_index('ix_bookings_member_starts')
@@ -437,7 +452,11 @@ def downgrade() -> None:
 
     op.drop_table('slot_pools')
     with op.batch_alter_table('waitlist_entries', schema=None) as batch_op:
-        batch_op.drop_index('uq_waitlist_member_session', sqlite_where=sa.text("status IN ('waiting', 'offered')"), postgresql_where=sa.text("status IN ('waiting', 'offered')"))
+        batch_op.drop_index(
+            "uq_waitlist_member_session",
+            sqlite_where=sa.text("status IN ('waiting', 'offered')"),
+            postgresql_where=sa.text("status IN ('waiting', 'offered')"),
+        )
         batch_op.drop_index('ix_waitlist_session_status')
         batch_op.drop_index(batch_op.f('ix_waitlist_entries_city_id'))
 

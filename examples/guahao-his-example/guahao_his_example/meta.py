@@ -10,9 +10,14 @@ NAME = "his_example"
 
 
 class Settings(PluginSettings):
-    endpoint: str = setting(label="HIS 接口地址", label_en="HIS endpoint", pattern=r"^https?://\S+$",
-                            example="https://his.example.cn/api",
-                            help="医院提供的接口根地址，不带结尾的斜杠。", help_en="The hospital's API root, without a trailing slash.")
+    endpoint: str = setting(
+        label="HIS 接口地址",
+        label_en="HIS endpoint",
+        pattern=r"^https?://\S+$",
+        example="https://his.example.cn/api",
+        help="医院提供的接口根地址，不带结尾的斜杠。",
+        help_en="The hospital's API root, without a trailing slash.",
+    )
     timeout: float = timeout_setting(10.0, "医院", "the hospital")
     signing_key: str = setting(secret=True, label="签名密钥", label_en="Signing key", min_length=16,
                                help="与医院约定的 HMAC-SHA256 密钥，双向签名都用它。",

@@ -20,6 +20,7 @@ from typing import Mapping
 
 from core.hookspecs import hookimpl
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+
 from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "email_smtp"

@@ -25,8 +25,8 @@ from core.plugins.http import HttpClient, TransportError, json_answer
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from tenants.clock import utcnow
 
-from .signing import canonical_query, signed_headers
 from .meta import META  # noqa: F401  (the plugin's declaration)
+from .signing import canonical_query, signed_headers
 
 NAME = "sms_aliyun"
 ENDPOINT = "https://dysmsapi.aliyuncs.com"

@@ -7,8 +7,14 @@ from core.plugins.sender_settings import TEMPLATES_HELP, TEMPLATES_HELP_EN, Send
 
 
 class Settings(SenderSettings):
-    sign_name: str = setting(label="短信签名", label_en="Signature (签名)", max_length=40, example="示例市预约挂号",
-                             help="在阿里云短信控制台审核通过的签名。", help_en="The signature approved in the Alibaba Cloud SMS console.")
+    sign_name: str = setting(
+        label="短信签名",
+        label_en="Signature (签名)",
+        max_length=40,
+        example="示例市预约挂号",
+        help="在阿里云短信控制台审核通过的签名。",
+        help_en="The signature approved in the Alibaba Cloud SMS console.",
+    )
     templates: dict[str, str | dict] = setting(default_factory=dict, label="短信模板", label_en="Templates",
                                                example={"booking_confirmed": "SMS_000001"},
                                                help=TEMPLATES_HELP, help_en=TEMPLATES_HELP_EN)

@@ -26,8 +26,8 @@ from core.plugins.http import HttpClient, TransportError, json_answer
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from tenants.clock import utcnow
 
-from .signing import CONTENT_TYPE, authorization
 from .meta import META  # noqa: F401  (the plugin's declaration)
+from .signing import CONTENT_TYPE, authorization
 
 NAME = "sms_tencent"
 ENDPOINT = "https://sms.tencentcloudapi.com"

@@ -20,8 +20,14 @@ class Settings(SenderSettings):
     region: str = setting("ap-guangzhou", label="地域", label_en="Region", pattern=r"^[a-z]{2}-[a-z]+(-\d+)?$",
                           help="如 ap-guangzhou、ap-beijing。", help_en="For example ap-guangzhou or ap-beijing.")
     timeout: float = timeout_setting(10.0, "短信网关", "the gateway")
-    secret_id: str = setting(secret=True, label="SecretId", label_en="SecretId", min_length=8,
-                             help="建议使用只授权短信发送的子用户密钥。", help_en="Use a sub-user's key allowed to send SMS only.")
+    secret_id: str = setting(
+        secret=True,
+        label="SecretId",
+        label_en="SecretId",
+        min_length=8,
+        help="建议使用只授权短信发送的子用户密钥。",
+        help_en="Use a sub-user's key allowed to send SMS only.",
+    )
     secret_key: str = setting(secret=True, label="SecretKey", label_en="SecretKey", min_length=8,
                               help="与 SecretId 成对。", help_en="The key paired with the SecretId.")
 

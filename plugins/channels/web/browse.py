@@ -61,8 +61,16 @@ async def home(p: Page) -> Response:
         hospitals = [h for h in hospitals if h["id"] == scope]
     if _wants_fragment(p, "doctor-search"):
         return _fragment(p, "_doctor_search.html", doctors=doctors, q=q)
-    return p.render("home.html", districts=districts, district=district, hospitals=hospitals, q=q, doctors=doctors, public_log=public_log,
-                    welcome=p.request.query_params.get("welcome") == "1")
+    return p.render(
+        "home.html",
+        districts=districts,
+        district=district,
+        hospitals=hospitals,
+        q=q,
+        doctors=doctors,
+        public_log=public_log,
+        welcome=p.request.query_params.get("welcome") == "1",
+    )
 
 
 def _in_scope(p: Page, hospital_id: int) -> None:

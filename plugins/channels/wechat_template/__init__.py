@@ -26,8 +26,8 @@ from core.notify import template_for
 from core.plugins.http import HttpClient, TransportError
 from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
-from .tokens import RETRYABLE, TOKEN_ERRORS, WeChatError, access_token, answer, forget  # noqa: F401 (RETRYABLE kept here)
 from .meta import META  # noqa: F401  (the plugin's declaration)
+from .tokens import RETRYABLE, TOKEN_ERRORS, WeChatError, access_token, answer, forget  # noqa: F401 (RETRYABLE kept here)
 
 NAME = "wechat_template"
 ENDPOINT = "https://api.weixin.qq.com"

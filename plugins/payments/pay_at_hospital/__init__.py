@@ -10,6 +10,7 @@ from typing import Mapping
 
 from core.hookspecs import hookimpl
 from core.plugins.interfaces import PaymentIntent, PaymentProvider, PaymentResult, RefundResult
+
 from .meta import META  # noqa: F401  (the plugin's declaration)
 
 NAME = "pay_at_hospital"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from core.hookspecs import hookimpl
 
+from .meta import META  # noqa: F401  (the plugin's declaration)
 from .models import StripeWebhookEvent
 from .provider import NAME, StripeCheckout
 from .webhook import webhook_routes
-from .meta import META  # noqa: F401  (the plugin's declaration)
 
 __all__ = ["NAME", "StripeCheckout", "StripeWebhookEvent"]
 

@@ -145,7 +145,11 @@ class StripeCheckout(PaymentProvider):
             return RefundResult(status="nothing_to_refund")
         client = client_for(settings, secrets)
         session = await client.v1.checkout.sessions.retrieve_async(booking.payment_ref)
-        intent = session.payment_intent if isinstance(session.payment_intent, str) else getattr(session.payment_intent, "id", None)
+        intent = (
+            session.payment_intent
+            if isinstance(session.payment_intent, str)
+            else getattr(session.payment_intent, "id", None)
+        )
         if not intent:
             return RefundResult(status="nothing_to_refund")
         # Refunds already made for this payment count first: a try whose answer was lost must

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from core import audit
 from core.audit import Actor
 from core.backoffice import referrals, roster
@@ -77,7 +78,13 @@ async def test_booking_list_masks_patients_and_staff_check_in(rt, city, catalogu
     with use_city(city):
         listed = await roster.session_bookings(rt, cs.id, hospital_id=catalogue.hospital.id)
         [row] = listed.rows
-        assert (row.booking_id, row.member_name, row.status, row.pool, row.start) == (b.id, "孙**", "confirmed", "public", "09:00")
+        assert (row.booking_id, row.member_name, row.status, row.pool, row.start) == (
+            b.id,
+            "孙**",
+            "confirmed",
+            "public",
+            "09:00",
+        )
         assert phone not in row.phone and number not in row.id_number and row.id_number.endswith(number[-4:])
         with pytest.raises(DomainError) as err:
             await roster.check_in(rt, b.id, actor=scheduler, hospital_id=catalogue.hospital.id + 1)

@@ -157,7 +157,9 @@ async def test_move_to_a_new_day_creates_the_session_and_keeps_booking_numbers(r
         facts_member = (await rows(rt, city, Member, Member.id == made[0].member_id))[0]
         [msg] = [m for m in await outbox(rt, city, made[0].id, "notify") if m.payload["kind"] == "session_moved"]
         async with rt.db.transaction() as s:
-            text = notify.compose(city, "session_moved", facts_member, await notify.load_facts(s, made[0].id), msg.payload["data"])
+            text = notify.compose(
+                city, "session_moved", facts_member, await notify.load_facts(s, made[0].id), msg.payload["data"]
+            )
         assert "调整为" in text and made[0].id in text and "下午" in text and "门诊楼改造" in text
         again = await changes.move(rt, cs.id, new_date=new_day, new_half_day="pm", reason="门诊楼改造", actor=scheduler)
         assert again.repeated and again.change_id is None

@@ -86,7 +86,7 @@ async def test_no_show_ladder_30_60_90_within_a_calendar_year(rt):
     with frozen(datetime(2031, 3, 1, 2, 0, tzinfo=UTC)):
         made = [await reserve(rt, city, member, cat.periods[cs.id][0].id) for cs in doctor_sessions]
     expected = [30, 60, 90, 90]
-    for b, days in zip(made, expected):
+    for b, days in zip(made, expected, strict=False):
         sweep_at = b.ends_at + timedelta(minutes=5)
         with frozen(sweep_at):
             marked = await run(rt, city, engine.mark_no_shows)

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from core.booking import engine, service
 from core.errors import DomainError
 from core.models import HOLDING, Booking, SlotPool
-from tenants.context import use_city
 from tenants.clock import utcnow
+from tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .helpers import make_member, make_members

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from core import idempotency
 from core.booking import gate as gate_module
 from core.booking.gate import MemoryGate, RedisGate
-from core import idempotency
 from core.errors import DomainError
 
 

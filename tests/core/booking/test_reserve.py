@@ -245,7 +245,14 @@ async def test_a_period_without_units_of_the_pool_is_full(rt, city, catalogue):
     assert err.value.code == "slot_full"
 
 
-@pytest.mark.parametrize("kw,code", [({"channel": "Web Site!"}, "invalid_channel"), ({"channel": "x" * 21}, "invalid_channel"), ({"pool": "vip"}, "invalid_pool")])
+@pytest.mark.parametrize(
+    "kw,code",
+    [
+        ({"channel": "Web Site!"}, "invalid_channel"),
+        ({"channel": "x" * 21}, "invalid_channel"),
+        ({"pool": "vip"}, "invalid_pool"),
+    ],
+)
 async def test_malformed_channel_or_pool(rt, city, catalogue, kw, code):
     with pytest.raises(DomainError) as err:
         await reserve(rt, city, await make_member(rt, city), catalogue.periods[catalogue.sessions[0].id][0].id, **kw)
@@ -312,7 +319,10 @@ async def test_pool_counter_equals_holding_bookings(rt, city, catalogue):
     with use_city(city):
         async with rt.db.transaction() as s:
             holding = await s.scalar(
-                text("SELECT count(*) FROM bookings WHERE pool_id = :p AND status IN ('pending_payment','confirmed','offered','checked_in')"),
+                text(
+                    "SELECT count(*) FROM bookings WHERE pool_id = :p"
+                    " AND status IN ('pending_payment','confirmed','offered','checked_in')"
+                ),
                 {"p": pool.id},
             )
     assert holding == await booked(rt, city, pool.id) == 1

@@ -128,7 +128,10 @@ async def test_list_bookings_by_scope(rt, city, catalogue):
     other = await make_member(rt, city)
     await reserve(rt, city, other, catalogue.periods[s2.id][1].id)
     with use_city(city):
-        ids = {scope: [b["id"] for b in await service.list_bookings(rt, member_id=member, scope=scope)] for scope in service.SCOPES}
+        ids = {
+            scope: [b["id"] for b in await service.list_bookings(rt, member_id=member, scope=scope)]
+            for scope in service.SCOPES
+        }
     assert set(ids["all"]) == {done.id, gone.id, soon.id}
     assert ids["upcoming"] == [soon.id]
     assert ids["past"] == [done.id]

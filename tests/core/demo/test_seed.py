@@ -92,7 +92,7 @@ async def test_fourteen_bookable_days_of_sessions(rt, demo):
     for cs in sample:
         ps = by_session[cs.id]
         assert all((p.ends_at - p.starts_at) == timedelta(minutes=30) for p in ps)
-        assert all(a.end == b.start for a, b in zip(ps, ps[1:]))
+        assert all(a.end == b.start for a, b in zip(ps, ps[1:], strict=False))
         assert cs.starts_at == local_to_utc(cs.date, ps[0].start, city.tz) == ps[0].starts_at
         assert cs.ends_at == ps[-1].ends_at
         assert cs.release_at == release_instant(cs.date, city.tz, 14, city.rules.release_time)

@@ -9,8 +9,8 @@ from core.jobs import drain_in_process, process_outbox_message
 from core.models import Booking, BookingEvent, Hospital, Notification
 from tenants.clock import frozen
 from tenants.context import use_city
-from tests.factories import make_catalogue
 from tests.core.plugins.probes import Probe, emit_row, enable, make_member, outbox_rows
+from tests.factories import make_catalogue
 
 
 async def book(rt, city, member, period_id: int) -> Booking:
@@ -52,7 +52,19 @@ async def test_a_confirmed_booking_is_announced_pushed_and_reported(rt, city, ca
     [note] = await notifications(rt, city)
     assert (note.kind, note.status, note.sender, note.recipient) == ("booking_confirmed", "sent", "message_log", member.phone)
     assert note.booking_id == booking.id and note.sent_at is not None
-    for part in (booking.id, "第一人民医院", "呼吸内科", catalogue.doctor2.name, "专家", "08:00-08:30", "50.00元", "本部", "身份证", "医保卡", "李四"):
+    for part in (
+        booking.id,
+        "第一人民医院",
+        "呼吸内科",
+        catalogue.doctor2.name,
+        "专家",
+        "08:00-08:30",
+        "50.00元",
+        "本部",
+        "身份证",
+        "医保卡",
+        "李四",
+    ):
         assert part in note.body
     assert note.body.startswith(f"【{city.name}预约挂号】")
 

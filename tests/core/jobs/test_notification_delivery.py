@@ -11,7 +11,6 @@ from core.notify import KINDS
 from tenants.clock import frozen
 from tenants.context import use_city
 from tests.core.plugins.probes import emit_row, enable, make_member, outbox_rows
-from tests.fakes.fixtures import aliyun_sms, smtp_server  # noqa: F401 (fixtures)
 
 from .sms_city import enable_aliyun, notes
 
@@ -92,7 +91,10 @@ async def test_the_last_retry_failing_is_final(rt, city, aliyun_sms):
 
 
 async def test_opt_out_skips_surveys_but_not_essential_messages(rt, city, catalogue, aliyun_sms):
-    assert all(KINDS[k].essential for k in ("booking_confirmed", "booking_cancelled", "reminder_day_before", "reminder_30min", "waitlist_offer"))
+    assert all(
+        KINDS[k].essential
+        for k in ("booking_confirmed", "booking_cancelled", "reminder_day_before", "reminder_30min", "waitlist_offer")
+    )
     assert not any(KINDS[k].essential for k in ("announcement", "broadcast", "survey", "survey_invitation"))
     city, key_id = await enable_aliyun(rt, city, aliyun_sms)
     member = await make_member(rt, city, opt_out=True)

@@ -6,7 +6,6 @@ Deselected without ``REDIS_URL`` (the ``redis_rt`` fixture)."""
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from arq.worker import create_worker
 from sqlalchemy import update
 
@@ -17,7 +16,6 @@ from tenants.clock import utcnow
 from tenants.context import use_city
 from tests.core.plugins.probes import emit_row, make_member, outbox_rows
 from tests.factories import make_catalogue
-from tests.fakes.fixtures import aliyun_sms  # noqa: F401 (fixture)
 
 from .sms_city import enable_aliyun, notes
 
@@ -61,7 +59,11 @@ async def make_first_in_line(rt, city, ids: list[int]) -> None:
     with use_city(city):
         async with rt.db.transaction() as s:
             for n, outbox_id in enumerate(ids):
-                await s.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(due_at=ANCIENT + timedelta(seconds=n)))
+                await s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == outbox_id)
+                    .values(due_at=ANCIENT + timedelta(seconds=n))
+                )
 
 
 async def test_the_worker_delivers_every_kind_and_a_stopped_or_lost_run_loses_nothing(rt, redis_rt, city, aliyun_sms):

@@ -116,7 +116,12 @@ async def test_relay_and_arq_worker_run_the_rows_and_a_replay_is_a_no_op(rt, red
     assert {r.status for r in await outbox_rows(rt, city)} == {"queued"}
     # Enqueueing a job that arq still holds is refused (arq dedupes by job id).
     job_id = outbox_job_id(redis_rt.settings, ids[0])
-    assert await redis_rt.redis.enqueue_job("run_outbox", ids[0], _job_id=job_id, _queue_name=queue_name(redis_rt.settings)) is None
+    assert (
+        await redis_rt.redis.enqueue_job(
+            "run_outbox", ids[0], _job_id=job_id, _queue_name=queue_name(redis_rt.settings)
+        )
+        is None
+    )
 
     assert await _burst(redis_rt) == 3
     assert sorted(p["n"] for _, p in probe.jobs) == [0, 1, 2]

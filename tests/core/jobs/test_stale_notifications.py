@@ -15,9 +15,9 @@ from core.models import Booking, BookingStatus
 from plugins.channels.web.otp import CODE_TTL, LoginCodes
 from tenants.clock import frozen, utcnow
 from tenants.context import use_city
-from tests.core.booking.helpers import make_member as make_booking_member, reserve, run
+from tests.core.booking.helpers import make_member as make_booking_member
+from tests.core.booking.helpers import reserve, run
 from tests.core.plugins.probes import make_member, outbox_rows
-from tests.fakes.fixtures import aliyun_sms  # noqa: F401 (fixture)
 
 from .sms_city import enable_aliyun, notes
 

@@ -176,7 +176,9 @@ async def test_killing_a_worker_mid_run_loses_no_confirmation(rt, redis_rt, city
             state.update(sent=len(confirmations()), rows=Counter((r.topic, r.status) for r in wanted if r.status != "done"))
             return len(confirmations()) == BOOKINGS and all(r.status == "done" for r in wanted)
 
-        await wait_for(all_done, timeout=90, what="every confirmation is sent and every due row done", procs=[second], state=state)
+        await wait_for(
+            all_done, timeout=90, what="every confirmation is sent and every due row done", procs=[second], state=state
+        )
     finally:
         stop(first)
         stop(second)

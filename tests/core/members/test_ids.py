@@ -7,6 +7,7 @@ import pytest
 from core.errors import DomainError
 from core.members.ids import check_digit, mask_id_number, validate_id_number
 
+
 def with_check(first17: str) -> str:
     return first17 + check_digit(first17)
 

@@ -73,7 +73,10 @@ async def test_names_that_are_accepted(name):
 
 async def test_same_id_number_or_phone_cannot_register_twice(rt, city):
     await register(rt, city)
-    for kw, field in (({"phone": "13900139000"}, "id_number"), ({"id_number": "11010519900101001" + check_digit("11010519900101001")}, "phone")):
+    for kw, field in (
+        ({"phone": "13900139000"}, "id_number"),
+        ({"id_number": "11010519900101001" + check_digit("11010519900101001")}, "phone"),
+    ):
         with pytest.raises(DomainError) as exc:
             await register(rt, city, **kw)
         assert exc.value.code == "member_exists" and exc.value.status == 409

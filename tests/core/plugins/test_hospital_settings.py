@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from core import audit
+from core.errors import DomainError
 from core.jobs import drain_in_process
 from core.models import AuditEntry, Hospital
 from core.models.plugins import HospitalPlugin
 from core.plugins.hospital import configure_hospital_plugin
 from core.plugins.settings import SettingsInvalid
-from core.errors import DomainError
 from tenants.context import use_city
 from tenants.service import get_city
 from tests.core.jobs.test_handlers import book, last_period

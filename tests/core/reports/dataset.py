@@ -142,7 +142,7 @@ async def build(rt, city: CityContext) -> Data:
                 if status == "checked_in":
                     checked_in.append(b)
             scores = [(5, 3, 5), (4, 3, 5), (2, 3, 4), (5, 4, 5)]  # three at H1, one at H2 (in booking order)
-            for b, (overall, waiting, attitude) in zip(checked_in[:3] + checked_in[-1:], scores):
+            for b, (overall, waiting, attitude) in zip(checked_in[:3] + checked_in[-1:], scores, strict=False):
                 s.add(SurveyResponse(booking_id=b.id, member_id=b.member_id, hospital_id=b.hospital_id,
                                      department_id=b.department_id, doctor_id=b.doctor_id, visit_date=b.session_date,
                                      overall=overall, waiting=waiting, attitude=attitude))

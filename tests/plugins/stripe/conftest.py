@@ -12,7 +12,6 @@ from core.plugins.manager import configure
 from tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve
 from tests.factories import Catalogue, make_catalogue
-from tests.fakes.fixtures import stripe_api  # noqa: F401 (fixture)
 from tests.fakes.stripe import Account
 
 

@@ -17,6 +17,10 @@ def id_number(first17: str = "11010519900307003") -> str:
     return first17 + check_digit(first17)
 
 
+PHONE = "13800138000"
+OTHER_ID = "11010519851111002" + check_digit("11010519851111002")
+
+
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "page has no CSRF field"
@@ -63,3 +67,29 @@ class Visitor:
 @pytest.fixture
 def visitor(client, site_city):
     return Visitor(client, site_city.city.slug)
+
+
+class Kiosk(Visitor):
+    """A person at the terminal: the kiosk's pages, its own cookie."""
+
+    def __init__(self, client, slug: str):
+        super().__init__(client, slug)
+        self.root = f"/c/{slug}/kiosk/"
+
+    async def card(self, number: str):
+        return await self.post("card", {"id_number": number}, form_page="")
+
+    async def digits(self, digits: str):
+        return await self.post("verify", {"action": "digits", "digits": digits}, form_page="")
+
+    async def log_in(self, number: str | None = None, digits: str = PHONE[-4:]):
+        assert (await self.card(number or id_number())).status_code == 303
+        return await self.digits(digits)
+
+
+@pytest.fixture
+async def kiosk(client, visitor, site_city):
+    """Two registered members and a visitor at the city's kiosk."""
+    await visitor.register()
+    await visitor.register(name="李四", number=OTHER_ID, phone="13900139000")
+    return Kiosk(client, site_city.city.slug)

@@ -10,10 +10,9 @@ from core.booking import engine
 from core.feedback import complaints as cases
 from core.feedback import content
 from core.plugins.manager import configure
-from tests.core.booking.helpers import run
-
 from plugins.channels.web import feedback
 from plugins.channels.web.i18n import catalog
+from tests.core.booking.helpers import run
 
 from .conftest import Visitor, csrf_of, id_number
 

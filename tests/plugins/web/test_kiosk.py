@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from core.jobs import process_outbox_message
@@ -13,35 +12,7 @@ from core.models import Booking, Notification, OutboxMessage
 from tenants.clock import frozen, utcnow
 from tenants.context import use_city
 
-from .conftest import KEY, Visitor, csrf_of, id_number
-
-PHONE = "13800138000"
-OTHER_ID = id_number("11010519851111002")
-
-
-class Kiosk(Visitor):
-    """A person at the terminal: the kiosk's pages, its own cookie."""
-
-    def __init__(self, client, slug: str):
-        super().__init__(client, slug)
-        self.root = f"/c/{slug}/kiosk/"
-
-    async def card(self, number: str):
-        return await self.post("card", {"id_number": number}, form_page="")
-
-    async def digits(self, digits: str):
-        return await self.post("verify", {"action": "digits", "digits": digits}, form_page="")
-
-    async def log_in(self, number: str | None = None, digits: str = PHONE[-4:]):
-        assert (await self.card(number or id_number())).status_code == 303
-        return await self.digits(digits)
-
-
-@pytest.fixture
-async def kiosk(client, visitor, site_city):
-    await visitor.register()
-    await visitor.register(name="李四", number=OTHER_ID, phone="13900139000")
-    return Kiosk(client, site_city.city.slug)
+from .conftest import KEY, OTHER_ID, PHONE, csrf_of, id_number
 
 
 async def test_id_card_and_last_four_digits_log_in(kiosk):

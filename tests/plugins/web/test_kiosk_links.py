@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from core.plugins.manager import configure
 
-from .test_kiosk import Kiosk
+from .conftest import Kiosk
 
 HREF = re.compile(r'href="([^"]+)"')
 

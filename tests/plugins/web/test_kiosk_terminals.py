@@ -13,7 +13,6 @@ from plugins.channels.web.terminals import COOKIE, configured
 from tenants.context import use_city
 
 from .conftest import KEY, csrf_of
-from .test_kiosk import Kiosk, kiosk  # noqa: F401 (fixture)
 
 
 @pytest.fixture
