@@ -16,13 +16,13 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.common import bench_settings, fixed_load, recreate_database, server, summary
-from core.demo.seed import seed_demo
-from core.migrate import upgrade_async
-from core.models import ClinicSession
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.service import get_city
+from guahao.core.demo.seed import seed_demo
+from guahao.core.migrate import upgrade_async
+from guahao.core.models import ClinicSession
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
 
 
 async def busiest_department(rt, city) -> int:
@@ -50,7 +50,7 @@ async def main(total: int, concurrency: int) -> None:
            "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}
     runs = {}
     for label, ttl in (("1-s micro-cache (default)", "1.0"), ("cache off", "0")):
-        with server("core.app:create_app", {**env, "GUAHAO_AVAILABILITY_CACHE_SECONDS": ttl}) as (base, _pid):
+        with server("guahao.core.app:create_app", {**env, "GUAHAO_AVAILABILITY_CACHE_SECONDS": ttl}) as (base, _pid):
             first = httpx.get(base + path, timeout=60)
             first.raise_for_status()
             doc = first.json()

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from tenants.settings import Settings
+from guahao.tenants.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_KEY = "guahao-benchmark-key-for-throwaway-databases-only"

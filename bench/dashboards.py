@@ -18,7 +18,7 @@ import re
 import httpx
 
 from bench.common import bench_settings, percentile, server
-from core.demo.staff import PASSWORD
+from guahao.core.demo.staff import PASSWORD
 
 TARGET_MS = 500
 PAGES = ("", "/bookings", "/no_show", "/slots", "/complaints", "/satisfaction", "/referrals", "/comparison")
@@ -39,7 +39,7 @@ def main(database: str, runs: int) -> None:
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": "", "GUAHAO_SECRET_KEY": settings.secret_key}
     print(f"dashboard pages over the year in {database}; {runs} requests each after a warm-up, one uvicorn worker")
     worst = 0.0
-    with server("core.app:create_app", env) as (base, _pid):
+    with server("guahao.core.app:create_app", env) as (base, _pid):
         for username in ("bureau", "bureau.east"):
             with httpx.Client(base_url=base, timeout=60) as client:
                 login(client, username)

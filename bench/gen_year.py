@@ -29,17 +29,17 @@ import asyncpg
 from sqlalchemy import select, text
 
 from bench.common import bench_settings, pg_dsn, recreate_database
-from core.catalogue.schedule import even_periods, local_to_utc, release_instant
-from core.demo.roster import PERIODS_PER_HALF_DAY, RESERVED_RELEASE, _type_of, pools_for, weekly_pattern
-from core.demo.seed import DEMO_SEED, _roster, seed_demo
-from core.migrate import upgrade_async
-from core.models import Booking, ClinicSession, Complaint, Hospital, Member, Period, Referral, SlotPool, SurveyResponse
-from core.reports import refresh_rollups
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.db import make_engine
-from tenants.service import get_city
+from guahao.core.catalogue.schedule import even_periods, local_to_utc, release_instant
+from guahao.core.demo.roster import PERIODS_PER_HALF_DAY, RESERVED_RELEASE, _type_of, pools_for, weekly_pattern
+from guahao.core.demo.seed import DEMO_SEED, _roster, seed_demo
+from guahao.core.migrate import upgrade_async
+from guahao.core.models import Booking, ClinicSession, Complaint, Hospital, Member, Period, Referral, SlotPool, SurveyResponse
+from guahao.core.reports import refresh_rollups
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.db import make_engine
+from guahao.tenants.service import get_city
 
 WEEKDAY = (1.0, 0.9, 0.88, 0.9, 0.85, 0.62, 0.5)
 TITLE = {"chief": 1.15, "associate_chief": 1.05, "attending": 0.95, "resident": 0.85}

@@ -20,13 +20,13 @@ import time
 from sqlalchemy import func, select
 
 from bench.common import RawConnection, percentile, recreate_database, server
-from core.demo.seed import seed_demo
-from core.migrate import upgrade_async
-from core.models import ClinicSession, Department
-from core.runtime import Runtime
-from tenants.context import use_city
-from tenants.service import get_city
-from tenants.settings import Settings
+from guahao.core.demo.seed import seed_demo
+from guahao.core.migrate import upgrade_async
+from guahao.core.models import ClinicSession, Department
+from guahao.core.runtime import Runtime
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
+from guahao.tenants.settings import Settings
 
 TARGET_MS = 100.0
 
@@ -80,7 +80,7 @@ async def main(n: int) -> None:
              f"doctor {doctor} (14-day schedule)": f"/c/demo/doctors/{doctor}"}
     backend = "PostgreSQL" if settings.is_postgres else "SQLite"
     print(f"patient site pages, demo city on {backend}, {n} sequential requests each (after 10 warm-up)")
-    with server("core.app:create_app", env) as (base, _pid):
+    with server("guahao.core.app:create_app", env) as (base, _pid):
         for label, path in pages.items():
             srv, rtt, size = await measure(base, path, n)
             ok = "ok" if percentile(srv, 99) < TARGET_MS else "OVER"

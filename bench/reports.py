@@ -23,12 +23,12 @@ from datetime import timedelta
 from sqlalchemy import event, func, select
 
 from bench.common import bench_settings, percentile
-from core.models import Booking, District, Hospital
-from core.reports import GROUPS, REPORTS, ReportFilter, coverage
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.service import get_city
+from guahao.core.models import Booking, District, Hospital
+from guahao.core.reports import GROUPS, REPORTS, ReportFilter, coverage
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
 
 TARGET_MS = 500
 

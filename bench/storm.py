@@ -32,16 +32,27 @@ from bench.common import (
     server,
     summary,
 )
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.members.ids import check_digit
-from core.members.tokens import issue
-from core.migrate import upgrade_async
-from core.models import Booking, Campus, ClinicSession, Department, Doctor, Hospital, Member, Period, RegistrationType, SlotPool
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.crypto import cipher
-from tenants.service import configure_plugin, create_city
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.members.ids import check_digit
+from guahao.core.members.tokens import issue
+from guahao.core.migrate import upgrade_async
+from guahao.core.models import (
+    Booking,
+    Campus,
+    ClinicSession,
+    Department,
+    Doctor,
+    Hospital,
+    Member,
+    Period,
+    RegistrationType,
+    SlotPool,
+)
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.crypto import cipher
+from guahao.tenants.service import configure_plugin, create_city
 
 DOCTORS = 10
 PERIODS = 5
@@ -226,7 +237,7 @@ async def main(members: int, workers: int) -> None:
 
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "GUAHAO_SECRET_KEY": settings.secret_key, "GUAHAO_DATA_KEY": settings.data_key}
-    with server("core.app:create_app", env, workers=workers) as (base, pid):
+    with server("guahao.core.app:create_app", env, workers=workers) as (base, pid):
         cpu0 = (time.process_time(), process_cpu_seconds(pid), postgres_cpu_seconds())
         elapsed, lat, statuses = await http_storm(base, city.slug, tokens, app_periods)
         cpu = (time.process_time() - cpu0[0], process_cpu_seconds(pid) - cpu0[1], postgres_cpu_seconds() - cpu0[2])

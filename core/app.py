@@ -9,8 +9,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
-from tenants.middleware import CityMiddleware
-from tenants.settings import Settings, SettingsError
+from guahao.tenants.middleware import CityMiddleware
+from guahao.tenants.settings import Settings, SettingsError
 
 from .runtime import Runtime
 
@@ -51,12 +51,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-    from core.api.errors import exception_handlers
-    from core.api.routes import api_routes
-    from core.jobs import in_process_runner
-    from core.observability import ServerTiming, init_sentry
-    from core.plugins.routes import plugin_routes
-    from core.web.routes import web_routes
+    from guahao.core.api.errors import exception_handlers
+    from guahao.core.api.routes import api_routes
+    from guahao.core.jobs import in_process_runner
+    from guahao.core.observability import ServerTiming, init_sentry
+    from guahao.core.plugins.routes import plugin_routes
+    from guahao.core.web.routes import web_routes
 
     settings = settings or _settings_from_env()
     rt = runtime or Runtime(settings)

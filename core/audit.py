@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models.audit import AuditEntry
+from guahao.core.models.audit import AuditEntry
 
 SECRET_KEY = re.compile(r"(secret|password|passwd|token|private|api_?key|otp|totp)", re.I)
 REDACTED = "***"

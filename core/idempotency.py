@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError, ValidationFailed
-from core.models import IdempotencyRecord
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core.errors import DomainError, ValidationFailed
+from guahao.core.models import IdempotencyRecord
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 MAX_KEY_LENGTH = 255
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from tenants.settings import Settings
+from guahao.tenants.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def version_locations() -> list[str]:
     """Core's revision folder and those of the working plugins that ship migrations."""
-    from core.plugins.loader import discover
+    from guahao.core.plugins.loader import discover
 
     plugin_folders = sorted(str(p.meta.migrations) for p in discover().plugins.values() if p.meta.migrations)
     return [str(MIGRATIONS / "versions"), *plugin_folders]

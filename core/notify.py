@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import (
+from guahao.core.models import (
     Booking,
     Campus,
     ClinicSession,
@@ -29,8 +29,8 @@ from core.models import (
     Period,
     RegistrationType,
 )
-from tenants.context import CityContext
-from tenants.models import CityHost
+from guahao.tenants.context import CityContext
+from guahao.tenants.models import CityHost
 
 log = logging.getLogger("guahao.notify")
 
@@ -210,7 +210,7 @@ def _survey_invitation(city, m, f, data):
 
 def login_code(data: dict) -> str:
     """The one-time code of a ``login_code`` message: kept encrypted in the outbox payload."""
-    from tenants.crypto import cipher
+    from guahao.tenants.crypto import cipher
 
     sealed = data.get("sealed_code")
     if not isinstance(sealed, str):

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any
 
-from tenants.settings import Settings
+from guahao.tenants.settings import Settings
 
 FILTERED = "[Filtered]"
 MAX_DEPTH = 20

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import OutboxMessage
-from tenants.clock import utcnow
+from guahao.core.models import OutboxMessage
+from guahao.tenants.clock import utcnow
 
 
 def emit(s: AsyncSession, topic: str, payload: dict, *, due_at: datetime | None = None) -> OutboxMessage:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from tenants.cache import TtlCache
-from tenants.crypto import configure_cipher
-from tenants.db import Database
-from tenants.resolver import CityResolver
-from tenants.settings import Settings
+from guahao.tenants.cache import TtlCache
+from guahao.tenants.crypto import configure_cipher
+from guahao.tenants.db import Database
+from guahao.tenants.resolver import CityResolver
+from guahao.tenants.settings import Settings
 
 log = logging.getLogger("guahao")
 
@@ -33,8 +33,8 @@ class Runtime:
     """
 
     def __init__(self, settings: Settings):
-        from core.booking.gate import make_gate
-        from core.plugins.manager import PluginHost
+        from guahao.core.booking.gate import make_gate
+        from guahao.core.plugins.manager import PluginHost
 
         settings.require_keys()
         if settings.production and not settings.data_key:

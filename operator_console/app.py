@@ -47,7 +47,7 @@ AREAS = [
 def console_routes() -> list[BaseRoute]:
     out: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=STATIC), name="console-static")]
     for area in AREAS:
-        out += importlib.import_module(f"operator_console.{area}").routes()
+        out += importlib.import_module(f"guahao.operator_console.{area}").routes()
     return out
 
 

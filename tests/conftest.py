@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from core.runtime import Runtime
-from tenants.settings import Settings
+from guahao.core.runtime import Runtime
+from guahao.tenants.settings import Settings
 
 from .factories import Catalogue, make_catalogue, make_city
 
@@ -71,7 +71,7 @@ def backend(request) -> str:
 
 @pytest.fixture(scope="session")
 async def settings(backend, tmp_path_factory) -> Settings:
-    from core.migrate import upgrade_async
+    from guahao.core.migrate import upgrade_async
 
     s = make_settings(backend, tmp_path_factory.mktemp(backend))
     if backend == "postgres":
@@ -108,7 +108,7 @@ async def catalogue(rt, city) -> Catalogue:
 
 @pytest.fixture
 async def app(rt):
-    from core.app import create_app
+    from guahao.core.app import create_app
 
     return create_app(rt.settings, runtime=rt)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.models import Campus, ClinicSession, Department, Doctor, Hospital, Period, RegistrationType, SlotPool
-from tenants.clock import utcnow
-from tenants.context import CityContext, use_city
-from tenants.service import configure_plugin, create_city
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.models import Campus, ClinicSession, Department, Doctor, Hospital, Period, RegistrationType, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.service import configure_plugin, create_city
 
 BUILTIN_PLUGINS = ("pay_at_hospital", "demo_his", "message_log")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.booking import service
+from guahao.core.booking import service
 
 from .operations import Call, Reply
 

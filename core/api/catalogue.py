@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.catalogue import queries
+from guahao.core.catalogue import queries
 
 from .operations import Call
 

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.errors import DomainError
+from guahao.core.errors import DomainError
 
 log = logging.getLogger("guahao.api")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.members import service, tokens
-from core.members.throttle import LoginThrottle, for_runtime
+from guahao.core.members import service, tokens
+from guahao.core.members.throttle import LoginThrottle, for_runtime
 
 from .operations import Call
 
@@ -28,7 +28,7 @@ async def issue_token(call: Call, *, throttle: LoginThrottle) -> dict:
 
 
 async def me(call: Call) -> dict:
-    from core.booking.service import credit
+    from guahao.core.booking.service import credit
 
     async with call.rt.db.transaction() as s:
         member = await service.get_member(s, call.member_id)

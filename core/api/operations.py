@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import DomainError, NotFound, ValidationFailed
-from core.members.tokens import unauthorized, verify
-from tenants.context import CityContext, require_city
+from guahao.core.errors import DomainError, NotFound, ValidationFailed
+from guahao.core.members.tokens import unauthorized, verify
+from guahao.tenants.context import CityContext, require_city
 
 from .errors import field_errors
 from .schemas import INT32_MAX

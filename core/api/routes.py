@@ -10,9 +10,9 @@ import functools
 
 from pydantic import BaseModel
 
-from core.booking.credit import CreditStatus
-from core.booking.views import BookingView, WaitlistView
-from core.members.throttle import LoginThrottle, MemoryLoginThrottle
+from guahao.core.booking.credit import CreditStatus
+from guahao.core.booking.views import BookingView, WaitlistView
+from guahao.core.members.throttle import LoginThrottle, MemoryLoginThrottle
 
 from . import bookings, catalogue, members
 from .operations import ErrorCase as E

@@ -16,19 +16,19 @@ from weakref import WeakKeyDictionary
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from core import audit
-from core.audit import Actor
-from core.booking import engine, events, service
-from core.booking import errors as booking_errors
-from core.booking.inventory import released_periods
-from core.booking.refs import is_booking_ref, normalise_ref
-from core.booking.views import booking_view
-from core.errors import DomainError
-from core.members.service import validate_name
-from core.members.throttle import MemoryLoginThrottle, TooManyAttempts, for_runtime
-from core.models import ACTIVE, Booking, Member
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.booking import engine, events, service
+from guahao.core.booking import errors as booking_errors
+from guahao.core.booking.inventory import released_periods
+from guahao.core.booking.refs import is_booking_ref, normalise_ref
+from guahao.core.booking.views import booking_view
+from guahao.core.errors import DomainError
+from guahao.core.members.service import validate_name
+from guahao.core.members.throttle import MemoryLoginThrottle, TooManyAttempts, for_runtime
+from guahao.core.models import ACTIVE, Booking, Member
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import errors
 from .patients import PatientMatch, match_view

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.catalogue.schedule import PeriodSpec, even_periods, local_to_utc
-from core.models import (
+from guahao.core.catalogue.schedule import PeriodSpec, even_periods, local_to_utc
+from guahao.core.models import (
     HOLDING,
     Booking,
     BookingStatus,
@@ -30,7 +30,7 @@ from core.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from tenants.context import require_city
+from guahao.tenants.context import require_city
 
 from .scope import mask_name, mask_phone
 

@@ -20,13 +20,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.audit import Actor
-from core.booking import engine, events
-from core.booking import errors as booking_errors
-from core.booking.inventory import give_back_unit, take_unit
-from core.catalogue.schedule import create_session
-from core.models import (
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.booking import engine, events
+from guahao.core.booking import errors as booking_errors
+from guahao.core.booking.inventory import give_back_unit, take_unit
+from guahao.core.catalogue.schedule import create_session
+from guahao.core.models import (
     Booking,
     BookingStatus,
     ClinicSession,
@@ -40,8 +40,8 @@ from core.models import (
     SessionStatus,
     WaitlistStatus,
 )
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import errors, scope
 from .change_plan import (

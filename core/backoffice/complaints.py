@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import audit
-from core.audit import Actor
-from core.feedback import complaints
-from core.models import Complaint, ComplaintStatus
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.feedback import complaints
+from guahao.core.models import Complaint, ComplaintStatus
 
 from . import errors
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from guahao.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 
 
 class Missing(NotFound):

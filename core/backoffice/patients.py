@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.members.ids import normalize_id_number
-from core.members.service import normalize_phone
-from core.models import Member
-from tenants.clock import utcnow
-from tenants.crypto import cipher
+from guahao.core.members.ids import normalize_id_number
+from guahao.core.members.service import normalize_phone
+from guahao.core.models import Member
+from guahao.tenants.clock import utcnow
+from guahao.tenants.crypto import cipher
 
 from . import errors
 from .scope import mask_name, mask_phone

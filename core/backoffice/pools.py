@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import audit
-from core.audit import Actor
-from core.booking import engine
-from core.booking.inventory import mark_released, released_periods
-from core.booking.service import clear_gate
-from core.booking.waitlist import offer_units
-from core.models import PoolKind, SessionStatus, SlotPool
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.booking import engine
+from guahao.core.booking.inventory import mark_released, released_periods
+from guahao.core.booking.service import clear_gate
+from guahao.core.booking.waitlist import offer_units
+from guahao.core.models import PoolKind, SessionStatus, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import errors, scope
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import audit
-from core.audit import Actor
-from core.booking import engine, events, service
-from core.booking.views import booking_view
-from core.models import Booking, HospitalKind, PoolKind, Referral
-from tenants.context import require_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.booking import engine, events, service
+from guahao.core.booking.views import booking_view
+from guahao.core.models import Booking, HospitalKind, PoolKind, Referral
+from guahao.tenants.context import require_city
 
 from . import errors, scope
 

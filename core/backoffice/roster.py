@@ -11,11 +11,11 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from core import audit
-from core.audit import Actor
-from core.booking import engine
-from core.booking.views import booking_view
-from core.models import Booking, Doctor, Member, Period, SlotPool
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.booking import engine
+from guahao.core.booking.views import booking_view
+from guahao.core.models import Booking, Doctor, Member, Period, SlotPool
 
 from . import scope
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import Actor
-from core.models import Booking, ClinicSession, Hospital, Period, SlotPool
+from guahao.core.audit import Actor
+from guahao.core.models import Booking, ClinicSession, Hospital, Period, SlotPool
 
 from .errors import Missing
 

@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.audit import Actor
-from core.catalogue.schedule import HALF_DAY_HOURS, create_session, even_periods
-from core.models import Campus, ClinicSession, Doctor, PoolKind, RegistrationType, ScheduleTemplate
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.catalogue.schedule import HALF_DAY_HOURS, create_session, even_periods
+from guahao.core.models import Campus, ClinicSession, Doctor, PoolKind, RegistrationType, ScheduleTemplate
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import errors, scope
 

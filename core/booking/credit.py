@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, BookingStatus, CreditEvent, Doctor, Hospital, Member
-from tenants.clock import utcnow
-from tenants.context import CityContext, require_city
+from guahao.core.models import Booking, BookingStatus, CreditEvent, Doctor, Hospital, Member
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, require_city
 
 from . import errors
 from .events import notify

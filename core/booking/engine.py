@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, BookingStatus, PoolKind, SlotPool
-from tenants.clock import utcnow
-from tenants.context import CityContext, require_city
+from guahao.core.models import Booking, BookingStatus, PoolKind, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, require_city
 
 from . import errors, events
 from .credit import apply_no_show

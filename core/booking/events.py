@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, BookingEvent, OutboxMessage
-from tenants.context import require_city
+from guahao.core.models import Booking, BookingEvent, OutboxMessage
+from guahao.tenants.context import require_city
 
 REMINDER_EVENING_BEFORE = time(18, 0)
 REMINDER_BEFORE_START = timedelta(minutes=30)

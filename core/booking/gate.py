@@ -31,7 +31,7 @@ import time
 from collections import OrderedDict
 from typing import AsyncIterator
 
-from tenants.settings import DEFAULT_POOL_SIZE, Settings
+from guahao.tenants.settings import DEFAULT_POOL_SIZE, Settings
 
 log = logging.getLogger("guahao.booking")
 

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, SlotPool
-from tenants.context import require_city
+from guahao.core.models import Booking, SlotPool
+from guahao.tenants.context import require_city
 
 from .refs import new_booking_ref
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, BookingStatus
-from core.plugins.interfaces import PaymentIntent, PaymentProvider
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core.models import Booking, BookingStatus
+from guahao.core.plugins.interfaces import PaymentIntent, PaymentProvider
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import engine, errors, events
 from .inventory import released_periods

@@ -23,8 +23,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from core import idempotency
-from core.models import (
+from guahao.core import idempotency
+from guahao.core.models import (
     Booking,
     BookingStatus,
     ClinicSession,
@@ -37,8 +37,8 @@ from core.models import (
     PoolKind,
     SlotPool,
 )
-from tenants.clock import utcnow
-from tenants.context import CityContext, require_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, require_city
 
 from . import errors, events, rules
 from .inventory import unit_booking

@@ -17,10 +17,10 @@ from typing import Any, Callable
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import ValidationFailed
-from core.models import ACTIVE, HOLDING, Booking, Member, PoolKind, SessionStatus
-from tenants.context import CityContext
-from tenants.rules import CityRules
+from guahao.core.errors import ValidationFailed
+from guahao.core.models import ACTIVE, HOLDING, Booking, Member, PoolKind, SessionStatus
+from guahao.tenants.context import CityContext
+from guahao.tenants.rules import CityRules
 
 from . import errors
 from .statements import statements_for

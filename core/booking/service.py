@@ -18,11 +18,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import idempotency
-from core.errors import DomainError
-from core.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
-from tenants.clock import utcnow
-from tenants.context import CityContext, require_city, use_city
+from guahao.core import idempotency
+from guahao.core.errors import DomainError
+from guahao.core.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, require_city, use_city
 
 from . import engine, errors
 from .credit import credit_status

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
-from core.models import Booking, BookingEvent, IdempotencyRecord, OutboxMessage, SlotPool
+from guahao.core.models import Booking, BookingEvent, IdempotencyRecord, OutboxMessage, SlotPool
 
 from . import events
 from .inventory import take_unit

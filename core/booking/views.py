@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Booking, ClinicSession, Department, Doctor, Hospital, Period, WaitlistEntry, WaitlistStatus
+from guahao.core.models import Booking, ClinicSession, Department, Doctor, Hospital, Period, WaitlistEntry, WaitlistStatus
 
 _PARTS = "guahao.booking_view_parts"
 

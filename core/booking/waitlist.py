@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import (
+from guahao.core.models import (
     HOLDING,
     Booking,
     BookingStatus,
@@ -27,8 +27,8 @@ from core.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 from . import errors, events, rules
 from .inventory import give_back_unit, take_unit, unit_booking

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.audit import Actor
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.models import Campus, Department, District, Doctor, DoctorTitle, Hospital, HospitalKind, RegistrationType
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.errors import Conflict, NotFound, ValidationFailed
+from guahao.core.models import Campus, Department, District, Doctor, DoctorTitle, Hospital, HospitalKind, RegistrationType
 
 CODE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 DEPARTMENT_CODE = re.compile(r"^\d{2}(\.\d{2})?$")

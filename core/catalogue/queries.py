@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError, NotFound
-from core.models import (
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import (
     Campus,
     ClinicSession,
     Department,
@@ -25,8 +25,8 @@ from core.models import (
     SessionStatus,
     SlotPool,
 )
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 TITLE_NAMES = {"chief": "主任医师", "associate_chief": "副主任医师", "attending": "主治医师", "resident": "住院医师"}
 KIND_NAMES = {"general": "综合医院", "specialty": "专科医院", "community": "社区医疗机构"}

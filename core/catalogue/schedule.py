@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import ClinicSession, Doctor, Hospital, Period, PoolKind, RegistrationType, SlotPool
-from tenants.context import require_city
+from guahao.core.models import ClinicSession, Doctor, Hospital, Period, PoolKind, RegistrationType, SlotPool
+from guahao.tenants.context import require_city
 
 HALF_DAY_HOURS = {"am": (8, 12), "pm": (13, 17), "evening": (18, 21)}
 

@@ -16,7 +16,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from tenants.settings import Settings, SettingsError
+from guahao.tenants.settings import Settings, SettingsError
 
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
@@ -47,7 +47,7 @@ def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1) -> N
 
     # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES).
     uvicorn.run(
-        "core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers,
+        "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers,
         proxy_headers=False,
     )
 
@@ -60,10 +60,10 @@ def cmd_serve(args) -> int:
 
 def cmd_worker(args) -> int:
     try:
-        from core.jobs import run_worker
+        from guahao.core.jobs import run_worker
     except ImportError as exc:
         raise CliError(f"the job worker is not available in this installation ({exc})") from None
-    from core.observability import configure_logging
+    from guahao.core.observability import configure_logging
 
     settings = serving_settings()
     if not settings.redis_url:
@@ -76,7 +76,7 @@ def cmd_worker(args) -> int:
 
 
 def _migrate(settings: Settings) -> None:
-    from core.migrate import upgrade
+    from guahao.core.migrate import upgrade
 
     upgrade(settings)
 
@@ -102,8 +102,8 @@ def _where(settings: Settings) -> str:
 
 
 async def _seed(rt, reset: bool, days: int):
-    from core.demo import drop_city, seed_demo
-    from core.demo.data import CITY_SLUG
+    from guahao.core.demo import drop_city, seed_demo
+    from guahao.core.demo.data import CITY_SLUG
 
     if reset and await drop_city(rt, CITY_SLUG):
         print("removed the old demo city")
@@ -122,12 +122,12 @@ def _print_seed(report) -> None:
 
 
 def _print_logins() -> None:
-    from core.demo import demo_logins
+    from guahao.core.demo import demo_logins
 
     print("\nDemo logins (log in with the phone number or the ID number):")
     for m in demo_logins():
         print(f"  {m['name']}  phone {m['phone']}  ID {m['id_number']}  password {m['password']}")
-    from core.demo import demo_staff_logins
+    from guahao.core.demo import demo_staff_logins
 
     print("\nOperator console /console/ (staff log in at /console/c/demo/login, the vendor at /console/login):")
     for a in demo_staff_logins():

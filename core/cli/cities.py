@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from tenants.rules import CityRules
+from guahao.tenants.rules import CityRules
 
 from .common import CliError, add_command, find_city, json_or_text, pad, pairs, run
 from .importing import add_import_command
@@ -22,8 +22,8 @@ RESERVED_SLUGS = {"docs", "openapi.json", "static", "healthz"}
 
 
 async def _city_create(rt, args) -> str:
-    from tenants.models import CityHost
-    from tenants.service import CityExists, create_city, get_city
+    from guahao.tenants.models import CityHost
+    from guahao.tenants.service import CityExists, create_city, get_city
 
     slug = args.slug
     if not SLUG_RE.fullmatch(slug) or slug in RESERVED_SLUGS:
@@ -62,9 +62,9 @@ async def _city_create(rt, args) -> str:
 
 
 async def _city_list(rt) -> list[str]:
-    from tenants.models import City, CityHost
-    from tenants.resolver import city_context
-    from tenants.service import enabled_plugins
+    from guahao.tenants.models import City, CityHost
+    from guahao.tenants.resolver import city_context
+    from guahao.tenants.service import enabled_plugins
 
     async with rt.db.transaction() as s:
         cities = (await s.scalars(select(City).order_by(City.slug))).all()
@@ -99,7 +99,7 @@ def _rule_changes(pairs: dict[str, str]) -> dict[str, Any]:
 
 
 async def _city_rules(rt, slug: str, items: list[str]) -> list[str]:
-    from tenants.service import update_rules
+    from guahao.tenants.service import update_rules
 
     city = await find_city(rt, slug)
     if items:
@@ -112,10 +112,10 @@ async def _city_rules(rt, slug: str, items: list[str]) -> list[str]:
 
 
 async def _city_plugin(rt, args) -> list[str]:
-    from core.errors import DomainError
-    from core.plugins.config import check
-    from core.plugins.settings import SettingsInvalid
-    from tenants.service import configure_plugin, enabled_plugins, plugin_config
+    from guahao.core.errors import DomainError
+    from guahao.core.plugins.config import check
+    from guahao.core.plugins.settings import SettingsInvalid
+    from guahao.tenants.service import configure_plugin, enabled_plugins, plugin_config
 
     city = await find_city(rt, args.slug)
     host = rt.plugins

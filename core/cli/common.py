@@ -8,7 +8,7 @@ import json
 import unicodedata
 from typing import Any, Callable
 
-from tenants.settings import Settings
+from guahao.tenants.settings import Settings
 
 
 class CliError(Exception):
@@ -31,7 +31,7 @@ def run(coro_fn: Callable[..., Any], *args) -> Any:
     """Run an async command with a runtime of its own, closed afterwards."""
 
     async def runner():
-        from core.runtime import Runtime
+        from guahao.core.runtime import Runtime
 
         rt = Runtime(settings_from_env())
         try:
@@ -43,7 +43,7 @@ def run(coro_fn: Callable[..., Any], *args) -> Any:
 
 
 async def find_city(rt, slug: str):
-    from tenants.service import get_city
+    from guahao.tenants.service import get_city
 
     city = await get_city(rt.db, slug)
     if city is None:

@@ -9,8 +9,8 @@ from .common import CliError, add_command, find_city, pad, run
 
 
 async def _city_import(rt, args) -> tuple[list[str], bool]:
-    from core.audit import Actor
-    from core.importing import ImportFile, import_files
+    from guahao.core.audit import Actor
+    from guahao.core.importing import ImportFile, import_files
 
     city = await find_city(rt, args.slug)
     files = []

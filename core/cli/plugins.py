@@ -10,10 +10,10 @@ import argparse
 import unicodedata
 from pathlib import Path
 
-from core.plugins.loader import BrokenPlugin, Discovery, discover
-from core.plugins.meta import API_VERSION, PluginMeta
-from core.plugins.reference import reference, type_label, value_text, working_plugins
-from core.plugins.settings import PluginSettings, form_fields
+from guahao.core.plugins.loader import BrokenPlugin, Discovery, discover
+from guahao.core.plugins.meta import API_VERSION, PluginMeta
+from guahao.core.plugins.reference import reference, type_label, value_text, working_plugins
+from guahao.core.plugins.settings import PluginSettings, form_fields
 
 from .common import CliError, add_command, pad
 

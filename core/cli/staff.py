@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.errors import DomainError
+from guahao.core.errors import DomainError
 
 from .common import CliError, add_command, find_city, run
 
@@ -16,10 +16,10 @@ from .common import CliError, add_command, find_city, run
 async def _staff_create(rt, args) -> str:
     from sqlalchemy import select
 
-    from core.audit import SYSTEM
-    from core.models import Hospital
-    from core.staff.accounts import create_staff
-    from tenants.context import use_city
+    from guahao.core.audit import SYSTEM
+    from guahao.core.models import Hospital
+    from guahao.core.staff.accounts import create_staff
+    from guahao.tenants.context import use_city
 
     city = await find_city(rt, args.city)
     with use_city(city):
@@ -40,7 +40,7 @@ async def _staff_create(rt, args) -> str:
 
 
 async def _vendor_create(rt, args) -> str:
-    from core.staff.vendor import create_vendor
+    from guahao.core.staff.vendor import create_vendor
 
     try:
         account = await create_vendor(rt.db, username=args.username, password=args.password,
@@ -67,7 +67,7 @@ def cmd_vendor_create(args) -> int:
 
 def add_staff_commands(subs, epilog: str) -> None:
     """Add ``staff create`` and ``vendor create`` to the top-level sub-commands."""
-    from core.models.staff import StaffRole
+    from guahao.core.models.staff import StaffRole
 
     staff = subs.add_parser("staff", help="Create operator-console staff accounts of a city.",
                             description="Create operator-console staff accounts of a city.", epilog=epilog,

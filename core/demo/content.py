@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.feedback.content import publish_announcement, publish_article
-from core.models import Hospital
-from tenants.clock import utcnow
+from guahao.core.feedback.content import publish_announcement, publish_article
+from guahao.core.models import Hospital
+from guahao.tenants.clock import utcnow
 
 ANNOUNCEMENTS = [
     ("春节期间门诊安排", "春节期间普通门诊照常开诊，部分专家门诊停诊，请以平台号源为准。急诊24小时开放。"),

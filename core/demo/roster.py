@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.catalogue.schedule import even_periods, local_to_utc, release_instant
-from core.models import ClinicSession, Period, PoolKind, SlotPool
-from tenants.context import CityContext
+from guahao.core.catalogue.schedule import even_periods, local_to_utc, release_instant
+from guahao.core.models import ClinicSession, Period, PoolKind, SlotPool
+from guahao.tenants.context import CityContext
 
 from .data import TITLE_TYPE, WEEKLY_SESSIONS
 

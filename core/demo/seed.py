@@ -16,8 +16,8 @@ from datetime import date, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlmodel import SQLModel
 
-from core.members.ids import check_digit
-from core.models import (
+from guahao.core.members.ids import check_digit
+from guahao.core.models import (
     Campus,
     City,
     CityHost,
@@ -30,10 +30,10 @@ from core.models import (
     RegistrationType,
     TenantModel,
 )
-from tenants.clock import utcnow
-from tenants.context import CityContext, use_city
-from tenants.db import make_engine
-from tenants.service import configure_plugin, create_city, get_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.db import make_engine
+from guahao.tenants.service import configure_plugin, create_city, get_city
 
 from . import data
 from .content import seed_content
@@ -280,7 +280,7 @@ async def _roster(s) -> list[RosterDoctor]:
 
 
 async def _register_members(s) -> None:
-    from core.members.service import register
+    from guahao.core.members.service import register
 
     for m in data.MEMBERS:
         if await s.scalar(select(Member.id).where(Member.phone == m.phone)) is None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core import audit
-from core.models import District, Doctor, Hospital
-from core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
+from guahao.core import audit
+from guahao.core.models import District, Doctor, Hospital
+from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
 
 PASSWORD = "guahao-demo-1"
 VENDOR_USERNAME = "vendor"
@@ -52,7 +52,7 @@ def demo_staff_logins(*, include_vendor: bool = True, city_slug: str = "demo") -
 
 async def seed_staff(s) -> int:
     """Add the missing demo staff of the current city; returns how many were added."""
-    from core.members.passwords import hash_password
+    from guahao.core.members.passwords import hash_password
 
     existing = set((await s.scalars(select(StaffAccount.username))).all())
     missing = [d for d in DEMO_STAFF if d.username not in existing]
@@ -81,7 +81,7 @@ async def seed_staff(s) -> int:
 
 async def seed_vendor(db) -> bool:
     """The demo vendor administrator, if missing."""
-    from core.members.passwords import hash_password
+    from guahao.core.members.passwords import hash_password
 
     async with db.transaction() as s:
         if await s.scalar(select(VendorAccount.id).where(VendorAccount.username == VENDOR_USERNAME)) is not None:

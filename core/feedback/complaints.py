@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.models import Complaint, ComplaintStatus, Hospital
-from tenants.clock import utcnow
+from guahao.core.errors import Conflict, NotFound, ValidationFailed
+from guahao.core.models import Complaint, ComplaintStatus, Hospital
+from guahao.tenants.clock import utcnow
 
 from .visits import own_booking
 from .visits import text as clean

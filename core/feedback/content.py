@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
-from core.models import Announcement, Article, Hospital
-from tenants.clock import utcnow
+from guahao.core.errors import NotFound
+from guahao.core.models import Announcement, Article, Hospital
+from guahao.tenants.clock import utcnow
 
 from .visits import text
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound, ValidationFailed
-from core.models import Booking, BookingStatus, DoctorReview, ReviewStatus
-from tenants.clock import utcnow
+from guahao.core.errors import NotFound, ValidationFailed
+from guahao.core.models import Booking, BookingStatus, DoctorReview, ReviewStatus
+from guahao.tenants.clock import utcnow
 
 from .visits import already, score, text, visited
 

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError
-from core.models import Booking, BookingStatus, SurveyResponse
-from tenants.clock import utcnow
+from guahao.core.errors import DomainError
+from guahao.core.models import Booking, BookingStatus, SurveyResponse
+from guahao.tenants.clock import utcnow
 
 from .visits import already, score, text, visited
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.models import Booking, BookingStatus
+from guahao.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from guahao.core.models import Booking, BookingStatus
 
 SCORE_MIN, SCORE_MAX = 1, 5
 

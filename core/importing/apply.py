@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.audit import Actor
-from core.errors import Conflict, ValidationFailed
-from tenants.context import CityContext, require_city, use_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.errors import Conflict, ValidationFailed
+from guahao.tenants.context import CityContext, require_city, use_city
 
 from .plan import CityCatalogue, ImportPlan, RowAction, SheetPlan, preview, reconcile
 from .reader import DEFAULT_LIMITS, ImportFile, Limits

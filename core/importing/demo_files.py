@@ -18,10 +18,10 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from core.demo import seed_demo
-from core.demo.data import CITY_SLUG
-from tenants.context import use_city
-from tenants.settings import Settings
+from guahao.core.demo import seed_demo
+from guahao.core.demo.data import CITY_SLUG
+from guahao.tenants.context import use_city
+from guahao.tenants.settings import Settings
 
 from .export import catalogue_rows, write_files
 
@@ -41,8 +41,8 @@ async def write_demo_files(rt, directory: str | Path, *, slug: str = CITY_SLUG) 
 
 async def regenerate(directory: str | Path = DEMO_DIR) -> list[Path]:
     """Build the demo catalogue in a scratch SQLite database and write its files."""
-    from core.migrate import upgrade_async
-    from tenants.db import Database
+    from guahao.core.migrate import upgrade_async
+    from guahao.tenants.db import Database
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.sqlite3", secret_key=secrets.token_hex(32))
@@ -55,7 +55,7 @@ async def regenerate(directory: str | Path = DEMO_DIR) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    from tenants.crypto import configure_cipher
+    from guahao.tenants.crypto import configure_cipher
 
     configure_cipher(secrets.token_hex(32))  # the scratch database's members are thrown away
     for path in asyncio.run(regenerate(argv[0] if argv else DEMO_DIR)):

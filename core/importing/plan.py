@@ -16,8 +16,8 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
-from tenants.context import require_city
+from guahao.core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
+from guahao.tenants.context import require_city
 
 from .messages import RowError, problem
 from .parse import Parsed, ParsedRow, ParsedSheet, parse_files

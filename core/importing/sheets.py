@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
+from guahao.core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
 
 
 class Invalid(Exception):

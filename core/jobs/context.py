@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from tenants.context import CityContext
+from guahao.tenants.context import CityContext
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 10

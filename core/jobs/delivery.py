@@ -26,13 +26,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from core.models import Notification
-from core.notify import NoSender, SendFailed, plan
-from core.outbox import emit
-from core.plugins.http import TransportError
-from core.plugins.interfaces import OutgoingMessage, SendResult
-from tenants.clock import utcnow
-from tenants.context import CityContext, use_city
+from guahao.core.models import Notification
+from guahao.core.notify import NoSender, SendFailed, plan
+from guahao.core.outbox import emit
+from guahao.core.plugins.http import TransportError
+from guahao.core.plugins.interfaces import OutgoingMessage, SendResult
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, use_city
 
 CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
 DEFAULT_PRIORITY = 100

@@ -11,8 +11,8 @@ import logging
 
 from sqlalchemy import select
 
-from core.models import Booking, BookingEvent, Hospital, Notification
-from core.plugins.manager import call_robust
+from guahao.core.models import Booking, BookingEvent, Hospital, Notification
+from guahao.core.plugins.manager import call_robust
 
 from .context import MAX_ATTEMPTS, Handler, JobContext
 from .payments import handle_refund, handle_void
@@ -48,14 +48,14 @@ async def handle_booking_event(ctx: JobContext, payload: dict) -> None:
 
 
 async def handle_hold_expiry(ctx: JobContext, payload: dict) -> None:
-    from core.booking import engine
+    from guahao.core.booking import engine
 
     async with ctx.rt.db.transaction() as s:
         await engine.expire_hold(s, payload["booking_id"])
 
 
 async def handle_offer_expiry(ctx: JobContext, payload: dict) -> None:
-    from core.booking import engine
+    from guahao.core.booking import engine
 
     async with ctx.rt.db.transaction() as s:
         await engine.expire_offer(s, payload["booking_id"])
@@ -80,7 +80,7 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
     event, which makes a repeated run a no-op. A booking that was never pushed needs no
     cancellation, and one cancelled before its push is not pushed at all.
     """
-    from core.booking.views import booking_view
+    from guahao.core.booking.views import booking_view
 
     booking_id, action = payload["booking_id"], payload.get("action", "book")
     if action not in ("book", "cancel"):

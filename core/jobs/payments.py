@@ -13,9 +13,9 @@ import logging
 
 from sqlalchemy import select
 
-from core.booking import events
-from core.models import Booking, BookingEvent, BookingStatus
-from tenants.clock import utcnow
+from guahao.core.booking import events
+from guahao.core.models import Booking, BookingEvent, BookingStatus
+from guahao.tenants.clock import utcnow
 
 from .context import JobContext
 

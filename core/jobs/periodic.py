@@ -13,9 +13,9 @@ from typing import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import City
-from tenants.context import CityContext, use_city
-from tenants.resolver import city_context
+from guahao.core.models import City
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.resolver import city_context
 
 log = logging.getLogger("guahao.jobs")
 
@@ -41,7 +41,7 @@ async def for_each_city(rt, what: str, work: Callable[[AsyncSession], Awaitable[
 
 async def sweep_no_shows(rt, *, now: datetime | None = None) -> int:
     """Mark bookings not checked in by session end as no-shows (R4.1), in every city."""
-    from core.booking import engine
+    from guahao.core.booking import engine
 
     async def work(s: AsyncSession) -> int:
         return len(await engine.mark_no_shows(s, now=now))
@@ -51,7 +51,7 @@ async def sweep_no_shows(rt, *, now: datetime | None = None) -> int:
 
 async def release_pools(rt, *, now: datetime | None = None) -> int:
     """Give unused reserved units to the public pool once their release time passed (R2.4)."""
-    from core.booking import engine
+    from guahao.core.booking import engine
 
     async def work(s: AsyncSession) -> int:
         return int(await engine.release_reserved_pools(s, now=now) or 0)
@@ -62,7 +62,7 @@ async def release_pools(rt, *, now: datetime | None = None) -> int:
 async def refresh_report_rollups(rt) -> int:
     """Rebuild the last closed days of every city's report rollups (R13); reports read the
     days not rolled up yet from the live tables, so a missed run costs speed, not accuracy."""
-    from core.reports import refresh_rollups
+    from guahao.core.reports import refresh_rollups
 
     async def work(s: AsyncSession) -> int:
         return sum((await refresh_rollups(s)).rows.values())

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from arq.constants import in_progress_key_prefix
 from sqlalchemy import and_, or_, select, update
 
-from core.models import OutboxMessage
-from tenants.clock import utcnow
-from tenants.context import platform_scope
-from tenants.settings import Settings
+from guahao.core.models import OutboxMessage
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import platform_scope
+from guahao.tenants.settings import Settings
 
 from .runner import process_outbox_message
 

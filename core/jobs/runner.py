@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.models import City, OutboxMessage
-from tenants.clock import utcnow
-from tenants.context import platform_scope, use_city
-from tenants.resolver import city_context
+from guahao.core.models import City, OutboxMessage
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.resolver import city_context
 
 from .context import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, MAX_ATTEMPTS, Handler, JobContext, backoff_seconds
 from .handlers import BUILTIN_HANDLERS

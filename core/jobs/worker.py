@@ -14,7 +14,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import create_worker
 
-from tenants.settings import Settings
+from guahao.tenants.settings import Settings
 
 from .periodic import refresh_report_rollups, release_pools, sweep_no_shows
 from .relay import RUN_OUTBOX, mark_started, namespace, queue_name, relay_once
@@ -56,7 +56,7 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
         return f"cron:{ns}:{job}" if ns else f"cron:{job}"
 
     async def startup(ctx: dict) -> None:
-        from core.runtime import Runtime
+        from guahao.core.runtime import Runtime
 
         rt = runtime
         if rt is None:

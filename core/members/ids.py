@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core.errors import DomainError
-from tenants.clock import utcnow
+from guahao.core.errors import DomainError
+from guahao.tenants.clock import utcnow
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"

@@ -13,10 +13,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, DomainError
-from core.models import Member
-from tenants.context import require_city
-from tenants.crypto import cipher
+from guahao.core.errors import Conflict, DomainError
+from guahao.core.models import Member
+from guahao.tenants.context import require_city
+from guahao.tenants.crypto import cipher
 
 from .ids import mask_id_number, normalize_id_number, validate_id_number
 from .passwords import hash_password, verify_password

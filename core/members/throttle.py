@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from core.errors import DomainError
-from tenants.clock import utcnow
+from guahao.core.errors import DomainError
+from guahao.tenants.clock import utcnow
 
 MAX_FAILURES = 5
 IP_MAX_FAILURES = 30  # many people may share one address (a hospital's Wi-Fi, a carrier's NAT)

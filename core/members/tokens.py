@@ -17,9 +17,9 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
 
-from core.errors import Unauthorized
-from tenants.clock import utcnow
-from tenants.settings import Settings
+from guahao.core.errors import Unauthorized
+from guahao.tenants.clock import utcnow
+from guahao.tenants.settings import Settings
 
 ALGORITHM = "HS256"
 TOKEN_TYPE = "member_access"

@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import core.models  # noqa: F401  (registers every table)
-from core.plugins.loader import import_plugin_models
+import guahao.core.models  # noqa: F401  (registers every table)
+from guahao.core.plugins.loader import import_plugin_models
 
 import_plugin_models()
 

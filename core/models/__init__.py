@@ -1,6 +1,6 @@
 """All core tables, importable from one place (Alembic and tests import this)."""
 
-from tenants.models import City, CityHost, CityPlugin, District, TenantModel
+from guahao.tenants.models import City, CityHost, CityPlugin, District, TenantModel
 
 from .audit import AuditEntry
 from .backoffice import Referral, ScheduleChange, ScheduleTemplate

@@ -9,8 +9,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlmodel import Field
 
-from tenants.clock import utcnow
-from tenants.models import TenantModel
+from guahao.tenants.clock import utcnow
+from guahao.tenants.models import TenantModel
 
 
 class ScheduleTemplate(TenantModel, table=True):

@@ -8,8 +8,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field
 
-from tenants.clock import utcnow
-from tenants.models import TenantModel
+from guahao.tenants.clock import utcnow
+from guahao.tenants.models import TenantModel
 
 
 class BookingStatus(StrEnum):

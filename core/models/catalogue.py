@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlmodel import Field
 
-from tenants.models import TenantModel
+from guahao.tenants.models import TenantModel
 
 
 class HospitalKind(StrEnum):

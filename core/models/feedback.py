@@ -9,8 +9,8 @@ from enum import StrEnum
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field
 
-from tenants.clock import utcnow
-from tenants.models import TenantModel
+from guahao.tenants.clock import utcnow
+from guahao.tenants.models import TenantModel
 
 
 class SurveyResponse(TenantModel, table=True):

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
-from tenants.clock import utcnow
-from tenants.models import TenantModel
+from guahao.tenants.clock import utcnow
+from guahao.tenants.models import TenantModel
 
 
 class OutboxMessage(TenantModel, table=True):

@@ -18,8 +18,8 @@ from datetime import date, datetime, time
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tenants.clock import utcnow
-from tenants.models import TenantModel
+from guahao.tenants.clock import utcnow
+from guahao.tenants.models import TenantModel
 
 
 class BookingStats(SQLModel):

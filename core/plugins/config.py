@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import DomainError
+from guahao.core.errors import DomainError
 
 from .settings import validate
 

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core import audit
-from core.errors import DomainError, NotFound
-from core.models.plugins import HospitalPlugin
-from tenants.clock import utcnow
-from tenants.context import CityContext, use_city
-from tenants.crypto import open_secrets, seal_secrets
+from guahao.core import audit
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models.plugins import HospitalPlugin
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.crypto import open_secrets, seal_secrets
 
 from .settings import validate
 
@@ -99,8 +99,8 @@ async def configure_hospital_plugin(
 
 async def _bump_city(s: AsyncSession) -> None:
     """Cached plugin sets of the city are rebuilt (they carry hospital settings too)."""
-    from tenants.context import require_city
-    from tenants.models import City
+    from guahao.tenants.context import require_city
+    from guahao.tenants.models import City
 
     city = await s.get(City, require_city().id)
     if city is not None:

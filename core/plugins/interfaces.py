@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from core.errors import DomainError
+from guahao.core.errors import DomainError
 
 if TYPE_CHECKING:
-    from core.models import Booking
-    from core.plugins.http import TransportError
-    from tenants.context import CityContext
+    from guahao.core.models import Booking
+    from guahao.core.plugins.http import TransportError
+    from guahao.tenants.context import CityContext
 
 
 class PaymentError(DomainError):

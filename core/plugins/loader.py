@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pluggy
 
-from core import hookspecs
+from guahao.core import hookspecs
 
 from .meta import API_VERSION, PluginDeclarationError, PluginMeta, meta_of
 
@@ -28,15 +28,15 @@ GROUP = "guahao"
 # Built-ins are plugins too; listed here as well so a source checkout without an installed
 # distribution (no entry-point metadata) still finds them.
 BUILTIN = {
-    "pay_at_hospital": "plugins.payments.pay_at_hospital",
-    "demo_his": "plugins.his.demo",
-    "message_log": "plugins.channels.message_log",
-    "sms_aliyun": "plugins.channels.sms_aliyun",
-    "sms_tencent": "plugins.channels.sms_tencent",
-    "email_smtp": "plugins.channels.email_smtp",
-    "wechat_template": "plugins.channels.wechat_template",
-    "web": "plugins.channels.web",
-    "stripe": "plugins.payments.stripe",
+    "pay_at_hospital": "guahao.plugins.payments.pay_at_hospital",
+    "demo_his": "guahao.plugins.his.demo",
+    "message_log": "guahao.plugins.channels.message_log",
+    "sms_aliyun": "guahao.plugins.channels.sms_aliyun",
+    "sms_tencent": "guahao.plugins.channels.sms_tencent",
+    "email_smtp": "guahao.plugins.channels.email_smtp",
+    "wechat_template": "guahao.plugins.channels.wechat_template",
+    "web": "guahao.plugins.channels.web",
+    "stripe": "guahao.plugins.payments.stripe",
 }
 
 

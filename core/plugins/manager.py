@@ -16,8 +16,8 @@ from typing import Any, Iterable, Mapping
 
 import pluggy
 
-from core import hookspecs
-from tenants.context import CityContext
+from guahao.core import hookspecs
+from guahao.tenants.context import CityContext
 
 from .interfaces import HisAdapter, NotificationSender, PaymentProvider
 from .meta import PluginMeta
@@ -297,7 +297,7 @@ class PluginHost:
             current = self._fresh(self._cache.get(city.id), city)
             if current is not None:
                 return current
-            from tenants.service import enabled_plugins
+            from guahao.tenants.service import enabled_plugins
 
             from .hospital import hospital_configs
 
@@ -364,7 +364,7 @@ async def configure(
     are checked against the plugin's declaration first (``core.plugins.config.check``): a
     refusal raises and stores nothing. Returns the new set.
     """
-    from tenants.service import configure_plugin, get_city, plugin_config
+    from guahao.tenants.service import configure_plugin, get_city, plugin_config
 
     from .config import check
 

@@ -1,7 +1,7 @@
 """What a plugin needs for its own tables: a transaction scoped to one city
 (:func:`city_session`) and row-level security in its migrations (:func:`protect_tenant_table`).
 
-Plugins never write core tables: they call core's services (``core.plugin_api.check_in`` …),
+Plugins never write core tables: they call core's services (``guahao.plugin_api.check_in`` …),
 which run the same rules as every other caller.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tenants import rls
-from tenants.context import CityContext, use_city
+from guahao.tenants import rls
+from guahao.tenants.context import CityContext, use_city
 
 
 @asynccontextmanager

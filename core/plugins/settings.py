@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from core.errors import ValidationFailed
+from guahao.core.errors import ValidationFailed
 
 WIDGETS = ("text", "textarea", "integer", "number", "bool", "tristate", "choice", "list", "json", "secret")
 """How the console draws a setting; ``tristate`` is an optional yes/no (empty: inherited)."""
@@ -297,6 +297,17 @@ def _errors(exc: ValidationError) -> dict[str, FieldError]:
     return out
 
 
+def _with_examples(model: type[PluginSettings], errors: dict[str, FieldError]) -> dict[str, FieldError]:
+    """A value in the wrong format is told what a right one looks like (the field's example)."""
+    examples = {f.name: f.example for f in form_fields(model) if isinstance(f.example, (str, int, float))}
+    out = {}
+    for name, e in errors.items():
+        if e.code == "string_pattern_mismatch" and name in examples:
+            e = FieldError(e.code, f"格式不对，例如 {examples[name]}。", f"Not in the expected format, e.g. {examples[name]}.")
+        out[name] = e
+    return out
+
+
 def validate(
     plugin: str,
     model: type[PluginSettings] | None,
@@ -335,7 +346,7 @@ def validate(
     try:
         parsed = model.model_validate(values)
     except ValidationError as exc:
-        found = _errors(exc)
+        found = _with_examples(model, _errors(exc))
         if not enabled:
             found = {k: e for k, e in found.items() if e.code != "missing"}
         errors.update({k: e for k, e in found.items() if k not in errors})

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, false, select
 
-from core.errors import ValidationFailed
-from core.models import Hospital
+from guahao.core.errors import ValidationFailed
+from guahao.core.models import Hospital
 
 MAX_DAYS = 3 * 366  # a report spans at most three years
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Campus, Department, District, Doctor, Hospital
+from guahao.core.models import Campus, Department, District, Doctor, Hospital
 
 CHANNELS = {
     "web": ("网站", "Web"), "app": ("手机APP", "App"), "wechat": ("微信", "WeChat"), "sms": ("短信", "SMS"),

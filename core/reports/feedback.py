@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Complaint, SurveyResponse
-from tenants.context import require_city
+from guahao.core.models import Complaint, SurveyResponse
+from guahao.tenants.context import require_city
 
 from .base import ChartHint, Column, Report, ReportFilter, check_filter, finish, ratio, region_conditions
 from .bookings import label_columns

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenants.context import require_city
+from guahao.tenants.context import require_city
 
 from .base import ReportFilter, region_conditions
 from .dims import TIME_KINDS, Dimension, district_of_hospitals, fold_key, labels

@@ -29,7 +29,7 @@ from typing import Callable
 from sqlalchemy import Date, Select, and_, case, cast, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import (
+from guahao.core.models import (
     Booking,
     BookingStatsDaily,
     BookingStatsMonthly,
@@ -45,8 +45,8 @@ from core.models import (
     SlotStatsDaily,
     SlotStatsMonthly,
 )
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 B = Booking.__table__
 CS = ClinicSession.__table__

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.members.passwords import hash_password
-from core.models import District, Doctor, Hospital
-from core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
-from tenants.context import require_city
+from guahao.core import audit
+from guahao.core.errors import Conflict, NotFound, ValidationFailed
+from guahao.core.members.passwords import hash_password
+from guahao.core.models import District, Doctor, Hospital
+from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
+from guahao.tenants.context import require_city
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD = 10

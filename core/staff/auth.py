@@ -22,12 +22,12 @@ from datetime import timedelta
 import pyotp
 from sqlalchemy import func, or_, select, update
 
-from core import audit
-from core.errors import DomainError, Forbidden, Unauthorized
-from core.members.passwords import hash_password, verify_password
-from core.models.staff import StaffAccount, VendorAccount
-from tenants.clock import utcnow
-from tenants.crypto import cipher
+from guahao.core import audit
+from guahao.core.errors import DomainError, Forbidden, Unauthorized
+from guahao.core.members.passwords import hash_password, verify_password
+from guahao.core.models.staff import StaffAccount, VendorAccount
+from guahao.tenants.clock import utcnow
+from guahao.tenants.crypto import cipher
 
 LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)

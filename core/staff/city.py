@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.errors import Conflict, NotFound, ValidationFailed
-from tenants.clock import utcnow
-from tenants.context import require_city
-from tenants.crypto import open_secrets, seal_secrets
-from tenants.models import City, CityPlugin, District
-from tenants.rules import CityRules
+from guahao.core import audit
+from guahao.core.errors import Conflict, NotFound, ValidationFailed
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
+from guahao.tenants.crypto import open_secrets, seal_secrets
+from guahao.tenants.models import City, CityPlugin, District
+from guahao.tenants.rules import CityRules
 
 COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 BRANDING_FIELDS = ("display_name", "logo_url", "primary_colour", "accent_colour")
@@ -180,7 +180,7 @@ async def configure_plugin(
         stored.pop(name, None)
     given = {k: v for k, v in (secrets or {}).items() if v}
     if host is not None:
-        from core.plugins.config import check
+        from guahao.core.plugins.config import check
 
         settings, given = check(host, plugin, settings, given, stored_secrets=stored, enabled=enabled)
     before = None

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
-from core.errors import ValidationFailed
-from core.models.staff import SsoProvider, StaffAccount
-from tenants.clock import utcnow
-from tenants.crypto import cipher
+from guahao.core import audit
+from guahao.core.errors import ValidationFailed
+from guahao.core.models.staff import SsoProvider, StaffAccount
+from guahao.tenants.clock import utcnow
+from guahao.tenants.crypto import cipher
 
 
 def provider_view(p: SsoProvider | None) -> dict[str, Any]:

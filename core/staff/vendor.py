@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
-from core import audit
-from core.errors import Conflict, ValidationFailed
-from core.members.passwords import hash_password
-from core.models.staff import VendorAccount
-from tenants.context import use_city
-from tenants.service import CityExists, create_city
+from guahao.core import audit
+from guahao.core.errors import Conflict, ValidationFailed
+from guahao.core.members.passwords import hash_password
+from guahao.core.models.staff import VendorAccount
+from guahao.tenants.context import use_city
+from guahao.tenants.service import CityExists, create_city
 
 from .accounts import USERNAME_RE, check_password_strength
 

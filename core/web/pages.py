@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from core.models import (
+from guahao.core.models import (
     Campus,
     City,
     ClinicSession,
@@ -20,9 +20,9 @@ from core.models import (
     Period,
     SlotPool,
 )
-from tenants.clock import utcnow
-from tenants.context import CityContext
-from tenants.models import CityPlugin
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext
+from guahao.tenants.models import CityPlugin
 
 KIND_NAMES = {"general": "综合医院", "specialty": "专科医院", "community": "社区卫生服务中心"}
 LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}

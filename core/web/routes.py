@@ -18,11 +18,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from core.demo import demo_logins
-from core.demo.data import CITY_SLUG
-from core.errors import NotFound
-from core.members.ids import check_digit
-from tenants.context import current_city, use_city
+from guahao.core.demo import demo_logins
+from guahao.core.demo.data import CITY_SLUG
+from guahao.core.errors import NotFound
+from guahao.core.members.ids import check_digit
+from guahao.tenants.context import current_city, use_city
 
 from . import pages
 

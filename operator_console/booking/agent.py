@@ -15,14 +15,14 @@ from datetime import datetime
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import agent as calls
-from core.backoffice import errors as office_errors
-from core.backoffice.patients import match_view
-from core.booking.errors import BookingNotFound
-from core.errors import DomainError, Forbidden
-from core.models import Member
-from core.web.signing import sign, unsign
-from tenants.clock import utcnow
+from guahao.core.backoffice import agent as calls
+from guahao.core.backoffice import errors as office_errors
+from guahao.core.backoffice.patients import match_view
+from guahao.core.booking.errors import BookingNotFound
+from guahao.core.errors import DomainError, Forbidden
+from guahao.core.models import Member
+from guahao.core.web.signing import sign, unsign
+from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
 from . import picking

@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import referrals, scope
-from core.errors import DomainError, NotFound
+from guahao.core.backoffice import referrals, scope
+from guahao.core.errors import DomainError, NotFound
 
 from ..kit.pages import Console, console_page
 from . import picking

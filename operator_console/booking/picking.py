@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.backoffice import patients
-from core.catalogue import queries
-from core.errors import DomainError
-from core.models import ClinicSession, Department, Doctor, Hospital, Member, Period, SessionStatus, SlotPool
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core.backoffice import patients
+from guahao.core.catalogue import queries
+from guahao.core.errors import DomainError
+from guahao.core.models import ClinicSession, Department, Doctor, Hospital, Member, Period, SessionStatus, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 DAYS = 14
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import referrals
-from core.backoffice.scope import mask_name
-from core.errors import DomainError, NotFound
-from core.models import Hospital, Member
+from guahao.core.backoffice import referrals
+from guahao.core.backoffice.scope import mask_name
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import Hospital, Member
 
 from ..kit.pages import Console, console_page
 from . import picking

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core import audit
-from tenants.context import platform_scope, use_city
-from tenants.models import City
+from guahao.core import audit
+from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.models import City
 
 from ..kit.pages import Console, console_page
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.catalogue import manage
-from core.catalogue.queries import KIND_NAMES, TITLE_NAMES
-from core.errors import Conflict, DomainError, Forbidden, ValidationFailed
-from core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
+from guahao.core.catalogue import manage
+from guahao.core.catalogue.queries import KIND_NAMES, TITLE_NAMES
+from guahao.core.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from guahao.core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
 
 from ..kit.pages import Console, console_page
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.models import District, Doctor, Hospital
+from guahao.core.models import District, Doctor, Hospital
 
 from ..kit.pages import Console, console_page
 

@@ -20,8 +20,8 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import DomainError, ValidationFailed
-from core.importing import SHEETS, ImportFile, ImportPlan, Limits, apply, preview
+from guahao.core.errors import DomainError, ValidationFailed
+from guahao.core.importing import SHEETS, ImportFile, ImportPlan, Limits, apply, preview
 
 from ..kit.pages import Console, console_page
 

@@ -13,13 +13,13 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.plugins import settings as plugin_settings
-from core.plugins.settings import SettingsInvalid
-from core.staff import city as city_settings
-from core.staff import sso
-from tenants.models import City
-from tenants.rules import CityRules
+from guahao.core.errors import Conflict, NotFound, ValidationFailed
+from guahao.core.plugins import settings as plugin_settings
+from guahao.core.plugins.settings import SettingsInvalid
+from guahao.core.staff import city as city_settings
+from guahao.core.staff import sso
+from guahao.tenants.models import City
+from guahao.tenants.rules import CityRules
 
 from ..kit.pages import Console, console_page
 

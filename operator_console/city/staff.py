@@ -11,11 +11,11 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import Conflict, DomainError, Forbidden, ValidationFailed
-from core.models import District, Doctor, Hospital
-from core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
-from core.staff import accounts
-from core.staff.auth import is_locked, reset_totp
+from guahao.core.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from guahao.core.models import District, Doctor, Hospital
+from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
+from guahao.core.staff import accounts
+from guahao.core.staff.auth import is_locked, reset_totp
 
 from ..kit import access
 from ..kit.pages import Console, console_page

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import complaints as service
-from core.backoffice.scope import mask_name
-from core.errors import DomainError, NotFound
-from core.models import Complaint, ComplaintStatus, Member
+from guahao.core.backoffice import complaints as service
+from guahao.core.backoffice.scope import mask_name
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import Complaint, ComplaintStatus, Member
 
 from ..kit.pages import Console, console_page
 from .pick import STATUS_LABELS, chosen_hospital, refusal

@@ -12,9 +12,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError, NotFound
-from core.models import Hospital
-from core.models.staff import HOSPITAL_ROLES
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import Hospital
+from guahao.core.models.staff import HOSPITAL_ROLES
 
 from ..kit.pages import Console
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import NotFound
-from core.plugins import hospital as hospital_config
-from core.plugins import settings as plugin_settings
-from core.plugins.settings import SettingsInvalid
+from guahao.core.errors import NotFound
+from guahao.core.plugins import hospital as hospital_config
+from guahao.core.plugins import settings as plugin_settings
+from guahao.core.plugins.settings import SettingsInvalid
 
 from ..city.settings import field_rows
 from ..kit.pages import Console, console_page

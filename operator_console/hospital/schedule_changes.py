@@ -13,10 +13,10 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import changes
-from core.backoffice.changes import REASON_MAX
-from core.errors import DomainError
-from core.models import ClinicSession, Doctor, HalfDay
+from guahao.core.backoffice import changes
+from guahao.core.backoffice.changes import REASON_MAX
+from guahao.core.errors import DomainError
+from guahao.core.models import ClinicSession, Doctor, HalfDay
 
 from ..kit.pages import Console, console_page
 from .pick import POOL_LABELS, STATUS_LABELS, half_day_label, parse_date, refusal

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import templates as service
-from core.backoffice.templates import MAX_DAYS, TemplateInput
-from core.errors import DomainError, NotFound, ValidationFailed
-from core.models import Campus, Doctor, HalfDay, Hospital, PoolKind, RegistrationType, ScheduleTemplate
-from tenants.clock import utcnow
+from guahao.core.backoffice import templates as service
+from guahao.core.backoffice.templates import MAX_DAYS, TemplateInput
+from guahao.core.errors import DomainError, NotFound, ValidationFailed
+from guahao.core.models import Campus, Doctor, HalfDay, Hospital, PoolKind, RegistrationType, ScheduleTemplate
+from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
 from .pick import POOL_LABELS, WEEKDAYS, chosen_hospital, half_day_label, parse_date, refusal

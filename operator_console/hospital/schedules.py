@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.backoffice import changes, pools, roster
-from core.errors import DomainError, NotFound
-from core.models import (
+from guahao.core.backoffice import changes, pools, roster
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import (
     Booking,
     Campus,
     ClinicSession,
@@ -31,7 +31,7 @@ from core.models import (
     SessionStatus,
     SlotPool,
 )
-from tenants.clock import utcnow
+from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
 from .pick import POOL_LABELS, STATUS_LABELS, chosen_hospital, half_day_label, parse_date, refusal

@@ -12,8 +12,8 @@ from datetime import timedelta
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.reports import ReportFilter, bookings_report, no_show_report
-from tenants.clock import utcnow
+from guahao.core.reports import ReportFilter, bookings_report, no_show_report
+from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
 from .pick import chosen_hospital, parse_date

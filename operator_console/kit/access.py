@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import Actor
-from core.errors import Forbidden, NotFound
-from core.models import Hospital
-from core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole, VendorAccount
+from guahao.core.audit import Actor
+from guahao.core.errors import Forbidden, NotFound
+from guahao.core.models import Hospital
+from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole, VendorAccount
 
 R = StaffRole
 

@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from core.errors import DomainError, NotFound
-from core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
-from core.staff.auth import usable
-from core.web.i18n import LANGUAGE_NAMES, CatalogTranslator, pick
-from tenants.context import CityContext, current_city, use_city
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
+from guahao.core.staff.auth import usable
+from guahao.core.web.i18n import LANGUAGE_NAMES, CatalogTranslator, pick
+from guahao.tenants.context import CityContext, current_city, use_city
 
 from . import access
 from . import session as sessions

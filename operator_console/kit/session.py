@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.web.session import csrf_matches, new_csrf_token, read_cookie, write_cookie
+from guahao.core.web.session import csrf_matches, new_csrf_token, read_cookie, write_cookie
 
 COOKIE = "guahao_console"
 PURPOSE = "guahao-console-session"
@@ -29,7 +29,7 @@ PENDING_SECONDS = 5 * 60  # a TOTP step or an SSO round trip must finish within 
 
 
 def now() -> int:
-    from tenants.clock import utcnow
+    from guahao.tenants.clock import utcnow
 
     return int(utcnow().timestamp())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.reports import Report
+from guahao.core.reports import Report
 
 # Okabe–Ito colours, told apart with the common colour-vision deficiencies: blue, bluish green,
 # vermillion, grey, orange, reddish purple, sky blue.

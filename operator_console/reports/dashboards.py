@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import DomainError, NotFound, ValidationFailed
-from core.models import Department, District, Hospital
-from core.models.staff import HOSPITAL_ROLES
-from core.reports import GROUPS, REPORTS, Report, ReportFilter, to_csv, to_xlsx
-from core.reports.dims import CHANNELS, DIMENSIONS
-from tenants.clock import utcnow
+from guahao.core.errors import DomainError, NotFound, ValidationFailed
+from guahao.core.models import Department, District, Hospital
+from guahao.core.models.staff import HOSPITAL_ROLES
+from guahao.core.reports import GROUPS, REPORTS, Report, ReportFilter, to_csv, to_xlsx
+from guahao.core.reports.dims import CHANNELS, DIMENSIONS
+from guahao.tenants.clock import utcnow
 
 from ..kit import access
 from ..kit.pages import Console, console_page

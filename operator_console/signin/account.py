@@ -11,10 +11,10 @@ import io
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.members.passwords import verify_password
-from core.models.staff import StaffAccount, VendorAccount
-from core.staff import accounts
-from core.staff.auth import begin_totp, confirm_totp, provisioning_uri, totp_secret
+from guahao.core.members.passwords import verify_password
+from guahao.core.models.staff import StaffAccount, VendorAccount
+from guahao.core.staff import accounts
+from guahao.core.staff.auth import begin_totp, confirm_totp, provisioning_uri, totp_secret
 
 from ..kit.pages import Console, console_page
 
@@ -61,7 +61,7 @@ async def password(c: Console) -> Response:
         if c.form.get("new", "") != c.form.get("repeat", ""):
             return c.render("account_password.html", status=422, error=c._("The two new passwords differ."))
         if c.principal.is_vendor:
-            from core.members.passwords import hash_password
+            from guahao.core.members.passwords import hash_password
 
             accounts.check_password_strength(c.form.get("new", ""))
             account.password_hash = await hash_password(c.form["new"])

@@ -10,11 +10,11 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import DomainError
-from core.models.staff import StaffAccount, VendorAccount
-from core.staff.auth import authenticate_staff, authenticate_vendor, second_factor
-from core.web.i18n import pick
-from tenants.context import use_city
+from guahao.core.errors import DomainError
+from guahao.core.models.staff import StaffAccount, VendorAccount
+from guahao.core.staff.auth import authenticate_staff, authenticate_vendor, second_factor
+from guahao.core.web.i18n import pick
+from guahao.tenants.context import use_city
 
 from ..kit.pages import LANG_COOKIE, Console, console_page
 from ..kit.session import PATH
@@ -30,7 +30,7 @@ def home_of(c: Console) -> str:
 
 async def _sso_label(c: Console) -> str | None:
     """The SSO button's text when the city has single sign-on, else ``None``."""
-    from core.staff.sso import get_provider
+    from guahao.core.staff.sso import get_provider
 
     if c.city is None:
         return None
@@ -43,8 +43,8 @@ async def _sso_label(c: Console) -> str | None:
 
 async def _demo_logins(c: Console) -> list[dict]:
     """The demo accounts, on the log-in pages of an installation that runs the demo city."""
-    from core.demo import demo_staff_logins
-    from core.demo.data import CITY_SLUG
+    from guahao.core.demo import demo_staff_logins
+    from guahao.core.demo.data import CITY_SLUG
 
     if (c.city is None or c.city.slug == CITY_SLUG) and await c.rt.resolver.by_slug(CITY_SLUG) is not None:
         return demo_staff_logins(include_vendor=c.city is None)

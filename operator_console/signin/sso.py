@@ -22,11 +22,11 @@ from authlib.integrations.starlette_client import OAuth
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from core.errors import Forbidden, NotFound, Unauthorized
-from core.staff.auth import logged_in, usable
-from core.staff.sso import client_secret, find_account, get_provider
-from core.web.session import is_https
-from core.web.signing import sign, unsign
+from guahao.core.errors import Forbidden, NotFound, Unauthorized
+from guahao.core.staff.auth import logged_in, usable
+from guahao.core.staff.sso import client_secret, find_account, get_provider
+from guahao.core.web.session import is_https
+from guahao.core.web.signing import sign, unsign
 
 from ..kit.pages import Console, console_page
 

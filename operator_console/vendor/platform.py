@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import Conflict, ValidationFailed
-from core.models.staff import StaffAccount
-from core.staff.vendor import open_city
-from tenants.context import platform_scope
-from tenants.models import City, CityPlugin
+from guahao.core.errors import Conflict, ValidationFailed
+from guahao.core.models.staff import StaffAccount
+from guahao.core.staff.vendor import open_city
+from guahao.tenants.context import platform_scope
+from guahao.tenants.models import City, CityPlugin
 
 from ..kit.pages import Console, console_page
 
@@ -63,8 +63,8 @@ async def _plugin_use(c: Console) -> dict[str, int]:
 @console_page("vendor.manage", vendor_only=True)
 async def plugins(c: Console) -> Response:
     """Every installed plugin (declaration, API range, cities using it) and every broken one."""
-    from core.plugins.loader import discover
-    from core.plugins.meta import API_VERSION
+    from guahao.core.plugins.loader import discover
+    from guahao.core.plugins.meta import API_VERSION
 
     use = await _plugin_use(c)
     found = discover()

@@ -10,10 +10,10 @@ from datetime import date, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from core.api.schemas import INT32_MAX
-from core.members import passwords
-from core.members.ids import check_digit
-from core.members.tokens import issue
+from guahao.core.api.schemas import INT32_MAX
+from guahao.core.members import passwords
+from guahao.core.members.ids import check_digit
+from guahao.core.members.tokens import issue
 
 _seq = itertools.count(1)
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.members.tokens import issue
-from tenants.clock import frozen, utcnow
+from guahao.core.members.tokens import issue
+from guahao.tenants.clock import frozen, utcnow
 
 from .conftest import url
 

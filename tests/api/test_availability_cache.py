@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tenants.cache import TtlCache
+from guahao.tenants.cache import TtlCache
 
 from .conftest import url
 

@@ -5,10 +5,10 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import update
 
-from core.members.tokens import issue
-from core.models import Member
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.members.tokens import issue
+from guahao.core.models import Member
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue
 
 from .conftest import signup, url

@@ -5,10 +5,10 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import event, update
 
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.models import ClinicSession, Department, Doctor, Hospital, SessionStatus
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.models import ClinicSession, Department, Doctor, Hospital, SessionStatus
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 
 from .conftest import signup, url
 

@@ -79,8 +79,8 @@ async def test_failures_add_up_across_processes_sharing_redis(rt, redis_rt, city
     login in both."""
     import httpx
 
-    from core.app import create_app
-    from core.runtime import Runtime
+    from guahao.core.app import create_app
+    from guahao.core.runtime import Runtime
 
     other = Runtime(redis_rt.settings)
     await other.start()

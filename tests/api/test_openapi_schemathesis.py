@@ -23,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.models import Campus, Department, Doctor, Hospital, RegistrationType
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.models import Campus, Department, Doctor, Hospital, RegistrationType
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .conftest import signup
@@ -50,7 +50,7 @@ async def demo_like_city(rt):
         async with rt.db.transaction() as s:
             from sqlalchemy import select
 
-            from core.models import District
+            from guahao.core.models import District
 
             district = (await s.scalars(select(District).order_by(District.code))).first()
             eye = Hospital(code="H2", name="示例市眼科医院", kind="specialty", level=3, grade="乙",

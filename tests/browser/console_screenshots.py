@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.demo.staff import PASSWORD
+from guahao.core.demo.staff import PASSWORD
 
 from .server import CHROMIUM, CHROMIUM_ARGS, ROOT, demo_server
 

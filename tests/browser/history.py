@@ -22,15 +22,15 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from bench.gen_year import COLUMNS, MODELS, Ids, Year, _check_columns
-from core.demo.roster import PERIODS_PER_HALF_DAY, _type_of, pools_for
-from core.demo.seed import _roster
-from core.models import ClinicSession, Hospital
-from core.reports import refresh_rollups
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.service import get_city
-from tenants.settings import Settings
+from guahao.core.demo.roster import PERIODS_PER_HALF_DAY, _type_of, pools_for
+from guahao.core.demo.seed import _roster
+from guahao.core.models import ClinicSession, Hospital
+from guahao.core.reports import refresh_rollups
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
+from guahao.tenants.settings import Settings
 
 FILL = 0.72  # share of the released units the history books, before cancellations
 SEED = 20240607

@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.booking import engine
-from core.demo.seed import seed_demo
-from core.jobs.periodic import release_pools
-from core.models import (
+from guahao.core.booking import engine
+from guahao.core.demo.seed import seed_demo
+from guahao.core.jobs.periodic import release_pools
+from guahao.core.models import (
     Campus,
     ClinicSession,
     District,
@@ -31,12 +31,12 @@ from core.models import (
     ScheduleTemplate,
     SlotPool,
 )
-from core.models.staff import StaffAccount
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.service import get_city
-from tenants.settings import Settings
+from guahao.core.models.staff import StaffAccount
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
+from guahao.tenants.settings import Settings
 
 OTHER_CITY = ("yi", "乙市")
 

@@ -48,7 +48,7 @@ def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) ->
         "REDIS_URL": "",
         "GUAHAO_AVAILABILITY_CACHE_SECONDS": "0",
     }
-    subprocess.run([sys.executable, "-m", "core.cli", "demo", "--no-serve"], cwd=ROOT, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "guahao.core.cli", "demo", "--no-serve"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     if prepare is not None:
         prepare(env)
@@ -56,7 +56,7 @@ def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) ->
     log = workdir / "server.log"
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "core.app:create_app", "--factory", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "guahao.core.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning"],
             cwd=ROOT, env=env, stderr=out,
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.demo import data
-from core.demo.seed import demo_id_number
-from core.demo.staff import PASSWORD
+from guahao.core.demo import data
+from guahao.core.demo.seed import demo_id_number
+from guahao.core.demo.staff import PASSWORD
 
 LAPTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from core.demo.staff import PASSWORD
+from guahao.core.demo.staff import PASSWORD
 
 from .server import ROOT, demo_server
 
@@ -24,14 +24,14 @@ PREPARE = """
 import asyncio, json, sys
 from datetime import timedelta
 from sqlalchemy import select
-from core.booking import engine
-from core.jobs.periodic import release_pools
-from core.models import ClinicSession, Hospital, Member, Period
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.service import get_city
-from tenants.settings import Settings
+from guahao.core.booking import engine
+from guahao.core.jobs.periodic import release_pools
+from guahao.core.models import ClinicSession, Hospital, Member, Period
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
+from guahao.tenants.settings import Settings
 
 async def main():
     rt = Runtime(Settings.from_env())

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from core.demo.staff import PASSWORD
+from guahao.core.demo.staff import PASSWORD
 
 LAPTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.demo import data
-from core.demo.staff import PASSWORD
-from operator_console.kit.access import CAPABILITIES
-from operator_console.kit.navigation import CITY_NAV
+from guahao.core.demo import data
+from guahao.core.demo.staff import PASSWORD
+from guahao.operator_console.kit.access import CAPABILITIES
+from guahao.operator_console.kit.navigation import CITY_NAV
 
 from .server import DESKTOP, ROOT, demo_server
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from core.demo.data import MEMBERS
-from core.demo.seed import demo_id_number
+from guahao.core.demo.data import MEMBERS
+from guahao.core.demo.seed import demo_id_number
 
 KIOSK = {"width": 1080, "height": 1920}
 MEMBER = MEMBERS[2]  # the patient tests use the first two demo members

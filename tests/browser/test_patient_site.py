@@ -76,7 +76,7 @@ async def test_english_and_large_text_for_older_users(page, base_url):
 
 
 def _identity(n: int) -> dict:
-    from core.members.ids import check_digit
+    from guahao.core.members.ids import check_digit
 
     first17 = f"110105199{n % 10}0{1 + n % 9}1{n % 10}{(300 + n) % 1000:03d}"
     return {"name": "林晓" + "一二三四五六七八九十"[n % 10], "id_number": first17 + check_digit(first17),

@@ -37,9 +37,9 @@ HOLD_MINUTES = 15  # the demo city's rule
 # write lock for half a minute, during which every page waits.
 RELEASE_POOLS = """
 import asyncio
-from core.jobs.periodic import release_pools
-from core.runtime import Runtime
-from tenants.settings import Settings
+from guahao.core.jobs.periodic import release_pools
+from guahao.core.runtime import Runtime
+from guahao.tenants.settings import Settings
 
 async def main():
     rt = Runtime(Settings.from_env())
@@ -76,7 +76,7 @@ def pay_site(tmp_path_factory, stripe_api: FakeStripe) -> PaySite:  # noqa: F811
 
     def prepare(env: dict) -> None:
         subprocess.run(
-            [sys.executable, "-m", "core.cli", "city", "plugin", "demo", "stripe",
+            [sys.executable, "-m", "guahao.core.cli", "city", "plugin", "demo", "stripe",
              "--set", f"api_base={stripe_api.url}", "--set", "currency=cny", "--set", "max_network_retries=0",
              "--secret", f"secret_key={account.secret_key}", "--secret", f"webhook_secret={account.webhook_secret}"],
             cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from core.audit import SYSTEM
-from core.members import passwords
-from core.models import Hospital
-from core.staff.accounts import create_staff
-from core.staff.vendor import create_vendor
-from tenants.context import use_city
+from guahao.core.audit import SYSTEM
+from guahao.core.members import passwords
+from guahao.core.models import Hospital
+from guahao.core.staff.accounts import create_staff
+from guahao.core.staff.vendor import create_vendor
+from guahao.tenants.context import use_city
 
 PASSWORD = "console-pass-1"
 _seq = itertools.count(1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.models import AuditEntry, Doctor
-from core.models.staff import StaffAccount
-from tenants.context import use_city
+from guahao.core.models import AuditEntry, Doctor
+from guahao.core.models.staff import StaffAccount
+from guahao.tenants.context import use_city
 from tests.factories import make_city
 
 from .conftest import add_hospital, add_staff, add_vendor

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from core.models import AuditEntry, Booking, BookingEvent
-from tenants.context import use_city
+from guahao.core.models import AuditEntry, Booking, BookingEvent
+from guahao.tenants.context import use_city
 from tests.core.backoffice.conftest import register_member
 from tests.factories import make_city
 

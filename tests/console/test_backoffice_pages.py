@@ -12,9 +12,9 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.feedback.complaints import submit_complaint
-from core.models import (
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.feedback.complaints import submit_complaint
+from guahao.core.models import (
     AuditEntry,
     Booking,
     Campus,
@@ -29,8 +29,8 @@ from core.models import (
     ScheduleTemplate,
     SlotPool,
 )
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve
 
 from .conftest import add_staff

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.models import AuditEntry, Department, Doctor, Hospital, RegistrationType
-from tenants.context import use_city
+from guahao.core.models import AuditEntry, Department, Doctor, Hospital, RegistrationType
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue
 
 from .conftest import add_hospital, add_staff

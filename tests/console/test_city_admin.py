@@ -7,11 +7,11 @@ import json
 
 from sqlalchemy import select
 
-from core.models import AuditEntry, CityPlugin, District
-from core.models.staff import StaffAccount
-from tenants.context import use_city
-from tenants.models import City
-from tenants.service import configure_plugin
+from guahao.core.models import AuditEntry, CityPlugin, District
+from guahao.core.models.staff import StaffAccount
+from guahao.tenants.context import use_city
+from guahao.tenants.models import City
+from guahao.tenants.service import configure_plugin
 
 from .conftest import add_vendor
 
@@ -153,7 +153,7 @@ async def test_plugin_secret_is_never_shown_again(rt, city, browser, admin):
     r = await browser.post(f"/console/c/{city.slug}/settings/plugins/sms_aliyun", {
         "enabled": "on", "setting:sign_name": "新签名", "setting:timeout": "5"})
     assert r.status_code == 303
-    from tenants.service import enabled_plugins
+    from guahao.tenants.service import enabled_plugins
 
     config = await enabled_plugins(rt.db, city)
     assert config["sms_aliyun"] == {"settings": {"sign_name": "新签名", "timeout": 5.0},
@@ -178,7 +178,7 @@ async def test_plugin_form_is_drawn_from_its_settings_model(rt, city, browser, a
 
 
 async def test_bad_plugin_settings_are_refused_in_chinese_and_change_nothing(rt, city, browser, admin):
-    from tenants.service import plugin_config
+    from guahao.tenants.service import plugin_config
 
     await browser.login(admin)
     await browser.get(f"/console/c/{city.slug}/settings/plugins/sms_tencent")

@@ -12,9 +12,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from core.cli import main
-from core.migrate import alembic_config, upgrade
-from tenants.settings import Settings
+from guahao.core.cli import main
+from guahao.core.migrate import alembic_config, upgrade
+from guahao.tenants.settings import Settings
 
 NEW_TABLES = {"staff_accounts", "vendor_accounts", "staff_sso_providers"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.models import Booking, Referral
-from tenants.context import use_city
+from guahao.core.models import Booking, Referral
+from guahao.tenants.context import use_city
 from tests.core.backoffice.conftest import register_member
 from tests.factories import make_catalogue
 

@@ -17,9 +17,9 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from core.models import Booking, Department, Doctor, Member, Period, SlotPool
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core.models import Booking, Department, Doctor, Member, Period, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.reports.dataset import build
 from tests.factories import make_city
 
@@ -264,7 +264,7 @@ async def test_chart_options_are_embedded_as_json_in_the_persons_language(rt, ci
 
 
 async def test_every_grouping_of_every_report_renders(rt, city, data, browser):
-    from core.reports import GROUPS
+    from guahao.core.reports import GROUPS
 
     await login_as(browser, rt, city, "city_admin")
     for key, groups in GROUPS.items():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from core.importing.demo_files import DEMO_DIR
-from core.models import AuditEntry, Doctor, Hospital, RegistrationType
-from tenants.context import use_city
+from guahao.core.importing.demo_files import DEMO_DIR
+from guahao.core.models import AuditEntry, Doctor, Hospital, RegistrationType
+from guahao.tenants.context import use_city
 
 from .conftest import add_staff
 

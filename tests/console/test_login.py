@@ -9,13 +9,13 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from core.errors import DomainError
-from core.models import AuditEntry
-from core.models.staff import StaffAccount, VendorAccount
-from core.staff.auth import AccountLocked, second_factor
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
-from tenants.crypto import cipher
+from guahao.core.errors import DomainError
+from guahao.core.models import AuditEntry
+from guahao.core.models.staff import StaffAccount, VendorAccount
+from guahao.core.staff.auth import AccountLocked, second_factor
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.crypto import cipher
 
 from .conftest import PASSWORD, add_staff, add_vendor
 

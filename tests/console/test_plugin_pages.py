@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.plugins import loader
-from core.plugins.loader import BrokenPlugin
-from tenants.service import configure_plugin
+from guahao.core.plugins import loader
+from guahao.core.plugins.loader import BrokenPlugin
+from guahao.tenants.service import configure_plugin
 
 from .conftest import add_vendor
 
@@ -49,9 +49,9 @@ async def test_staff_of_a_city_cannot_see_the_vendor_plugin_page(rt, city, brows
 
 
 async def test_a_hospital_admin_sets_their_hospitals_own_plugin_values(rt, city, catalogue, browser):
-    from core.models import Hospital
-    from tenants.context import use_city
-    from tenants.service import get_city
+    from guahao.core.models import Hospital
+    from guahao.tenants.context import use_city
+    from guahao.tenants.service import get_city
 
     from .conftest import add_staff
 

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from core.audit import SYSTEM
-from core.models import AuditEntry
-from core.staff.sso import configure_provider
-from tenants.context import use_city
+from guahao.core.audit import SYSTEM
+from guahao.core.models import AuditEntry
+from guahao.core.staff.sso import configure_provider
+from guahao.tenants.context import use_city
 
 from .conftest import add_staff
 
@@ -69,7 +69,7 @@ async def test_unknown_subject_is_refused_and_nothing_is_created(rt, sso_city, o
 
 async def test_deactivated_account_cannot_use_sso(rt, sso_city, oidc, browser):
     agent = await add_staff(rt, sso_city, "agent", sso_subject="sub-gone")
-    from core.staff.accounts import set_active
+    from guahao.core.staff.accounts import set_active
 
     with use_city(sso_city):
         async with rt.db.transaction() as s:

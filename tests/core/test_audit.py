@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from core import audit
-from core.models import AuditEntry
-from tenants.clock import utcnow
+from guahao.core import audit
+from guahao.core.models import AuditEntry
+from guahao.tenants.clock import utcnow
 from tests.core.booking.helpers import run
 from tests.factories import make_city
 

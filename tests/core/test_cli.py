@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from core.cli import main
-from tenants.service import enabled_plugins, get_city
+from guahao.core.cli import main
+from guahao.tenants.service import enabled_plugins, get_city
 from tests.conftest import make_settings
 
 
@@ -50,7 +50,7 @@ def test_wrong_usage_exits_2(capsys):
 
 
 def test_entry_point_runs_as_a_program():
-    done = subprocess.run([sys.executable, "-m", "core.cli", "--help"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "guahao.core.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert "guahao city create" in done.stdout
 
@@ -106,7 +106,7 @@ def test_city_rules_validates_and_saves(env, rt, capsys):
 
 
 async def _rules(settings, slug):
-    from core.runtime import Runtime
+    from guahao.core.runtime import Runtime
 
     runtime = Runtime(settings)
     try:
@@ -116,7 +116,7 @@ async def _rules(settings, slug):
 
 
 async def _plugins(settings, slug):
-    from core.runtime import Runtime
+    from guahao.core.runtime import Runtime
 
     runtime = Runtime(settings)
     try:
@@ -182,7 +182,7 @@ def test_commands_on_a_database_without_tables_say_what_to_do(tmp_path, monkeypa
 
 
 def test_demo_without_serving_migrates_seeds_and_prints_logins(tmp_path, monkeypatch, capsys):
-    from core.demo import demo_logins
+    from guahao.core.demo import demo_logins
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/demo.sqlite3")
     # The same keys as the test run: the data cipher is process-wide.

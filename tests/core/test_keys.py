@@ -8,17 +8,17 @@ import uuid
 
 import pytest
 
-from core.cli import main
-from core.errors import DomainError, Unauthorized
-from core.members import service, tokens
-from core.runtime import Runtime
-from core.staff.vendor import create_vendor
-from core.web.signing import sign, unsign
-from operator_console.kit.session import COOKIE, PURPOSE
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.crypto import DataCipher, cipher, configure_cipher
-from tenants.settings import DEV_SECRET, InsecureKeys, Settings
+from guahao.core.cli import main
+from guahao.core.errors import DomainError, Unauthorized
+from guahao.core.members import service, tokens
+from guahao.core.runtime import Runtime
+from guahao.core.staff.vendor import create_vendor
+from guahao.core.web.signing import sign, unsign
+from guahao.operator_console.kit.session import COOKIE, PURPOSE
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.crypto import DataCipher, cipher, configure_cipher
+from guahao.tenants.settings import DEV_SECRET, InsecureKeys, Settings
 
 OLD = "old-secret-" + "o" * 40
 NEW = "new-secret-" + "n" * 40
@@ -78,7 +78,7 @@ def test_cli_serve_and_worker_refuse_with_one_line(monkeypatch, capsys):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     for name in ("GUAHAO_SECRET_KEY", "GUAHAO_DATA_KEY", "GUAHAO_SECRET_KEYS_OLD", "GUAHAO_DATA_KEYS_OLD"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("core.cli._serve", lambda *a, **kw: pytest.fail("served without keys"))
+    monkeypatch.setattr("guahao.core.cli._serve", lambda *a, **kw: pytest.fail("served without keys"))
     for command in (["serve"], ["worker"], ["demo", "--no-serve"], ["city", "list"]):
         assert main(command) == 1
         err = capsys.readouterr().err
@@ -86,7 +86,7 @@ def test_cli_serve_and_worker_refuse_with_one_line(monkeypatch, capsys):
 
 
 def test_app_factory_refuses_with_one_line(monkeypatch):
-    from core.app import create_app
+    from guahao.core.app import create_app
 
     monkeypatch.setenv("DATABASE_URL", PG)
     monkeypatch.delenv("GUAHAO_SECRET_KEY", raising=False)

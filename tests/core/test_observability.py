@@ -12,8 +12,8 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from core.observability import init_sentry, scrub, scrub_text
-from tenants.settings import Settings
+from guahao.core.observability import init_sentry, scrub, scrub_text
+from guahao.tenants.settings import Settings
 
 
 async def test_server_timing_header_on_every_response(client, city):

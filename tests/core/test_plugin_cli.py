@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from core.cli import main
-from core.plugins import loader
-from core.plugins.reference import reference
+from guahao.core.cli import main
+from guahao.core.plugins import loader
+from guahao.core.plugins.reference import reference
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def no_database(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a plugin command opened a runtime")
 
-    monkeypatch.setattr("core.runtime.Runtime.__init__", refuse)
+    monkeypatch.setattr("guahao.core.runtime.Runtime.__init__", refuse)
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_show_prints_metadata_and_settings(capsys):
     assert "category:       notification (消息通知 / Notifications)" in out
     assert "version:        1.0.0" in out
     assert "compatibility:  plugin API >=1.0,<2 (this platform: 1.0)" in out
-    assert "module:         plugins.channels.sms_aliyun (built-in)" in out
+    assert "module:         guahao.plugins.channels.sms_aliyun (built-in)" in out
     assert "通过阿里云短信服务" in out
     assert "secret (write-only, stored encrypted; give with --secret): access_key_id, access_key_secret" in out
     assert "required (the plugin cannot work without them): sign_name, access_key_id, access_key_secret" in out

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.app import create_app
-from core.hookspecs import hookimpl
+from guahao.core.app import create_app
+from guahao.core.hookspecs import hookimpl
 from tests.core.plugins.probes import enable
 
 FORWARDED = {"X-Forwarded-For": "198.51.100.77", "X-Forwarded-Proto": "https"}
@@ -57,7 +57,7 @@ async def test_with_no_trusted_proxy_no_one_is_believed(rt, echo_city):
 
 
 def test_the_environment_names_the_proxies():
-    from tenants.settings import Settings
+    from guahao.tenants.settings import Settings
 
     assert Settings.from_env({}).trusted_proxies == ("127.0.0.1",)
     assert Settings.from_env({"GUAHAO_TRUSTED_PROXIES": "10.0.0.9, 10.1.0.0/16"}).trusted_proxies == (

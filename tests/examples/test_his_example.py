@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.jobs import drain_in_process
-from core.models import Booking, BookingEvent, Hospital
-from core.plugins.loader import discover
-from core.plugins.manager import configure
-from core.plugins.settings import SettingsInvalid
-from tenants.context import use_city
+from guahao.core.jobs import drain_in_process
+from guahao.core.models import Booking, BookingEvent, Hospital
+from guahao.core.plugins.loader import discover
+from guahao.core.plugins.manager import configure
+from guahao.core.plugins.settings import SettingsInvalid
+from guahao.tenants.context import use_city
 from tests.core.jobs.test_handlers import book, last_period
 from tests.core.plugins.probes import make_member
 from tests.fakes.live import LiveServer
@@ -84,7 +84,7 @@ async def _use_example_his(rt, city, catalogue, hospital) -> object:
             h = await s.scalar(select(Hospital).where(Hospital.id == catalogue.hospital.id))
             h.his_adapter = "his_example"
     await configure(rt, city, "his_example", settings={"endpoint": hospital.url}, secrets={"signing_key": KEY})
-    from tenants.service import get_city
+    from guahao.tenants.service import get_city
 
     return await get_city(rt.db, city.slug)
 

@@ -16,9 +16,9 @@ PACKAGE = Path(__file__).parent / "broken_package"
 PROBE = r"""
 import asyncio, json, sys
 import httpx
-from core.app import create_app
-from core.plugins.loader import discover
-from tenants.settings import Settings
+from guahao.core.app import create_app
+from guahao.core.plugins.loader import discover
+from guahao.tenants.settings import Settings
 
 async def main():
     found = discover()
@@ -51,8 +51,8 @@ def _run(site_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_platform_starts_and_leaves_each_broken_plugin_out(site_dir, tmp_path):
-    from core.migrate import upgrade
-    from tenants.settings import Settings
+    from guahao.core.migrate import upgrade
+    from guahao.tenants.settings import Settings
 
     url = f"sqlite+aiosqlite:///{tmp_path}/broken.sqlite3"
     upgrade(Settings(database_url=url, secret_key="b" * 48))

@@ -3,14 +3,14 @@
 import pytest
 from sqlalchemy import select
 
-from core.booking import engine
-from core.errors import DomainError
-from core.models import Booking
-from core.plugins.interfaces import OutgoingMessage
-from plugins.channels.message_log import MessageLogSender
-from plugins.his.demo import TOKEN_HEADER, DemoHis, HisUnavailable, report_check_in
-from plugins.payments.pay_at_hospital import PayAtHospital
-from tenants.context import use_city
+from guahao.core.booking import engine
+from guahao.core.errors import DomainError
+from guahao.core.models import Booking
+from guahao.core.plugins.interfaces import OutgoingMessage
+from guahao.plugins.channels.message_log import MessageLogSender
+from guahao.plugins.his.demo import TOKEN_HEADER, DemoHis, HisUnavailable, report_check_in
+from guahao.plugins.payments.pay_at_hospital import PayAtHospital
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import enable, make_member
 from tests.factories import make_city
 

@@ -3,8 +3,8 @@
 import uuid
 from types import SimpleNamespace
 
-from core.plugins.interfaces import OutgoingMessage
-from plugins.channels.email_smtp import SmtpSender
+from guahao.core.plugins.interfaces import OutgoingMessage
+from guahao.plugins.channels.email_smtp import SmtpSender
 
 CITY = SimpleNamespace(slug="gz", name="广州")
 

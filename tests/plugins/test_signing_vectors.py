@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from plugins.channels.sms_aliyun import signing as aliyun
-from plugins.channels.sms_tencent import signing as tencent
+from guahao.plugins.channels.sms_aliyun import signing as aliyun
+from guahao.plugins.channels.sms_tencent import signing as tencent
 
 TC3_BODY = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
 TC3_TIMESTAMP = 1551113065

@@ -2,9 +2,9 @@
 
 from types import SimpleNamespace
 
-from core.plugins.interfaces import OutgoingMessage
-from plugins.channels.sms_aliyun import AliyunSmsSender, retryable
-from plugins.channels.sms_aliyun.signing import canonical_query
+from guahao.core.plugins.interfaces import OutgoingMessage
+from guahao.plugins.channels.sms_aliyun import AliyunSmsSender, retryable
+from guahao.plugins.channels.sms_aliyun.signing import canonical_query
 
 CITY = SimpleNamespace(slug="bj", name="北京")
 PARAMS = {
@@ -53,7 +53,7 @@ async def test_a_wrong_secret_is_refused_by_the_gateway_and_not_retried(aliyun_s
 async def test_an_unknown_key_and_a_stale_timestamp_are_refused(aliyun_sms):
     from datetime import timedelta
 
-    from tenants.clock import frozen, utcnow
+    from guahao.tenants.clock import frozen, utcnow
 
     _, settings, secrets = configured(aliyun_sms)
     unknown = await AliyunSmsSender().send(CITY, message(), settings, {**secrets, "access_key_id": "LTAInope"})

@@ -3,9 +3,9 @@
 from datetime import timedelta
 from types import SimpleNamespace
 
-from core.plugins.interfaces import OutgoingMessage
-from plugins.channels.sms_tencent import TencentSmsSender, e164
-from tenants.clock import frozen, utcnow
+from guahao.core.plugins.interfaces import OutgoingMessage
+from guahao.plugins.channels.sms_tencent import TencentSmsSender, e164
+from guahao.tenants.clock import frozen, utcnow
 
 CITY = SimpleNamespace(slug="sh", name="上海")
 PARAMS = {"name": "李四", "booking_no": "B7", "when": "1月2日 08:00", "hospital": "第一人民医院"}

@@ -3,8 +3,8 @@
 import uuid
 from types import SimpleNamespace
 
-from core.plugins.interfaces import OutgoingMessage
-from plugins.channels.wechat_template import WeChatTemplateSender
+from guahao.core.plugins.interfaces import OutgoingMessage
+from guahao.plugins.channels.wechat_template import WeChatTemplateSender
 
 CITY = SimpleNamespace(slug="sz", name="深圳")
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from core.jobs.delivery import sharing
-from plugins.channels.wechat_template import WeChatTemplateSender, tokens
+from guahao.core.jobs.delivery import sharing
+from guahao.plugins.channels.wechat_template import WeChatTemplateSender, tokens
 
 from .test_wechat_template import CITY, configured, message
 

@@ -5,9 +5,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tenants.context import current_city
-from tenants.middleware import CityMiddleware, city_slug_from_path
-from tenants.models import CityHost
+from guahao.tenants.context import current_city
+from guahao.tenants.middleware import CityMiddleware, city_slug_from_path
+from guahao.tenants.models import CityHost
 
 
 def test_slug_from_path():

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tenants.models import tenant_tables
-from tenants.rls import platform_role
+from guahao.tenants.models import tenant_tables
+from guahao.tenants.rls import platform_role
 
 pytestmark = pytest.mark.usefixtures("pg_only")
 
@@ -125,7 +125,7 @@ async def test_platform_role_is_the_only_bypass(rt, city, catalogue, app_conn):
 
 
 async def test_orm_sessions_run_as_the_app_role_with_the_city_set(rt, city, catalogue):
-    from tenants.context import use_city
+    from guahao.tenants.context import use_city
 
     with use_city(city):
         async with rt.db.transaction() as s:

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import func, select, update
 
-from core.models import Doctor, Hospital
-from tenants.context import platform_scope, use_city
-from tenants.db import TenantIsolationError
+from guahao.core.models import Doctor, Hospital
+from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.db import TenantIsolationError
 
 
 async def test_queries_see_only_the_current_city(rt, city, catalogue):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.booking.gate import MemoryGate, RedisGate, make_gate
-from core.cli import main
-from tenants.db import Database
-from tenants.settings import DEFAULT_POOL_SIZE, Settings, SettingsError
+from guahao.core.booking.gate import MemoryGate, RedisGate, make_gate
+from guahao.core.cli import main
+from guahao.tenants.db import Database
+from guahao.tenants.settings import DEFAULT_POOL_SIZE, Settings, SettingsError
 
 PG = "postgresql://guahao@127.0.0.1:1/nothing"
 KEY = "k" * 40

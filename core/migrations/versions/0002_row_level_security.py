@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import context, op
 
-from tenants import rls
+from guahao.tenants import rls
 
 revision = "0002"
 down_revision = "0001"

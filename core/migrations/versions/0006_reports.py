@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import context, op
 
-from tenants import rls
+from guahao.tenants import rls
 
 revision = "0006"
 down_revision = "0005"

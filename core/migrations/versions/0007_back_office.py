@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import context, op
 
-from tenants import rls
+from guahao.tenants import rls
 
 revision = "0007"
 down_revision = "0006"

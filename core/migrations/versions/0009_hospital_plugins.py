@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from tenants import rls
+from guahao.tenants import rls
 
 revision = "0009"
 down_revision = "0007"

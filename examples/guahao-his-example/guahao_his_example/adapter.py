@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from core.plugin_api import HisAck, HisAdapter, HttpClient, TransportError, json_answer, utcnow
+from guahao.plugin_api import HisAck, HisAdapter, HttpClient, TransportError, json_answer, utcnow
 
 from . import signing
 from .meta import NAME

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.plugin_api import DomainError, TenantModel, Unauthorized, ValidationFailed, check_in, city_session, utcnow
+from guahao.plugin_api import DomainError, TenantModel, Unauthorized, ValidationFailed, check_in, city_session, utcnow
 
 from . import signing
 from .meta import NAME

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.plugin_api import PluginMeta, PluginSettings, setting, timeout_setting
+from guahao.plugin_api import PluginMeta, PluginSettings, setting, timeout_setting
 
 NAME = "his_example"
 
@@ -30,5 +30,5 @@ META = PluginMeta(
     description="通过签名的 JSON 接口向医院推送预约与取消，并接收医院回报的患者到院。",
     description_en="Pushes bookings and cancellations to the hospital over signed JSON and takes its arrival reports.",
     settings=Settings, hospital_settings=None, migrations=Path(__file__).parent / "migrations",
-    author="guahao", url="https://github.com/guahao/guahao/tree/main/examples/guahao-his-example",
+    author="guahao",
 )

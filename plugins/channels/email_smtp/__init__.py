@@ -18,8 +18,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Mapping
 
-from core.hookspecs import hookimpl
-from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+from guahao.core.hookspecs import hookimpl
+from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
 from .meta import META  # noqa: F401  (the plugin's declaration)
 

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from core.hookspecs import hookimpl
-from core.notify import template_for
-from core.plugins.http import HttpClient, TransportError, json_answer
-from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
-from tenants.clock import utcnow
+from guahao.core.hookspecs import hookimpl
+from guahao.core.notify import template_for
+from guahao.core.plugins.http import HttpClient, TransportError, json_answer
+from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+from guahao.tenants.clock import utcnow
 
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .signing import canonical_query, signed_headers

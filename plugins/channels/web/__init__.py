@@ -13,7 +13,7 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from core.hookspecs import hookimpl
+from guahao.core.hookspecs import hookimpl
 
 from . import account, booking, browse, feedback, kiosk, otp, profile
 from .meta import META  # noqa: F401  (the plugin's declaration)

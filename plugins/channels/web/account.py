@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from core.booking.service import credit
-from core.errors import DomainError
-from core.members import service
-from core.web.session import is_https
+from guahao.core.booking.service import credit
+from guahao.core.errors import DomainError
+from guahao.core.members import service
+from guahao.core.web.session import is_https
 
 from . import session as sessions
 from .i18n import LANGUAGES

@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from core.booking import payments, service
-from core.catalogue import queries
-from core.errors import DomainError, NotFound
-from core.feedback import reviews, surveys
-from core.models import ClinicSession, Period, RegistrationType
+from guahao.core.booking import payments, service
+from guahao.core.catalogue import queries
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.feedback import reviews, surveys
+from guahao.core.models import ClinicSession, Period, RegistrationType
 
 from .site import Page
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from core.catalogue import queries
-from core.errors import NotFound
-from core.feedback.reviews import doctor_rating
-from core.web.pages import message_log_public
-from tenants.clock import utcnow
+from guahao.core.catalogue import queries
+from guahao.core.errors import NotFound
+from guahao.core.feedback.reviews import doctor_rating
+from guahao.core.web.pages import message_log_public
+from guahao.tenants.clock import utcnow
 
 from .site import Page
 from .terminals import elsewhere

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from core.catalogue import queries
-from core.errors import DomainError
-from core.feedback import complaints as cases
-from core.feedback import content, reviews, surveys
-from core.models import Booking
+from guahao.core.catalogue import queries
+from guahao.core.errors import DomainError
+from guahao.core.feedback import complaints as cases
+from guahao.core.feedback import content, reviews, surveys
+from guahao.core.models import Booking
 
 from .site import Page
 

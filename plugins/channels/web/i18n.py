@@ -9,7 +9,7 @@ from __future__ import annotations
 import gettext
 from pathlib import Path
 
-from core.web.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, compiled, pick
+from guahao.core.web.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, compiled, pick
 
 HERE = Path(__file__).parent / "translations"
 __all__ = ["DEFAULT", "LANGUAGES", "LANGUAGE_NAMES", "Translator", "catalog", "pick"]

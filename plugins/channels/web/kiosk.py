@@ -22,15 +22,15 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.booking import service
-from core.catalogue import queries
-from core.errors import DomainError
-from core.members.ids import validate_id_number
-from core.models import Member
-from core.web.session import is_https, read_cookie, write_cookie
-from tenants.clock import utcnow
-from tenants.context import CityContext
-from tenants.crypto import cipher
+from guahao.core.booking import service
+from guahao.core.catalogue import queries
+from guahao.core.errors import DomainError
+from guahao.core.members.ids import validate_id_number
+from guahao.core.models import Member
+from guahao.core.web.session import is_https, read_cookie, write_cookie
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext
+from guahao.tenants.crypto import cipher
 
 from . import session as sessions
 from . import terminals

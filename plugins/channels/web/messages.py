@@ -7,7 +7,7 @@ An unknown code falls back to a general sentence, never to a stack trace.
 
 from __future__ import annotations
 
-from core.errors import DomainError
+from guahao.core.errors import DomainError
 
 from .i18n import Translator
 

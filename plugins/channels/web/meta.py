@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.plugin_api import PluginMeta, PluginSettings, setting
+from guahao.plugin_api import PluginMeta, PluginSettings, setting
 
 
 class KioskTerminal(BaseModel):

@@ -21,13 +21,13 @@ from typing import Protocol
 from sqlalchemy import select
 from starlette.responses import Response
 
-from core.errors import DomainError
-from core.members.service import normalize_phone
-from core.models import Member
-from core.outbox import emit
-from tenants.clock import utcnow
-from tenants.context import require_city
-from tenants.crypto import cipher
+from guahao.core.errors import DomainError
+from guahao.core.members.service import normalize_phone
+from guahao.core.models import Member
+from guahao.core.outbox import emit
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
+from guahao.tenants.crypto import cipher
 
 from .site import Page
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from core.errors import DomainError
-from core.feedback import reviews, surveys
-from core.members import service
+from guahao.core.errors import DomainError
+from guahao.core.feedback import reviews, surveys
+from guahao.core.members import service
 
 from .site import Page
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core.web.session import (
+from guahao.core.web.session import (
     csrf_matches,
     is_https,
     new_csrf_token,

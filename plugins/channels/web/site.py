@@ -19,10 +19,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from core.errors import DomainError
-from core.members.service import get_member
-from core.models import Member
-from tenants.context import CityContext, current_city
+from guahao.core.errors import DomainError
+from guahao.core.members.service import get_member
+from guahao.core.models import Member
+from guahao.tenants.context import CityContext, current_city
 
 from . import session as sessions
 from .i18n import LANGUAGE_NAMES, Translator, pick
@@ -56,7 +56,7 @@ class Site:
     """
 
     def __init__(self, throttle=None):
-        from core.members.throttle import MemoryLoginThrottle
+        from guahao.core.members.throttle import MemoryLoginThrottle
 
         self.env = environment()
         self.throttle = throttle or MemoryLoginThrottle()
@@ -64,7 +64,7 @@ class Site:
 
     def login_throttle(self, rt):
         """The throttle for this runtime: shared through its Redis when it has one."""
-        from core.members.throttle import for_runtime
+        from guahao.core.members.throttle import for_runtime
 
         redis = getattr(rt, "redis", None)
         if redis is None:

@@ -19,8 +19,8 @@ from typing import Mapping
 
 from sqlalchemy import select
 
-from core.errors import DomainError, NotFound
-from core.models import ClinicSession, Period
+from guahao.core.errors import DomainError, NotFound
+from guahao.core.models import ClinicSession, Period
 
 COOKIE = "guahao_kiosk_terminal"
 MAX_AGE = 5 * 365 * 24 * 3600

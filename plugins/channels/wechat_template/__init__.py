@@ -20,11 +20,11 @@ from typing import Mapping
 
 import httpx
 
-from core.hookspecs import hookimpl
-from core.jobs.delivery import shared_redis
-from core.notify import template_for
-from core.plugins.http import HttpClient, TransportError
-from core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
+from guahao.core.hookspecs import hookimpl
+from guahao.core.jobs.delivery import shared_redis
+from guahao.core.notify import template_for
+from guahao.core.plugins.http import HttpClient, TransportError
+from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .tokens import RETRYABLE, TOKEN_ERRORS, WeChatError, access_token, answer, forget  # noqa: F401 (RETRYABLE kept here)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, endpoint_setting, setting, timeout_setting
-from core.plugins.sender_settings import SenderSettings
+from guahao.core.plugins.sender_settings import SenderSettings
+from guahao.plugin_api import PluginMeta, endpoint_setting, setting, timeout_setting
 
 
 class Settings(SenderSettings):

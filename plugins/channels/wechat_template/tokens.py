@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from core.plugins.http import HttpClient, TransportError, json_answer
+from guahao.core.plugins.http import HttpClient, TransportError, json_answer
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid or expired access token: fetch a new one
 RETRYABLE = frozenset({-1, 45009, 45047}) | TOKEN_ERRORS  # busy, rate limits

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from core.hookspecs import hookimpl
-from core.plugins.interfaces import HisAck, HisAdapter
+from guahao.core.hookspecs import hookimpl
+from guahao.core.plugins.interfaces import HisAck, HisAdapter
 
 from .checkin import TOKEN_HEADER, checkin_routes, report_check_in
 from .meta import META  # noqa: F401  (the plugin's declaration)

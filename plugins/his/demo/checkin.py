@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.plugin_api import CityContext, DomainError, Unauthorized, ValidationFailed, check_in
+from guahao.plugin_api import CityContext, DomainError, Unauthorized, ValidationFailed, check_in
 
 TOKEN_HEADER = "X-Demo-His-Token"
 MAX_BODY = 4096

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugin_api import PluginMeta, PluginSettings, setting
+from guahao.plugin_api import PluginMeta, PluginSettings, setting
 
 
 class Settings(PluginSettings):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from core.hookspecs import hookimpl
-from core.plugins.interfaces import PaymentIntent, PaymentProvider, PaymentResult, RefundResult
+from guahao.core.hookspecs import hookimpl
+from guahao.core.plugins.interfaces import PaymentIntent, PaymentProvider, PaymentResult, RefundResult
 
 from .meta import META  # noqa: F401  (the plugin's declaration)
 

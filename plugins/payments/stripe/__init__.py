@@ -11,7 +11,7 @@ Secrets: ``secret_key`` (``sk_…``), ``webhook_secret`` (``whsec_…`` of the e
 
 from __future__ import annotations
 
-from core.hookspecs import hookimpl
+from guahao.core.hookspecs import hookimpl
 
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .models import StripeWebhookEvent

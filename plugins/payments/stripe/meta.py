@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from core.plugin_api import PluginMeta, PluginSettings, setting
+from guahao.plugin_api import PluginMeta, PluginSettings, setting
 
 
 class Settings(PluginSettings):

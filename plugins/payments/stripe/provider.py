@@ -20,9 +20,9 @@ from typing import Mapping
 
 import stripe
 
-from core.plugins.interfaces import PaymentError, PaymentIntent, PaymentProvider, PaymentResult, RefundResult
-from tenants.clock import utcnow
-from tenants.context import require_city
+from guahao.core.plugins.interfaces import PaymentError, PaymentIntent, PaymentProvider, PaymentResult, RefundResult
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import require_city
 
 log = logging.getLogger("guahao.stripe")
 

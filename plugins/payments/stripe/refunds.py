@@ -17,10 +17,10 @@ from typing import Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.booking import events
-from core.jobs.payments import REFUNDED
-from core.models import Booking, BookingEvent
-from tenants.clock import utcnow
+from guahao.core.booking import events
+from guahao.core.jobs.payments import REFUNDED
+from guahao.core.models import Booking, BookingEvent
+from guahao.tenants.clock import utcnow
 
 from .provider import NAME
 

@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.booking import payments
-from core.booking.inventory import released_periods
-from core.booking.service import clear_gate
-from core.errors import DomainError
-from tenants.context import use_city
+from guahao.core.booking import payments
+from guahao.core.booking.inventory import released_periods
+from guahao.core.booking.service import clear_gate
+from guahao.core.errors import DomainError
+from guahao.tenants.context import use_city
 
 from . import refunds
 from .models import StripeWebhookEvent

@@ -7,10 +7,10 @@ import secrets
 
 import pytest
 
-from core.audit import Actor
-from core.members.ids import check_digit
-from core.members.service import register
-from tenants.context import use_city
+from guahao.core.audit import Actor
+from guahao.core.members.ids import check_digit
+from guahao.core.members.service import register
+from guahao.tenants.context import use_city
 
 _seq = itertools.count(secrets.randbelow(500))
 

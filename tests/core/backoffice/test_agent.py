@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core import audit
-from core.backoffice import agent as calls
-from core.backoffice import patients
-from core.errors import DomainError
-from core.models import Booking, BookingEvent
-from tenants.context import use_city
+from guahao.core import audit
+from guahao.core.backoffice import agent as calls
+from guahao.core.backoffice import patients
+from guahao.core.errors import DomainError
+from guahao.core.models import Booking, BookingEvent
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import booking, reserve
 
 from .conftest import register_member

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import audit
-from core.audit import Actor
-from core.backoffice import referrals, roster
-from core.errors import DomainError
-from core.models import Hospital
-from tenants.context import use_city
+from guahao.core import audit
+from guahao.core.audit import Actor
+from guahao.core.backoffice import referrals, roster
+from guahao.core.errors import DomainError
+from guahao.core.models import Hospital
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import booking, reserve
 from tests.factories import make_catalogue
 
@@ -99,8 +99,8 @@ async def test_booking_list_masks_patients_and_staff_check_in(rt, city, catalogu
 
 
 async def test_a_hospital_answers_and_closes_its_own_complaints(rt, city, catalogue, scheduler):
-    from core.backoffice import complaints as desk
-    from core.feedback.complaints import submit_complaint
+    from guahao.core.backoffice import complaints as desk
+    from guahao.core.feedback.complaints import submit_complaint
 
     member_id, _, _ = await register_member(rt, city)
     with use_city(city):

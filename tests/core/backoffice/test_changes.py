@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import audit, notify
-from core.backoffice import changes
-from core.booking import engine
-from core.errors import DomainError
-from core.models import (
+from guahao.core import audit, notify
+from guahao.core.backoffice import changes
+from guahao.core.booking import engine
+from guahao.core.errors import DomainError
+from guahao.core.models import (
     HOLDING,
     Booking,
     ClinicSession,
@@ -22,8 +22,8 @@ from core.models import (
     SlotPool,
     WaitlistEntry,
 )
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import booking, event_kinds, make_member, outbox, reserve, run
 from tests.factories import make_catalogue, make_city
 

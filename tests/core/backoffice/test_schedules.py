@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core import audit
-from core.backoffice import pools, templates
-from core.backoffice.templates import TemplateInput
-from core.booking import engine
-from core.errors import DomainError
-from core.models import ClinicSession, Period, SlotPool, WaitlistEntry
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core import audit
+from guahao.core.backoffice import pools, templates
+from guahao.core.backoffice.templates import TemplateInput
+from guahao.core.booking import engine
+from guahao.core.errors import DomainError
+from guahao.core.models import ClinicSession, Period, SlotPool, WaitlistEntry
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve, run
 
 

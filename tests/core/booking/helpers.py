@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from core.booking import engine
-from core.models import Booking, BookingEvent, ClinicSession, Member, OutboxMessage, SlotPool
-from tenants.context import CityContext, use_city
+from guahao.core.booking import engine
+from guahao.core.models import Booking, BookingEvent, ClinicSession, Member, OutboxMessage, SlotPool
+from guahao.tenants.context import CityContext, use_city
 
 _phones = itertools.count(13_000_000_000 + secrets.randbelow(10**8))
 
@@ -68,7 +68,7 @@ async def booked(rt, city: CityContext, pool_id: int) -> int:
 
 
 async def holding_count(rt, city: CityContext, period_id: int) -> int:
-    from core.models import HOLDING
+    from guahao.core.models import HOLDING
 
     with use_city(city):
         async with rt.db.transaction() as s:

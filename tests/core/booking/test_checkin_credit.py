@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.booking import engine, service
-from core.booking.credit import credit_status
-from core.errors import DomainError
-from core.models import CreditEvent, Member, OutboxMessage
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine, service
+from guahao.core.booking.credit import credit_status
+from guahao.core.errors import DomainError
+from guahao.core.models import CreditEvent, Member, OutboxMessage
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .helpers import booking, event_kinds, make_member, reserve, run
@@ -163,7 +163,7 @@ async def test_a_rolling_window_and_a_custom_ladder(rt):
     third = made[2]
     with use_city(city):
         async with rt.db.transaction() as s:
-            from core.models import Booking
+            from guahao.core.models import Booking
 
             second = await s.get(Booking, made[1].id)
             second.ends_at = third.ends_at - timedelta(hours=1)

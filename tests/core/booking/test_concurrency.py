@@ -12,11 +12,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from core.booking import engine, service
-from core.errors import DomainError
-from core.models import HOLDING, Booking, SlotPool
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine, service
+from guahao.core.errors import DomainError
+from guahao.core.models import HOLDING, Booking, SlotPool
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .helpers import make_member, make_members

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from core import idempotency
-from core.booking import gate as gate_module
-from core.booking.gate import MemoryGate, RedisGate
-from core.errors import DomainError
+from guahao.core import idempotency
+from guahao.core.booking import gate as gate_module
+from guahao.core.booking.gate import MemoryGate, RedisGate
+from guahao.core.errors import DomainError
 
 
 async def test_marks_are_per_city_and_period_and_expire():

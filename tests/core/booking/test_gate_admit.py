@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from core.booking.gate import MemoryGate, RedisGate
+from guahao.core.booking.gate import MemoryGate, RedisGate
 
 
 async def test_memory_gate_admits_open_periods_and_notes_their_keys():

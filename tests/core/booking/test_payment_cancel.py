@@ -6,11 +6,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from core.booking import engine, service
-from core.errors import DomainError
-from core.models import BookingStatus
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine, service
+from guahao.core.errors import DomainError
+from guahao.core.models import BookingStatus
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .helpers import booked, booking, event_kinds, make_member, make_members, outbox, reserve, run

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
-from core.booking import engine
-from core.booking.refs import is_booking_ref
-from core.errors import DomainError
-from core.models import Booking, BookingStatus, SlotPool
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine
+from guahao.core.booking.refs import is_booking_ref
+from guahao.core.errors import DomainError
+from guahao.core.models import Booking, BookingStatus, SlotPool
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_catalogue, make_city
 
 from .helpers import booked, event_kinds, make_member, make_members, outbox, reserve, set_member, set_session
@@ -329,7 +329,7 @@ async def test_pool_counter_equals_holding_bookings(rt, city, catalogue):
 
 
 async def test_when_only_the_unique_index_catches_a_duplicate_it_is_still_duplicate_session(rt, city, catalogue, monkeypatch):
-    from core.booking import rules
+    from guahao.core.booking import rules
 
     cs = catalogue.sessions[0]
     first, second = catalogue.periods[cs.id]

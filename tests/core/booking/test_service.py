@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.booking import engine, service
-from core.errors import DomainError
-from core.hookspecs import hookimpl
-from core.models import Booking, IdempotencyRecord
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine, service
+from guahao.core.errors import DomainError
+from guahao.core.hookspecs import hookimpl
+from guahao.core.models import Booking, IdempotencyRecord
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.factories import make_city
 
 from .helpers import make_member, make_members, reserve, run
@@ -192,7 +192,7 @@ class KioskClosedPlugin:
 
 
 async def test_book_asks_only_the_citys_enabled_plugins(rt, city, catalogue):
-    from core.plugins.manager import configure
+    from guahao.core.plugins.manager import configure
 
     name = "test_booking_rule_" + utcnow().strftime("%H%M%S%f")
     rt.plugins.register(KioskClosedPlugin(), name)

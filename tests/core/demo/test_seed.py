@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.catalogue.schedule import local_to_utc, release_instant
-from core.demo import data, drop_city, seed_demo
-from core.demo.seed import demo_logins
-from core.members.service import authenticate
-from core.models import (
+from guahao.core.catalogue.schedule import local_to_utc, release_instant
+from guahao.core.demo import data, drop_city, seed_demo
+from guahao.core.demo.seed import demo_logins
+from guahao.core.members.service import authenticate
+from guahao.core.models import (
     City,
     ClinicSession,
     Department,
@@ -22,11 +22,11 @@ from core.models import (
     RegistrationType,
     SlotPool,
 )
-from core.plugins.config import check as config_check
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import platform_scope, use_city
-from tenants.service import enabled_plugins
+from guahao.core.plugins.config import check as config_check
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.service import enabled_plugins
 from tests.conftest import make_settings
 
 NATIONAL_CODE = re.compile(r"\d{2}(\.\d{2})?")
@@ -168,7 +168,7 @@ async def test_drop_city_removes_every_row(rt):
 
 
 async def _catalogue_names(tmp_dir) -> tuple[list, list]:
-    from core.migrate import upgrade_async
+    from guahao.core.migrate import upgrade_async
 
     settings = make_settings("sqlite", tmp_dir)
     await upgrade_async(settings)

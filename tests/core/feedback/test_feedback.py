@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.booking import engine
-from core.errors import DomainError
-from core.feedback import complaints, content, reviews, surveys
-from core.members.service import update_contacts
-from core.models import Member, OutboxMessage
-from core.notify import member_addresses, plan
-from tenants.clock import frozen, utcnow
+from guahao.core.booking import engine
+from guahao.core.errors import DomainError
+from guahao.core.feedback import complaints, content, reviews, surveys
+from guahao.core.members.service import update_contacts
+from guahao.core.models import Member, OutboxMessage
+from guahao.core.notify import member_addresses, plan
+from guahao.tenants.clock import frozen, utcnow
 from tests.core.booking.helpers import make_member, reserve, run
 
 

@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from core.migrate import alembic_config, upgrade
-from tenants.settings import Settings
+from guahao.core.migrate import alembic_config, upgrade
+from guahao.tenants.settings import Settings
 
 NEW_TABLES = {"survey_responses", "doctor_reviews", "complaints", "announcements", "knowledge_articles"}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.audit import Actor
-from core.demo import seed_demo
-from core.importing import SHEETS, ImportFile
-from core.models import AuditEntry
-from tenants.context import CityContext, use_city
-from tenants.service import create_city
+from guahao.core.audit import Actor
+from guahao.core.demo import seed_demo
+from guahao.core.importing import SHEETS, ImportFile
+from guahao.core.models import AuditEntry
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.service import create_city
 
 DEMO_DIR = Path(__file__).resolve().parents[3] / "deploy" / "import" / "demo"
 FILES = Path(__file__).resolve().parent / "files"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from core.cli import main
+from guahao.core.cli import main
 
 from .conftest import DEMO_DIR, FILES, row_ids
 

@@ -9,10 +9,10 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from core.importing import ImportFile, apply, catalogue_rows, import_files, preview
-from core.importing.demo_files import WORKBOOK, write_demo_files
-from core.models import AuditEntry
-from tenants.context import use_city
+from guahao.core.importing import ImportFile, apply, catalogue_rows, import_files, preview
+from guahao.core.importing.demo_files import WORKBOOK, write_demo_files
+from guahao.core.models import AuditEntry
+from guahao.tenants.context import use_city
 
 from .conftest import ACTOR, DEMO_DIR, audit_count, csv_files, row_ids, snapshot
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.errors import Conflict, ValidationFailed
-from core.importing import ImportFile, Limits, apply, import_files, preview
-from core.importing.apply import _Ids
-from core.models import Hospital
-from tenants.context import use_city
+from guahao.core.errors import Conflict, ValidationFailed
+from guahao.core.importing import ImportFile, Limits, apply, import_files, preview
+from guahao.core.importing.apply import _Ids
+from guahao.core.models import Hospital
+from guahao.tenants.context import use_city
 
 from .conftest import ACTOR, DEMO_DIR, FILES, audit_count, csv_files, row_ids
 

@@ -9,8 +9,8 @@ import zipfile
 
 from openpyxl import Workbook
 
-from core.importing import ImportFile, import_files, preview
-from tenants.context import use_city
+from guahao.core.importing import ImportFile, import_files, preview
+from guahao.tenants.context import use_city
 
 from .conftest import ACTOR, snapshot
 

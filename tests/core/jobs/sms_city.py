@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.models import Notification
-from tenants.context import CityContext, use_city
+from guahao.core.models import Notification
+from guahao.tenants.context import CityContext, use_city
 from tests.core.plugins.probes import enable
 
 TEMPLATES = {

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.booking import engine
-from core.jobs import drain_in_process, process_outbox_message
-from core.models import Booking, BookingEvent, Hospital, Notification
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.booking import engine
+from guahao.core.jobs import drain_in_process, process_outbox_message
+from guahao.core.models import Booking, BookingEvent, Hospital, Notification
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import Probe, emit_row, enable, make_member, outbox_rows
 from tests.factories import make_catalogue
 

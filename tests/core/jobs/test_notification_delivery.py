@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 
-from core.booking import service
-from core.jobs import MAX_ATTEMPTS, drain_in_process, failed_notifications, process_outbox_message
-from core.notify import KINDS
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.booking import service
+from guahao.core.jobs import MAX_ATTEMPTS, drain_in_process, failed_notifications, process_outbox_message
+from guahao.core.notify import KINDS
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import emit_row, enable, make_member, outbox_rows
 
 from .sms_city import enable_aliyun, notes
@@ -62,7 +62,7 @@ async def test_a_throttled_send_is_retried_with_back_off_then_delivered(rt, city
 async def test_a_permanent_error_fails_at_once_and_is_listed_for_staff(rt, city, aliyun_sms):
     from sqlalchemy import update
 
-    from core.models import Member
+    from guahao.core.models import Member
 
     city, key_id = await enable_aliyun(rt, city, aliyun_sms)
     member = await make_member(rt, city)
@@ -145,7 +145,7 @@ async def test_email_goes_to_the_address_the_notification_names_and_is_skipped_w
 
 @pytest.mark.parametrize("kind", ["reminder_day_before", "survey_invitation"])
 async def test_the_new_kinds_have_texts(rt, city, catalogue, kind):
-    from core.notify import compose, load_facts, message_params
+    from guahao.core.notify import compose, load_facts, message_params
 
     member = await make_member(rt, city, name="钱七")
     with use_city(city):

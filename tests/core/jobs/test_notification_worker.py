@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from arq.worker import create_worker
 from sqlalchemy import update
 
-from core.booking import service, waitlist
-from core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
-from core.models import OutboxMessage
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core.booking import service, waitlist
+from guahao.core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
+from guahao.core.models import OutboxMessage
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import emit_row, make_member, outbox_rows
 from tests.factories import make_catalogue
 

@@ -5,8 +5,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from core.jobs import MAX_ATTEMPTS, backoff_seconds, drain_in_process, in_process_runner, process_outbox_message
-from tenants.clock import frozen, utcnow
+from guahao.core.jobs import MAX_ATTEMPTS, backoff_seconds, drain_in_process, in_process_runner, process_outbox_message
+from guahao.tenants.clock import frozen, utcnow
 from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows
 from tests.factories import make_city
 
@@ -115,8 +115,8 @@ async def test_the_in_process_runner_stays_idle_when_redis_runs_the_jobs(setting
 
 
 async def test_a_far_ends_retry_after_hint_lengthens_the_wait(rt, city, register_plugin):
-    from core.plugin_api import hookimpl
-    from core.plugins.http import TransportError
+    from guahao.core.plugins.http import TransportError
+    from guahao.plugin_api import hookimpl
 
     class Throttled:
         @hookimpl

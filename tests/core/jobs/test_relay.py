@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from arq.worker import create_worker
 
-from core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
+from guahao.core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
 from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows
 
 _earlier = itertools.count(1)

@@ -9,8 +9,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
-from core.migrate import alembic_config, upgrade
-from tenants.settings import Settings
+from guahao.core.migrate import alembic_config, upgrade
+from guahao.tenants.settings import Settings
 
 MARK = "（将重试）"
 ROWS = [(1, "failed", MARK + "sms_aliyun: busy"), (2, "failed", "sms_aliyun: isv.MOBILE_NUMBER_ILLEGAL"), (3, "sent", "")]

@@ -8,14 +8,14 @@ from collections import deque
 
 import pytest
 
-from core.hookspecs import hookimpl
-from core.jobs import MAX_ATTEMPTS, failed_notifications, process_outbox_message
-from core.jobs.delivery import deliver
-from core.notify import SendFailed
-from core.plugins.http import TransportError
-from core.plugins.interfaces import NotificationSender, SendResult
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.hookspecs import hookimpl
+from guahao.core.jobs import MAX_ATTEMPTS, failed_notifications, process_outbox_message
+from guahao.core.jobs.delivery import deliver
+from guahao.core.notify import SendFailed
+from guahao.core.plugins.http import TransportError
+from guahao.core.plugins.interfaces import NotificationSender, SendResult
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import emit_row, enable, make_member, outbox_rows
 
 from .sms_city import notes

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.booking import engine
-from core.booking.waitlist import join_waitlist
-from core.jobs import failed_notifications, process_outbox_message
-from core.jobs.delivery import expires_at
-from core.models import Booking, BookingStatus
-from plugins.channels.web.otp import CODE_TTL, LoginCodes
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import engine
+from guahao.core.booking.waitlist import join_waitlist
+from guahao.core.jobs import failed_notifications, process_outbox_message
+from guahao.core.jobs.delivery import expires_at
+from guahao.core.models import Booking, BookingStatus
+from guahao.plugins.channels.web.otp import CODE_TTL, LoginCodes
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member as make_booking_member
 from tests.core.booking.helpers import reserve, run
 from tests.core.plugins.probes import make_member, outbox_rows

@@ -24,11 +24,11 @@ from sqlalchemy import update
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.booking import service
-from core.models import OutboxMessage
-from core.runtime import Runtime
-from tenants.clock import utcnow
-from tenants.context import use_city
+from guahao.core.booking import service
+from guahao.core.models import OutboxMessage
+from guahao.core.runtime import Runtime
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import make_member, outbox_rows
 from tests.factories import make_catalogue
 from tests.fakes.aliyun_sms import FakeAliyunSms
@@ -95,7 +95,7 @@ def start_worker(settings) -> subprocess.Popen:
         GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS=str(REQUEUE_AFTER),
     )
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block the worker
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, "-m", "guahao.core.cli", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
     proc.log = log
     return proc
 

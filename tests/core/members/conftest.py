@@ -1,7 +1,7 @@
 import pytest
 from argon2 import PasswordHasher
 
-from core.members import passwords
+from guahao.core.members import passwords
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from core.errors import DomainError
-from core.members.ids import check_digit, mask_id_number, validate_id_number
+from guahao.core.errors import DomainError
+from guahao.core.members.ids import check_digit, mask_id_number, validate_id_number
 
 
 def with_check(first17: str) -> str:

@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 
-from core.errors import DomainError
-from core.members import service
-from core.members.throttle import (
+from guahao.core.errors import DomainError
+from guahao.core.members import service
+from guahao.core.members.throttle import (
     IP_MAX_FAILURES,
     MemoryLoginThrottle,
     RedisLoginThrottle,
 )
-from tenants.context import use_city
+from guahao.tenants.context import use_city
 
 ID = "11010519491231002X"
 PHONE = "13800000000"

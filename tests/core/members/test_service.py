@@ -4,13 +4,13 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
-from core.errors import DomainError
-from core.members import passwords, service
-from core.members.ids import check_digit
-from core.members.throttle import MemoryLoginThrottle
-from core.models import Member
-from tenants.context import use_city
-from tenants.crypto import cipher
+from guahao.core.errors import DomainError
+from guahao.core.members import passwords, service
+from guahao.core.members.ids import check_digit
+from guahao.core.members.throttle import MemoryLoginThrottle
+from guahao.core.models import Member
+from guahao.tenants.context import use_city
+from guahao.tenants.crypto import cipher
 
 ID = "11010519491231002X"
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.members.throttle import MemoryLoginThrottle, TooManyAttempts
-from tenants.clock import frozen
+from guahao.core.members.throttle import MemoryLoginThrottle, TooManyAttempts
+from guahao.tenants.clock import frozen
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 

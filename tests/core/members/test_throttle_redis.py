@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.members.throttle import MemoryLoginThrottle, RedisLoginThrottle, TooManyAttempts, for_runtime
+from guahao.core.members.throttle import MemoryLoginThrottle, RedisLoginThrottle, TooManyAttempts, for_runtime
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from core.errors import Unauthorized
-from core.members.tokens import TOKEN_TYPE, issue, verify
-from tenants.clock import frozen
-from tenants.settings import Settings
+from guahao.core.errors import Unauthorized
+from guahao.core.members.tokens import TOKEN_TYPE, issue, verify
+from guahao.tenants.clock import frozen
+from guahao.tenants.settings import Settings
 
 SETTINGS = Settings(secret_key="token-test-secret-" + "s" * 40, token_ttl_seconds=3600)
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_unsigned_token_and_token_signed_with_a_guessed_key_are_refused():
 
 
 def test_wrong_type_or_subject_is_refused():
-    from core.members import tokens
+    from guahao.core.members import tokens
 
     now = int(T0.timestamp())
     key = tokens._key(SETTINGS)

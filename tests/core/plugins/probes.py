@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from core.hookspecs import hookimpl
-from core.models import Member, OutboxMessage
-from tenants.context import CityContext, use_city
-from tenants.crypto import cipher
-from tenants.service import configure_plugin, get_city
+from guahao.core.hookspecs import hookimpl
+from guahao.core.models import Member, OutboxMessage
+from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.crypto import cipher
+from guahao.tenants.service import configure_plugin, get_city
 
 _phones = itertools.count(13800000000)
 
@@ -111,7 +111,7 @@ async def outbox_rows(rt, city: CityContext, **where) -> list[OutboxMessage]:
 
 
 async def emit_row(rt, city: CityContext, topic: str, payload: dict, **fields) -> int:
-    from core.outbox import emit
+    from guahao.core.outbox import emit
 
     with use_city(city):
         async with rt.db.transaction() as s:

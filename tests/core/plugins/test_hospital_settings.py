@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core import audit
-from core.errors import DomainError
-from core.jobs import drain_in_process
-from core.models import AuditEntry, Hospital
-from core.models.plugins import HospitalPlugin
-from core.plugins.hospital import configure_hospital_plugin
-from core.plugins.settings import SettingsInvalid
-from tenants.context import use_city
-from tenants.service import get_city
+from guahao.core import audit
+from guahao.core.errors import DomainError
+from guahao.core.jobs import drain_in_process
+from guahao.core.models import AuditEntry, Hospital
+from guahao.core.models.plugins import HospitalPlugin
+from guahao.core.plugins.hospital import configure_hospital_plugin
+from guahao.core.plugins.settings import SettingsInvalid
+from guahao.tenants.context import use_city
+from guahao.tenants.service import get_city
 from tests.core.jobs.test_handlers import book, last_period
 from tests.core.plugins.probes import enable, make_member, outbox_rows
 

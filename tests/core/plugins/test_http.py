@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from core.plugins.http import HttpClient, TransportError, json_answer, retry_after, status_error
+from guahao.core.plugins.http import HttpClient, TransportError, json_answer, retry_after, status_error
 from tests.fakes.live import LiveServer
 
 

@@ -3,12 +3,12 @@
 import pluggy
 import pytest
 
-from core.hookspecs import hookimpl
-from core.plugins.manager import await_me_maybe, build_manager, call_robust
-from plugins.channels.message_log import MessageLogSender
-from plugins.his.demo import DemoHis
-from plugins.payments.pay_at_hospital import PayAtHospital
-from tenants.service import get_city
+from guahao.core.hookspecs import hookimpl
+from guahao.core.plugins.manager import await_me_maybe, build_manager, call_robust
+from guahao.plugins.channels.message_log import MessageLogSender
+from guahao.plugins.his.demo import DemoHis
+from guahao.plugins.payments.pay_at_hospital import PayAtHospital
+from guahao.tenants.service import get_city
 from tests.factories import make_city
 
 from .probes import Probe, enable
@@ -117,7 +117,7 @@ async def test_await_me_maybe_takes_values_and_awaitables():
 
 
 async def test_configure_tells_the_citys_plugins(rt, city, register_plugin):
-    from core.plugins.manager import configure
+    from guahao.core.plugins.manager import configure
 
     seen = []
 

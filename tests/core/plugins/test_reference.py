@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from core.plugin_api import PluginMeta, PluginSettings, setting
-from core.plugins.loader import BUILTIN, BrokenPlugin, Discovery, InstalledPlugin, discover
-from core.plugins.reference import DOCS_PATH, reference, type_label
-from core.plugins.settings import form_fields
+from guahao.core.plugins.loader import BUILTIN, BrokenPlugin, Discovery, InstalledPlugin, discover
+from guahao.core.plugins.reference import DOCS_PATH, reference, type_label
+from guahao.core.plugins.settings import form_fields
+from guahao.plugin_api import PluginMeta, PluginSettings, setting
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -92,11 +92,11 @@ def test_type_labels_read_plainly():
 
 
 def test_the_guide_names_the_whole_public_api_and_every_hook():
-    import core.plugin_api
-    from core import hookspecs
+    import guahao.plugin_api
+    from guahao.core import hookspecs
 
     guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
-    missing = [name for name in core.plugin_api.__all__ if f"| `{name}` |" not in guide]
-    assert not missing, f"docs/plugins.md does not list these names of core.plugin_api: {missing}"
+    missing = [name for name in guahao.plugin_api.__all__ if f"| `{name}` |" not in guide]
+    assert not missing, f"docs/plugins.md does not list these names of guahao.plugin_api: {missing}"
     hooks = [name for name in dir(hookspecs) if name.startswith("guahao_")]
     assert hooks and all(f"`{name}(" in guide for name in hooks)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.plugins.http import TransportError
-from core.plugins.interfaces import SendResult
+from guahao.core.plugins.http import TransportError
+from guahao.core.plugins.interfaces import SendResult
 
 
 def test_the_constructors_say_what_happened():

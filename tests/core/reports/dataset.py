@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from core.catalogue.schedule import PeriodSpec, create_session
-from core.models import (
+from guahao.core.catalogue.schedule import PeriodSpec, create_session
+from guahao.core.models import (
     Booking,
     Campus,
     Complaint,
@@ -30,8 +30,8 @@ from core.models import (
     SlotPool,
     SurveyResponse,
 )
-from tenants.clock import utcnow
-from tenants.context import CityContext, use_city
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, use_city
 
 _ref = itertools.count(1)
 

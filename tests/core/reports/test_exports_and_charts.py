@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from core.reports import REPORTS, ReportFilter, bookings_report, to_csv, to_xlsx
-from operator_console.reports.charts import report_option
-from tenants.context import use_city
+from guahao.core.reports import REPORTS, ReportFilter, bookings_report, to_csv, to_xlsx
+from guahao.operator_console.reports.charts import report_option
+from guahao.tenants.context import use_city
 
 from .dataset import build
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import ValidationFailed
-from core.models import Booking, BookingStatsDaily
-from core.reports import (
+from guahao.core.errors import ValidationFailed
+from guahao.core.models import Booking, BookingStatsDaily
+from guahao.core.reports import (
     REPORTS,
     ReportFilter,
     bookings_report,
@@ -23,7 +23,7 @@ from core.reports import (
     satisfaction_report,
     slot_report,
 )
-from tenants.context import use_city
+from guahao.tenants.context import use_city
 
 from .dataset import build
 
@@ -204,14 +204,14 @@ async def test_rollups_give_the_same_answers_as_live_rows(rt, data):
 
 
 def _groups(report):
-    from core.reports import bookings, slots
+    from guahao.core.reports import bookings, slots
 
     return {bookings_report: bookings.BOOKING_GROUPS, no_show_report: bookings.NO_SHOW_GROUPS,
             slot_report: slots.SLOT_GROUPS}[report]
 
 
 async def test_periodic_refresh_rolls_up_every_city(rt, data):
-    from core.jobs.periodic import refresh_report_rollups
+    from guahao.core.jobs.periodic import refresh_report_rollups
 
     assert await refresh_report_rollups(rt) > 0
     with use_city(data.city):
@@ -237,9 +237,9 @@ async def test_short_and_long_live_runs_agree(rt, data):
 async def test_monthly_rollups_give_the_same_answers(rt, data):
     """Once whole months are rolled up, reports read them from the monthly rollups (and the
     days around them from the daily ones): every figure stays the same."""
-    from core.models import BookingStatsMonthly
-    from core.reports.rollup import month_start, next_month
-    from tenants.clock import frozen
+    from guahao.core.models import BookingStatsMonthly
+    from guahao.core.reports.rollup import month_start, next_month
+    from guahao.tenants.clock import frozen
 
     start = month_start(data.past - timedelta(days=1))
     end = next_month(data.future) - timedelta(days=1)
@@ -266,7 +266,7 @@ async def test_the_embedded_runner_refreshes_the_rollups(rt, data, monkeypatch):
     """Without a worker (no Redis) the web process's own runner rolls the closed days up."""
     import asyncio
 
-    from core.jobs import embedded, periodic
+    from guahao.core.jobs import embedded, periodic
 
     async def this_city_only(rt):  # the shared test database holds hundreds of cities
         return [data.city]

@@ -8,14 +8,14 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from core.models import Notification
-from core.web.pages import MESSAGES_PER_PAGE, mask_personal
-from core.web.routes import WebPages
-from tenants.clock import utcnow
-from tenants.context import use_city
-from tenants.db import Database
-from tenants.service import configure_plugin
-from tenants.settings import Settings
+from guahao.core.models import Notification
+from guahao.core.web.pages import MESSAGES_PER_PAGE, mask_personal
+from guahao.core.web.routes import WebPages
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import use_city
+from guahao.tenants.db import Database
+from guahao.tenants.service import configure_plugin
+from guahao.tenants.settings import Settings
 
 
 async def test_landing_page_tells_a_newcomer_where_to_go(client, city):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from core.models import Booking, BookingEvent, OutboxMessage
-from core.plugins.manager import configure
-from tenants.context import use_city
+from guahao.core.models import Booking, BookingEvent, OutboxMessage
+from guahao.core.plugins.manager import configure
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve
 from tests.factories import Catalogue, make_catalogue
 from tests.fakes.stripe import Account

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.booking import payments, service
-from core.errors import DomainError
-from core.jobs import process_outbox_message
-from core.models import BookingStatus, OutboxMessage
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.booking import payments, service
+from guahao.core.errors import DomainError
+from guahao.core.jobs import process_outbox_message
+from guahao.core.models import BookingStatus, OutboxMessage
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 
 RETURN = "http://testserver/c/x/bookings/B/paid"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from core.booking import service
-from core.models import BookingStatus
-from tenants.context import use_city
+from guahao.core.booking import service
+from guahao.core.models import BookingStatus
+from guahao.tenants.context import use_city
 from tests.fakes.stripe import sign
 
 from .test_payments import pay_and_confirm, run_topic

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import httpx
 
-from core.booking import service
-from core.plugins.manager import configure
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.booking import service
+from guahao.core.plugins.manager import configure
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.plugins.web.conftest import Visitor, csrf_of
 
 from .test_webhook import deliver

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.booking import payments, service
-from core.models import BookingStatus
-from core.plugins.manager import configure
-from plugins.payments.stripe.models import StripeWebhookEvent
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.booking import payments, service
+from guahao.core.models import BookingStatus
+from guahao.core.plugins.manager import configure
+from guahao.plugins.payments.stripe.models import StripeWebhookEvent
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 from tests.fakes.stripe import sign
 
 from .test_payments import RETURN, run_topic

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from core.members.ids import check_digit
-from core.plugins.manager import configure
+from guahao.core.members.ids import check_digit
+from guahao.core.plugins.manager import configure
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 KEY = re.compile(r'name="key" value="([^"]+)"')

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from plugins.channels.web import feedback, messages, site
-from plugins.channels.web.booking import NOTICES
-from plugins.channels.web.i18n import catalog
+from guahao.plugins.channels.web import feedback, messages, site
+from guahao.plugins.channels.web.booking import NOTICES
+from guahao.plugins.channels.web.i18n import catalog
 
 TEMPLATES = Path(site.__file__).parent / "templates"
 LITERAL = re.compile(r"""_\(\s*"([^"]+)"\s*[,)]""")

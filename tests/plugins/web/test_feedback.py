@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from core.booking import engine
-from core.feedback import complaints as cases
-from core.feedback import content
-from core.plugins.manager import configure
-from plugins.channels.web import feedback
-from plugins.channels.web.i18n import catalog
+from guahao.core.booking import engine
+from guahao.core.feedback import complaints as cases
+from guahao.core.feedback import content
+from guahao.core.plugins.manager import configure
+from guahao.plugins.channels.web import feedback
+from guahao.plugins.channels.web.i18n import catalog
 from tests.core.booking.helpers import run
 
 from .conftest import Visitor, csrf_of, id_number

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.jobs import process_outbox_message
-from core.models import Booking, Notification, OutboxMessage
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.jobs import process_outbox_message
+from guahao.core.models import Booking, Notification, OutboxMessage
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 
 from .conftest import KEY, OTHER_ID, PHONE, csrf_of, id_number
 
@@ -148,7 +148,7 @@ async def test_member_pages_send_visitors_to_the_start(kiosk):
 
 
 async def test_a_member_registered_before_a_data_key_rotation_still_logs_in(kiosk, rt):
-    from tenants.crypto import configure_cipher
+    from guahao.tenants.crypto import configure_cipher
 
     configure_cipher(["a-new-data-key-that-replaces-the-old-one-0123456789", *rt.settings.data_keys])
     try:

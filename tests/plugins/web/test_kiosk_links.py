@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-from core.plugins.manager import configure
+from guahao.core.plugins.manager import configure
 
 from .conftest import Kiosk
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from core.models import Hospital
-from core.plugins.manager import configure
-from plugins.channels.web.terminals import COOKIE, configured
-from tenants.context import use_city
+from guahao.core.models import Hospital
+from guahao.core.plugins.manager import configure
+from guahao.plugins.channels.web.terminals import COOKIE, configured
+from guahao.tenants.context import use_city
 
 from .conftest import KEY, csrf_of
 

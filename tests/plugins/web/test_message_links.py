@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from core import notify
-from core.booking import engine
-from core.models import Notification
-from tenants.context import use_city
-from tenants.models import CityHost
-from tenants.settings import Settings
+from guahao.core import notify
+from guahao.core.booking import engine
+from guahao.core.models import Notification
+from guahao.tenants.context import use_city
+from guahao.tenants.models import CityHost
+from guahao.tenants.settings import Settings
 from tests.core.booking.helpers import outbox, run
 
 from .test_feedback import booked

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.booking import engine
-from core.models import Booking, BookingStatus
-from tenants.clock import frozen
-from tenants.context import use_city
+from guahao.core.booking import engine
+from guahao.core.models import Booking, BookingStatus
+from guahao.tenants.clock import frozen
+from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve, run
 
 from .conftest import csrf_of, id_number

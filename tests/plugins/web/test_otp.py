@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.errors import DomainError
-from core.jobs import process_outbox_message
-from core.models import Member, Notification, OutboxMessage
-from plugins.channels.web.otp import DAILY_MAX, LoginCodes, MemoryCodeStore
-from tenants.clock import frozen, utcnow
-from tenants.context import use_city
+from guahao.core.errors import DomainError
+from guahao.core.jobs import process_outbox_message
+from guahao.core.models import Member, Notification, OutboxMessage
+from guahao.plugins.channels.web.otp import DAILY_MAX, LoginCodes, MemoryCodeStore
+from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 
 from .conftest import csrf_of
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.models import Member
-from tenants.context import use_city
+from guahao.core.models import Member
+from guahao.tenants.context import use_city
 
 from .conftest import id_number
 

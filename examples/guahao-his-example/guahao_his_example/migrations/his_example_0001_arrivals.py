@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from core.plugin_api import protect_tenant_table
+from guahao.plugin_api import protect_tenant_table
 
 revision = "his_example_0001"
 down_revision = None

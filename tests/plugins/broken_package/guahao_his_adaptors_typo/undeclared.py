@@ -1,6 +1,6 @@
 """A plugin module that forgot to declare itself (no ``META``)."""
 
-from core.plugin_api import hookimpl
+from guahao.plugin_api import hookimpl
 
 
 @hookimpl

@@ -28,14 +28,14 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
 
 from __future__ import annotations
 
-from core.booking.service import report_check_in as check_in
-from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
-from core.hookspecs import hookimpl
-from core.jobs.delivery import shared_redis
-from core.notify import Template, template_for
-from core.outbox import emit
-from core.plugins.http import HttpClient, TransportError, expect_success, json_answer
-from core.plugins.interfaces import (
+from guahao.core.booking.service import report_check_in as check_in
+from guahao.core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from guahao.core.hookspecs import hookimpl
+from guahao.core.jobs.delivery import shared_redis
+from guahao.core.notify import Template, template_for
+from guahao.core.outbox import emit
+from guahao.core.plugins.http import HttpClient, TransportError, expect_success, json_answer
+from guahao.core.plugins.interfaces import (
     HisAck,
     HisAdapter,
     NotificationSender,
@@ -48,13 +48,13 @@ from core.plugins.interfaces import (
     ScheduleItem,
     SendResult,
 )
-from core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
-from core.plugins.sender_settings import SenderSettings
-from core.plugins.services import city_session, protect_tenant_table
-from core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, endpoint_setting, setting, timeout_setting
-from tenants.clock import utcnow
-from tenants.context import CityContext, current_city, use_city
-from tenants.models import TenantModel
+from guahao.core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
+from guahao.core.plugins.sender_settings import SenderSettings
+from guahao.core.plugins.services import city_session, protect_tenant_table
+from guahao.core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, endpoint_setting, setting, timeout_setting
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, current_city, use_city
+from guahao.tenants.models import TenantModel
 
 __all__ = [
     "API_VERSION",
