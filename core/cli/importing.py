@@ -50,8 +50,8 @@ def add_import_command(csubs) -> None:
         "Import a city's catalogue (districts, hospitals, campuses, departments, fees, doctors) from CSV/XLSX, "
         "all or nothing.",
         cmd_city_import,
-        "examples:\n  guahao city import hz deploy/import/demo/demo.xlsx --dry-run\n"
-        "  guahao city import hz deploy/import/demo/*.csv\n\n"
+        "examples:\n  guahao city import hz core/demo/import_files/demo.xlsx --dry-run\n"
+        "  guahao city import hz core/demo/import_files/*.csv\n\n"
         "CSV files are named after their sheet (districts.csv, hospitals.csv, campuses.csv, departments.csv,\n"
         "registration_types.csv, doctors.csv, or 区县/医院/院区/科室/号别/医生.csv); a workbook has those sheets.\n"
         "Rows are matched by code (doctors by hospital, department and name): new rows are created, changed\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from guahao.core.importing.demo_files import DEMO_DIR
+from guahao.core.demo.files import DEMO_DIR
 
 TOKEN_RE = re.compile(r'name="token" value="([^"]+)"')
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from guahao.core.importing.demo_files import DEMO_DIR
+from guahao.core.demo.files import DEMO_DIR
 from guahao.core.models import AuditEntry, Doctor, Hospital, RegistrationType
 from guahao.tenants.context import use_city
 

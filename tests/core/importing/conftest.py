@@ -15,7 +15,6 @@ from guahao.core.models import AuditEntry
 from guahao.tenants.context import CityContext, use_city
 from guahao.tenants.service import create_city
 
-DEMO_DIR = Path(__file__).resolve().parents[3] / "deploy" / "import" / "demo"
 FILES = Path(__file__).resolve().parent / "files"
 ACTOR = Actor("staff", 7, "城市运营管理员", role="city_admin", ip="127.0.0.1")
 

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from guahao.core.cli import main
+from guahao.core.demo.files import DEMO_DIR
 
-from .conftest import DEMO_DIR, FILES, row_ids
+from .conftest import FILES, row_ids
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from guahao.core.demo.files import DEMO_DIR, WORKBOOK, write_demo_files
 from guahao.core.importing import ImportFile, apply, catalogue_rows, import_files, preview
-from guahao.core.importing.demo_files import WORKBOOK, write_demo_files
 from guahao.core.models import AuditEntry
 from guahao.tenants.context import use_city
 
-from .conftest import ACTOR, DEMO_DIR, audit_count, csv_files, row_ids, snapshot
+from .conftest import ACTOR, audit_count, csv_files, row_ids, snapshot
 
 DEMO_COUNTS = {"districts": 3, "hospitals": 13, "campuses": 15, "departments": 97, "registration_types": 36}
 
@@ -92,7 +92,7 @@ async def test_shipped_files_match_the_demo_seed(rt, demo_city, tmp_path):
     for path in written:
         if path.suffix == ".csv":
             assert path.read_bytes() == (DEMO_DIR / path.name).read_bytes(), f"{path.name} is out of date: " \
-                "run `python -m core.importing.demo_files`"
+                "run `python -m guahao.core.demo.files`"
     fresh, old = (load_workbook(p, read_only=True) for p in (tmp_path / WORKBOOK, DEMO_DIR / WORKBOOK))
     assert fresh.sheetnames == old.sheetnames
     for name in fresh.sheetnames:

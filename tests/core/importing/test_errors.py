@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from guahao.core.demo.files import DEMO_DIR
 from guahao.core.errors import Conflict, ValidationFailed
 from guahao.core.importing import ImportFile, Limits, apply, import_files, preview
 from guahao.core.importing.apply import _Ids
 from guahao.core.models import Hospital
 from guahao.tenants.context import use_city
 
-from .conftest import ACTOR, DEMO_DIR, FILES, audit_count, csv_files, row_ids
+from .conftest import ACTOR, FILES, audit_count, csv_files, row_ids
 
 # (file, row, column, code) of every error in files/bad/, in the order the plan lists them.
 BAD_FILE_ERRORS = [

@@ -1,12 +1,12 @@
-"""The demo city's catalogue as import files, shipped in ``deploy/import/demo/``.
+"""The demo city's catalogue as import files, shipped in ``core/demo/import_files/``.
 
 They show an operator what a city's spreadsheet looks like, and importing them into an
 empty city reproduces the demo catalogue (schedules are not part of the import: sessions
 come from weekly templates). They are generated from the demo seed, never edited by hand;
 regenerate them after changing ``core/demo``::
 
-    python -m core.importing.demo_files            # rewrites deploy/import/demo/
-    python -m core.importing.demo_files OUT_DIR
+    python -m guahao.core.demo.files            # rewrites core/demo/import_files/
+    python -m guahao.core.demo.files OUT_DIR
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from guahao.core.demo import seed_demo
-from guahao.core.demo.data import CITY_SLUG
+from guahao.core.importing.export import catalogue_rows, write_files
 from guahao.tenants.context import use_city
 from guahao.tenants.settings import Settings
 
-from .export import catalogue_rows, write_files
+from .data import CITY_SLUG
+from .seed import seed_demo
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "deploy" / "import" / "demo"
+DEMO_DIR = Path(__file__).resolve().parent / "import_files"
 WORKBOOK = "demo.xlsx"
 
 
