@@ -31,8 +31,8 @@ from __future__ import annotations
 from guahao.core.booking.service import report_check_in as check_in
 from guahao.core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from guahao.core.hookspecs import hookimpl
-from guahao.core.jobs.delivery import shared_redis
-from guahao.core.notify import Template, template_for
+from guahao.core.notifications.sharing import shared_redis
+from guahao.core.notifications.templates import Template, template_for
 from guahao.core.outbox import emit
 from guahao.core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from guahao.core.plugins.interfaces import (

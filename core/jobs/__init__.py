@@ -5,10 +5,11 @@ embedded mode), and the handlers of each outbox topic.
 - ``relay_once(rt)``: hand due rows of every city to arq; ``drain_in_process(rt)``: run them here.
 - ``worker_settings(settings)`` / ``run_worker(settings)``: the arq worker (``guahao worker``).
 - ``in_process_runner(rt)``: the embedded runner used by the app's lifespan.
-- ``failed_notifications(rt, city)``: messages that failed, for the staff console.
+
+What a notification says and how it is sent is ``core.notifications``; refunds and voids of
+payments are ``core.payments``.
 """
 
-from .delivery import failed_notifications
 from .embedded import in_process_runner
 from .periodic import release_pools, sweep_no_shows
 from .relay import drain_in_process, outbox_job_id, queue_name, relay_once
@@ -20,7 +21,6 @@ __all__ = [
     "JobContext",
     "backoff_seconds",
     "drain_in_process",
-    "failed_notifications",
     "in_process_runner",
     "outbox_job_id",
     "process_outbox_message",

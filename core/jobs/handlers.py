@@ -33,7 +33,7 @@ async def _lifecycle(caller, **kwargs) -> None:
 
 
 async def handle_notify(ctx: JobContext, payload: dict) -> None:
-    from .delivery import deliver
+    from guahao.core.notifications import deliver
 
     await deliver(ctx.rt, ctx.city, ctx.plugins, payload, final=ctx.attempt >= MAX_ATTEMPTS)
 
@@ -62,7 +62,7 @@ async def handle_offer_expiry(ctx: JobContext, payload: dict) -> None:
 
 
 async def handle_notification_sent(ctx: JobContext, payload: dict) -> None:
-    from .delivery import notification_event
+    from guahao.core.notifications import notification_event
 
     async with ctx.rt.db.transaction() as s:
         note = await s.scalar(select(Notification).where(Notification.id == payload["notification_id"]))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from guahao.core.jobs.delivery import sharing
+from guahao.core.notifications import sharing
 from guahao.plugins.channels.wechat_template import WeChatTemplateSender, tokens
 
 from .test_wechat_template import CITY, configured, message

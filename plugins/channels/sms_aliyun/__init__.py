@@ -1,7 +1,7 @@
 """Alibaba Cloud SMS (阿里云短信, Dysmsapi ``SendSms``) as a notification sender.
 
 City settings: ``sign_name`` (the approved 签名), ``templates`` (``{kind: template code}``, see
-``core.notify.template_for``), ``endpoint`` (default ``https://dysmsapi.aliyuncs.com``),
+``core.notifications.template_for``), ``endpoint`` (default ``https://dysmsapi.aliyuncs.com``),
 ``timeout`` seconds, ``priority``. Secrets: ``access_key_id``, ``access_key_secret``.
 
 Requests are signed with ACS3-HMAC-SHA256 and sent through ``core.plugins.http.HttpClient``.
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from guahao.core.hookspecs import hookimpl
-from guahao.core.notify import template_for
+from guahao.core.notifications import template_for
 from guahao.core.plugins.http import HttpClient, TransportError, json_answer
 from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from guahao.tenants.clock import utcnow

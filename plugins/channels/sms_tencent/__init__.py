@@ -1,7 +1,7 @@
 """Tencent Cloud SMS (腾讯云短信, ``SendSms`` 2021-01-11) as a notification sender.
 
 City settings: ``sdk_app_id``, ``sign_name``, ``templates`` (``{kind: template id}`` or
-``{kind: {"code": id, "params": [names in template order]}}``, see ``core.notify.template_for``),
+``{kind: {"code": id, "params": [names in template order]}}``, see ``core.notifications.template_for``),
 ``endpoint`` (default ``https://sms.tencentcloudapi.com``), ``region`` (default ``ap-guangzhou``),
 ``timeout``, ``priority``. Secrets: ``secret_id``, ``secret_key``.
 
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from guahao.core.hookspecs import hookimpl
-from guahao.core.notify import template_for
+from guahao.core.notifications import template_for
 from guahao.core.plugins.http import HttpClient, TransportError, json_answer
 from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 from guahao.tenants.clock import utcnow

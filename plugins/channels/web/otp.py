@@ -5,7 +5,7 @@ most one code a minute and ten a day. Only a keyed hash of the code is kept (HMA
 data key, ``cipher().lookup_hash``) and it is compared in constant time. The code travels to
 the sender inside a ``notify`` outbox row, encrypted, and is readable only in the message
 itself, with the code's expiry: a message that could not be delivered in time is dropped, never
-sent late (``core.jobs.delivery``). A phone that belongs to nobody gets the very same answer, and nothing is sent.
+sent late (``core.notifications.delivery``). A phone that belongs to nobody gets the very same answer, and nothing is sent.
 
 Counters and codes live in a :class:`CodeStore`: Redis when the runtime has it (several web
 processes serve one city), else an in-process dictionary.

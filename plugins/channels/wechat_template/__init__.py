@@ -21,8 +21,7 @@ from typing import Mapping
 import httpx
 
 from guahao.core.hookspecs import hookimpl
-from guahao.core.jobs.delivery import shared_redis
-from guahao.core.notify import template_for
+from guahao.core.notifications import shared_redis, template_for
 from guahao.core.plugins.http import HttpClient, TransportError
 from guahao.core.plugins.interfaces import NotificationSender, OutgoingMessage, SendResult
 

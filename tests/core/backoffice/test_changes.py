@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from guahao.core import audit, notify
+from guahao.core import audit, notifications
 from guahao.core.backoffice import changes
 from guahao.core.booking import engine
 from guahao.core.errors import DomainError
@@ -110,8 +110,8 @@ async def test_suspension_messages_read_well(rt, city, catalogue, scheduler):
         [msg] = [m for m in await outbox(rt, city, b.id, "notify") if m.payload["kind"] == "session_suspended"]
         async with rt.db.transaction() as s:
             member = await s.get(Member, b.member_id)
-            facts = await notify.load_facts(s, b.id)
-        text = notify.compose(city, "session_suspended", member, facts, msg.payload["data"])
+            facts = await notifications.load_facts(s, b.id)
+        text = notifications.compose(city, "session_suspended", member, facts, msg.payload["data"])
     assert "因医生临时外出会诊" in text and "停诊" in text and b.id in text and "王建国" in text
 
 
@@ -157,8 +157,8 @@ async def test_move_to_a_new_day_creates_the_session_and_keeps_booking_numbers(r
         facts_member = (await rows(rt, city, Member, Member.id == made[0].member_id))[0]
         [msg] = [m for m in await outbox(rt, city, made[0].id, "notify") if m.payload["kind"] == "session_moved"]
         async with rt.db.transaction() as s:
-            text = notify.compose(
-                city, "session_moved", facts_member, await notify.load_facts(s, made[0].id), msg.payload["data"]
+            text = notifications.compose(
+                city, "session_moved", facts_member, await notifications.load_facts(s, made[0].id), msg.payload["data"]
             )
         assert "调整为" in text and made[0].id in text and "下午" in text and "门诊楼改造" in text
         again = await changes.move(rt, cs.id, new_date=new_day, new_half_day="pm", reason="门诊楼改造", actor=scheduler)

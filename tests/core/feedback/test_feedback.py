@@ -12,7 +12,7 @@ from guahao.core.errors import DomainError
 from guahao.core.feedback import complaints, content, reviews, surveys
 from guahao.core.members.service import update_contacts
 from guahao.core.models import Member, OutboxMessage
-from guahao.core.notify import member_addresses, plan
+from guahao.core.notifications import member_addresses, plan
 from guahao.tenants.clock import frozen, utcnow
 from tests.core.booking.helpers import make_member, reserve, run
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 
 from guahao.core.booking import service
-from guahao.core.jobs import MAX_ATTEMPTS, drain_in_process, failed_notifications, process_outbox_message
-from guahao.core.notify import KINDS
+from guahao.core.jobs import MAX_ATTEMPTS, drain_in_process, process_outbox_message
+from guahao.core.notifications import KINDS, failed_notifications
 from guahao.tenants.clock import frozen
 from guahao.tenants.context import use_city
 from tests.core.plugins.probes import emit_row, enable, make_member, outbox_rows
@@ -145,7 +145,7 @@ async def test_email_goes_to_the_address_the_notification_names_and_is_skipped_w
 
 @pytest.mark.parametrize("kind", ["reminder_day_before", "survey_invitation"])
 async def test_the_new_kinds_have_texts(rt, city, catalogue, kind):
-    from guahao.core.notify import compose, load_facts, message_params
+    from guahao.core.notifications import compose, load_facts, message_params
 
     member = await make_member(rt, city, name="钱七")
     with use_city(city):

@@ -9,9 +9,8 @@ from collections import deque
 import pytest
 
 from guahao.core.hookspecs import hookimpl
-from guahao.core.jobs import MAX_ATTEMPTS, failed_notifications, process_outbox_message
-from guahao.core.jobs.delivery import deliver
-from guahao.core.notify import SendFailed
+from guahao.core.jobs import MAX_ATTEMPTS, process_outbox_message
+from guahao.core.notifications import SendFailed, deliver, failed_notifications
 from guahao.core.plugins.http import TransportError
 from guahao.core.plugins.interfaces import NotificationSender, SendResult
 from guahao.tenants.clock import frozen

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from guahao.core.booking import engine
 from guahao.core.booking.waitlist import join_waitlist
-from guahao.core.jobs import failed_notifications, process_outbox_message
-from guahao.core.jobs.delivery import expires_at
+from guahao.core.jobs import process_outbox_message
 from guahao.core.models import Booking, BookingStatus
+from guahao.core.notifications import expires_at, failed_notifications
 from guahao.plugins.channels.web.otp import CODE_TTL, LoginCodes
 from guahao.tenants.clock import frozen, utcnow
 from guahao.tenants.context import use_city

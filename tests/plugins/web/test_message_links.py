@@ -1,11 +1,11 @@
 """Links in messages: relative without a known address, absolute with the platform's public
-address, and the city's own host name first (``core.notify``, ``Settings.public_base_url``)."""
+address, and the city's own host name first (``core.notifications.planning``, ``Settings.public_base_url``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete
 
-from guahao.core import notify
+from guahao.core import notifications
 from guahao.core.booking import engine
 from guahao.core.models import Notification
 from guahao.tenants.context import use_city
@@ -23,7 +23,7 @@ async def body_of(rt, city, payload: dict, **kw) -> str:
         async with rt.db.transaction() as s:
             await s.execute(delete(Notification).where(Notification.member_id == payload["member_id"]))
         async with rt.db.transaction() as s:
-            planned = await notify.plan(s, city, payload, **kw)
+            planned = await notifications.plan(s, city, payload, **kw)
             return planned.note.body
 
 
@@ -52,7 +52,7 @@ async def test_the_offer_message_links_to_its_booking(rt, visitor, site_city):
     assert f"https://{city.slug}.guahao.test{path}" in hosted and "gh.example.cn" not in hosted
     with use_city(city):
         async with rt.db.transaction() as s:
-            planned = await notify.plan(s, city, note.payload)
+            planned = await notifications.plan(s, city, note.payload)
     assert planned.params["url"] == f"https://{city.slug}.guahao.test{path}"
 
 

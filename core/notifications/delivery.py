@@ -1,4 +1,4 @@
-"""Delivering planned notifications (R9): which sender, retries, and failures staff can see.
+"""Delivering planned notifications (R9): which sender, retries, and what each outcome records.
 
 A city may enable several senders. The message goes to the best route that can reach the
 member (``routes``). The sender's ``SendResult`` decides what happens, and the
@@ -14,51 +14,30 @@ member (``routes``). The sender's ``SendResult`` decides what happens, and the
   its expiry, a waiting-list offer past its deadline. The payload names the moment
   (``expires_at``, or the offer's ``data.offer_expires_at``); delivery after it stops there.
 
-The console (``failed_notifications``) lists ``retrying``, ``failed`` and ``dropped`` rows: what
-is failing now and what failed or was dropped for good.
+The console lists ``retrying``, ``failed`` and ``dropped`` rows (``failures``): what is failing
+now and what failed or was dropped for good.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 
 from sqlalchemy import select
 
 from guahao.core.models import Notification
-from guahao.core.notify import NoSender, SendFailed, plan
 from guahao.core.outbox import emit
 from guahao.core.plugins.http import TransportError
 from guahao.core.plugins.interfaces import OutgoingMessage, SendResult
 from guahao.tenants.clock import utcnow
-from guahao.tenants.context import CityContext, use_city
+from guahao.tenants.context import CityContext
+
+from .errors import NoSender, SendFailed
+from .planning import plan
+from .sharing import sharing
 
 CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
 DEFAULT_PRIORITY = 100
 DONE = ("sent", "skipped", "dropped")  # statuses a later run of the same message leaves alone
-LISTED = ("retrying", "failed", "dropped")  # statuses staff see in ``failed_notifications``
-
-
-_redis: ContextVar[object | None] = ContextVar("guahao_sender_redis", default=None)
-
-
-def shared_redis():
-    """The runtime's Redis while a sender runs (``None`` when jobs run in-process).
-
-    Senders keep what every worker should share there, e.g. a provider's access token.
-    """
-    return _redis.get()
-
-
-@contextmanager
-def sharing(redis):
-    """Make ``redis`` the :func:`shared_redis` of the senders run inside the block."""
-    token = _redis.set(redis)
-    try:
-        yield
-    finally:
-        _redis.reset(token)
 
 
 def routes(plugins, addresses: dict[str, str], only: str | None = None) -> list[tuple[object, str]]:
@@ -194,41 +173,6 @@ async def _record_failure(rt, note_id: int, sender: str, error: str, *, retry: b
         row.status = "retrying" if retry else "failed"
         if recipient is not None:
             row.recipient = recipient[:200]
-
-
-def _mask(recipient: str) -> str:
-    if recipient.isdigit() and len(recipient) == 11:
-        return f"{recipient[:3]}****{recipient[-4:]}"
-    return recipient
-
-
-async def failed_notifications(rt, city: CityContext, *, limit: int = 100) -> list[dict]:
-    """Failing, failed and dropped messages of a city for the staff console, newest first.
-
-    ``status`` is ``retrying`` (the outbox will try again), ``failed`` (for good) or
-    ``dropped`` (too late to be of use); ``final`` is false only while a retry is to come.
-    """
-    with use_city(city):
-        async with rt.db.transaction() as s:
-            q = (select(Notification).where(Notification.status.in_(LISTED))
-                 .order_by(Notification.id.desc()).limit(limit))
-            rows = (await s.scalars(q)).all()
-    return [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "status": r.status,
-            "member_id": r.member_id,
-            "booking_id": r.booking_id,
-            "sender": r.sender,
-            "recipient": _mask(r.recipient),
-            "attempts": r.attempts,
-            "error": r.error,
-            "final": r.status != "retrying",
-            "created_at": r.created_at.isoformat() if r.created_at else None,
-        }
-        for r in rows
-    ]
 
 
 def notification_event(note: Notification, channel: str) -> dict:
