@@ -7,7 +7,7 @@ embedded mode), and the handlers of each outbox topic.
 - ``in_process_runner(rt)``: the embedded runner used by the app's lifespan.
 
 What a notification says and how it is sent is ``core.notifications``; refunds and voids of
-payments are ``core.payments``.
+payments are ``core.payments`` (the handlers here call them).
 """
 
 from .embedded import in_process_runner

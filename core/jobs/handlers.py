@@ -11,11 +11,11 @@ import logging
 
 from sqlalchemy import select
 
+from guahao.core import payments
 from guahao.core.models import Booking, BookingEvent, Hospital, Notification
 from guahao.core.plugins.manager import call_robust
 
 from .context import MAX_ATTEMPTS, Handler, JobContext
-from .payments import handle_refund, handle_void
 
 log = logging.getLogger("guahao.jobs")
 
@@ -121,6 +121,16 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
                 data={"action": action, "adapter": adapter.name, "reference": ack.reference, "message": ack.message},
             )
         )
+
+
+async def handle_refund(ctx: JobContext, payload: dict) -> None:
+    """Give back a payment (``core.payments.refund``): a cancelled paid booking, a late payment."""
+    await payments.refund(ctx.rt, ctx.plugins, payload)
+
+
+async def handle_void(ctx: JobContext, payload: dict) -> None:
+    """Close the open payment of a booking that ended unpaid (``core.payments.void``)."""
+    await payments.void(ctx.rt, ctx.plugins, payload)
 
 
 def _adapter_for(plugins, hospital: Hospital | None):

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from guahao.core.booking import payments, service
+from guahao.core import payments
+from guahao.core.booking import service
 from guahao.core.catalogue import queries
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.feedback import reviews, surveys

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core.booking import events
-from guahao.core.jobs.payments import REFUNDED
 from guahao.core.models import Booking, BookingEvent
+from guahao.core.payments import REFUNDED
 from guahao.tenants.clock import utcnow
 
 from .provider import NAME

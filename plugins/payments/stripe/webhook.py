@@ -8,7 +8,7 @@ answered 400 with a code and changes nothing. Each verified event is stored once
 ``checkout.session.completed`` (and ``…async_payment_succeeded``) with ``payment_status`` paid
 confirm the held booking named in the session's metadata; the amount and currency must be the
 booking's, or the event is refused and logged. Money that arrives after the hold ended is
-refunded (see ``core.booking.payments``). Refund events settle a refund that was pending, or
+refunded (see ``core.payments.checkout``). Refund events settle a refund that was pending, or
 make a failed one visible (see :mod:`.refunds`). Other events are acknowledged and ignored:
 the booking's own hold decides when an unpaid unit goes back.
 """
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from guahao.core.booking import payments
+from guahao.core import payments
 from guahao.core.booking.inventory import released_periods
 from guahao.core.booking.service import clear_gate
 from guahao.core.errors import DomainError

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from guahao.core.booking import payments, service
+from guahao.core import payments
+from guahao.core.booking import service
 from guahao.core.errors import DomainError
 from guahao.core.jobs import process_outbox_message
 from guahao.core.models import BookingStatus, OutboxMessage

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from guahao.core.booking import payments, service
+from guahao.core import payments
+from guahao.core.booking import service
 from guahao.core.models import BookingStatus
 from guahao.core.plugins.manager import configure
 from guahao.plugins.payments.stripe.models import StripeWebhookEvent

@@ -1,4 +1,6 @@
-"""Outbox handlers that move money back or close payments, through the booking's provider.
+"""Moving money back or closing payments, through the booking's provider: the work of the
+``payment.refund`` and ``payment.void`` outbox messages (their handlers in ``core.jobs`` call
+:func:`refund` and :func:`void` with the job's runtime and the city's plugins).
 
 ``payment.refund`` gives back a payment (a cancelled paid booking, a payment that came after
 its hold ended); ``payment.void`` closes a started payment whose booking ended unpaid. Both
@@ -17,9 +19,7 @@ from guahao.core.booking import events
 from guahao.core.models import Booking, BookingEvent, BookingStatus
 from guahao.tenants.clock import utcnow
 
-from .context import JobContext
-
-log = logging.getLogger("guahao.jobs")
+log = logging.getLogger("guahao.payments")
 
 REFUNDED = "refunded"  # booking event kind: data provider, payment_ref, refund_ref, amount_fen, status
 
@@ -28,8 +28,8 @@ class ProviderMissing(LookupError):
     """The booking's payment provider is not enabled in the city (retried until it is)."""
 
 
-def _provider(ctx: JobContext, name: str):
-    provider = ctx.plugins.payment_provider(name) if name else None
+def _provider(plugins, name: str):
+    provider = plugins.payment_provider(name) if name else None
     if provider is None:
         raise ProviderMissing(f"payment provider {name!r} is not enabled in this city")
     return provider
@@ -41,10 +41,15 @@ def _copy(booking: Booking, **changes) -> Booking:
     return Booking(**{**values, **changes})
 
 
-async def handle_refund(ctx: JobContext, payload: dict) -> None:
-    """Refund ``amount_fen`` of the payment ``payment_ref`` and record it on the booking."""
+async def refund(rt, plugins, payload: dict) -> None:
+    """Refund ``amount_fen`` of the payment ``payment_ref`` and record it on the booking.
+
+    ``payload`` is the ``payment.refund`` message's: ``booking_id``, ``payment_ref``, and
+    optionally ``provider`` (default: the booking's), ``amount_fen`` (default: the fee) and
+    ``reason``. Raises ``ProviderMissing`` while the provider is not enabled in the city.
+    """
     booking_id, payment_ref = payload["booking_id"], payload.get("payment_ref", "")
-    async with ctx.rt.db.transaction() as s:
+    async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == booking_id))
         if booking is None:
             log.warning("refund for unknown booking %s dropped", booking_id)
@@ -54,11 +59,11 @@ async def handle_refund(ctx: JobContext, payload: dict) -> None:
         ).all()
         if any((e.data or {}).get("payment_ref") == payment_ref for e in done):
             return
-    provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
-    settings, secrets = ctx.plugins.config_of(provider, booking.hospital_id)
+    provider = _provider(plugins, payload.get("provider") or booking.payment_provider)
+    settings, secrets = plugins.config_of(provider, booking.hospital_id)
     amount = int(payload.get("amount_fen", booking.fee_fen))
     result = await provider.refund(_copy(booking, payment_ref=payment_ref), amount, settings, secrets)
-    async with ctx.rt.db.transaction() as s:
+    async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
         if booking.payment_ref == payment_ref and result.status == "refunded":  # "pending": the provider settles it
             booking.payment_status = "refunded"
@@ -80,12 +85,15 @@ async def handle_refund(ctx: JobContext, payload: dict) -> None:
         await events.write(s)
 
 
-async def handle_void(ctx: JobContext, payload: dict) -> None:
-    """Close the open payment of a booking that ended unpaid (the provider's ``cancel``)."""
-    async with ctx.rt.db.transaction() as s:
+async def void(rt, plugins, payload: dict) -> None:
+    """Close the open payment of a booking that ended unpaid (the provider's ``cancel``).
+
+    ``payload`` is the ``payment.void`` message's: ``booking_id`` and optionally ``provider``.
+    """
+    async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
     if booking is None or booking.payment_status != "unpaid" or booking.status == BookingStatus.pending_payment:
         return
-    provider = _provider(ctx, payload.get("provider") or booking.payment_provider)
-    settings, secrets = ctx.plugins.config_of(provider, booking.hospital_id)
+    provider = _provider(plugins, payload.get("provider") or booking.payment_provider)
+    settings, secrets = plugins.config_of(provider, booking.hospital_id)
     await provider.cancel(booking, settings, secrets)

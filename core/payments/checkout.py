@@ -3,7 +3,8 @@ provider's word that it was paid, and give back money that came too late.
 
 The hold rules: a payment that arrives for a booking whose hold has run out (or that was
 cancelled meanwhile) does not revive it; it is recorded and refunded through the outbox
-(``payment.refund``), so a provider that is down delays the refund and never loses it.
+(``payment.refund``, carried out by ``refunds``), so a provider that is down delays the refund
+and never loses it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guahao.core.booking import engine, errors, events
+from guahao.core.booking.inventory import released_periods
+from guahao.core.booking.refs import is_booking_ref, normalise_ref
+from guahao.core.booking.views import booking_view
 from guahao.core.models import Booking, BookingStatus
 from guahao.core.plugins.interfaces import PaymentIntent, PaymentProvider
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
-
-from . import engine, errors, events
-from .inventory import released_periods
-from .refs import is_booking_ref, normalise_ref
-from .views import booking_view
 
 CONFIRMED = "confirmed"
 DUPLICATE = "duplicate"
