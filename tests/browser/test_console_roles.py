@@ -163,7 +163,7 @@ async def test_role_sees_its_areas_and_every_link_works(consoles, site, name):
     role, base = ROLES[name], site["base"]
     page = await consoles.page(name)
     if role.role == "vendor_admin":
-        assert await _nav(page) == {"cities", "vendor-audit"}
+        assert await _nav(page) == {"cities", "vendor-audit", "vendor-plugins"}
         await page.goto(base + CITY)
         assert await page.is_visible("#nav-vendor")
     # The navigation shows exactly the areas of the role's capabilities, and nothing else.
