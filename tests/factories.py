@@ -39,6 +39,7 @@ class Catalogue:
     sessions: list[ClinicSession] = field(default_factory=list)
     periods: dict[int, list[Period]] = field(default_factory=dict)  # session id → periods
     pools: dict[int, list[SlotPool]] = field(default_factory=dict)  # period id → pools
+    campus2: Campus | None = None  # the second campus, when made with ``second_campus``
 
     def public_pool(self, period_id: int) -> SlotPool:
         return next(p for p in self.pools[period_id] if p.pool == "public")
@@ -53,14 +54,21 @@ async def make_catalogue(
     capacity: int = 2,
     payment_mode: str = "at_hospital",
     extra_pools: dict[str, int] | None = None,
+    address: str = "",
+    second_campus: tuple[str, str] | None = None,
 ) -> Catalogue:
     """A hospital with one department, two doctors and one morning session per doctor on
-    ``days_ahead`` days from today (local), each with ``periods`` periods of ``capacity``."""
+    ``days_ahead`` days from today (local), each with ``periods`` periods of ``capacity``.
+
+    The hospital's address is ``address``. With ``second_campus`` (name, address) the hospital
+    has a second campus (``Catalogue.campus2``) and the second doctor's sessions are held there;
+    otherwise every session is at the main campus, 本部."""
     from sqlalchemy import select
 
     with use_city(city):
         async with rt.db.transaction() as s:
-            h = Hospital(code="H1", name="第一人民医院", short_name="市一院", payment_mode=payment_mode)
+            h = Hospital(code="H1", name="第一人民医院", short_name="市一院", payment_mode=payment_mode,
+                         address=address)
             s.add(h)
             await s.flush()
             campus = Campus(hospital_id=h.id, name="本部")
@@ -68,11 +76,16 @@ async def make_catalogue(
             rtype = RegistrationType(hospital_id=h.id, code="expert", name="专家", fee_fen=5000)
             s.add_all([campus, dept, rtype])
             await s.flush()
+            campus2 = None
+            if second_campus is not None:
+                campus2 = Campus(hospital_id=h.id, name=second_campus[0], address=second_campus[1])
+                s.add(campus2)
+                await s.flush()
             d1 = Doctor(hospital_id=h.id, department_id=dept.id, name="王建国", title="chief", specialty="哮喘")
             d2 = Doctor(hospital_id=h.id, department_id=dept.id, name="李秀英", title="attending")
             s.add_all([d1, d2])
             await s.flush()
-            cat = Catalogue(city, h, campus, dept, d1, d2, rtype)
+            cat = Catalogue(city, h, campus, dept, d1, d2, rtype, campus2=campus2)
             today = utcnow().astimezone(city.tz).date()
             pools = {"public": capacity, **(extra_pools or {})}
             for offset in range(1, days_ahead + 1):
@@ -82,7 +95,8 @@ async def make_catalogue(
                         PeriodSpec(time(8 + i, 0), time(8 + i, 30), dict(pools)) for i in range(periods)
                     ]
                     cs = await create_session(
-                        s, hospital=h, doctor=doc, campus_id=campus.id, registration_type=rtype,
+                        s, hospital=h, doctor=doc, registration_type=rtype,
+                        campus_id=campus2.id if campus2 is not None and doc is d2 else campus.id,
                         day=day, half_day="am", periods=specs,
                     )
                     cat.sessions.append(cs)

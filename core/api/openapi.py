@@ -27,6 +27,7 @@ EXAMPLES = {
         "end": "08:30", "starts_at": "2025-03-02T00:00:00Z", "channel": "app", "fee_fen": 5000,
         "payment_status": "none", "hold_expires_at": None, "created_at": "2025-02-16T23:30:02Z",
         "checked_in_at": None, "late": False, "cancel_reason": "",
+        "campus": {"id": 2, "name": "南院区", "address": "南山区滨河大道 210 号"},
     },
     "WaitlistView": {
         "id": 12, "session_id": 42, "status": "waiting", "position": 1, "hospital_id": 1,

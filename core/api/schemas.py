@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from guahao.core.catalogue.places import VisitPlace
+
 INT32_MAX = 2_147_483_647
 Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
@@ -227,6 +229,7 @@ class SessionAvailability(BaseModel):
     fee_fen: int = Field(examples=[5000])
     released: bool = Field(description="false: slots open at release_at (放号时间)")
     release_at: datetime
+    campus: VisitPlace = Field(description="就诊院区 where the session is held: its campus")
     periods: list[PeriodAvailability]
 
 

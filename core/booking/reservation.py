@@ -24,9 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from guahao.core import idempotency
+from guahao.core.catalogue.places import visit_place
 from guahao.core.models import (
     Booking,
     BookingStatus,
+    Campus,
     ClinicSession,
     Department,
     Doctor,
@@ -45,8 +47,8 @@ from .inventory import unit_booking
 from .statements import DuplicateBooking, HotPathStatements, statements_for
 from .views import ViewParts, remember_parts
 
-_P, _CS, _POOL, _H, _D, _DOC, _M = (
-    m.__table__ for m in (Period, ClinicSession, SlotPool, Hospital, Department, Doctor, Member)
+_P, _CS, _POOL, _H, _D, _DOC, _M, _C = (
+    m.__table__ for m in (Period, ClinicSession, SlotPool, Hospital, Department, Doctor, Member, Campus)
 )
 _FIND = (
     select(
@@ -61,6 +63,10 @@ _FIND = (
         _H.c.active.label("hospital_active"),
         _D.c.name.label("department_name"),
         _DOC.c.name.label("doctor_name"),
+        _C.c.id.label("campus_id"),
+        _C.c.name.label("campus_name"),
+        _C.c.address.label("campus_address"),
+        _H.c.address.label("hospital_address"),
     )
     .select_from(
         _P.join(_CS, _CS.c.id == _P.c.session_id)
@@ -68,6 +74,7 @@ _FIND = (
         .join(_H, _H.c.id == _CS.c.hospital_id)
         .join(_D, _D.c.id == _CS.c.department_id)
         .join(_DOC, _DOC.c.id == _CS.c.doctor_id)
+        .outerjoin(_C, (_C.c.id == _CS.c.campus_id) & (_C.c.city_id == bindparam("city_id")))
         .join(_M, _M.c.id == bindparam("member_id"))
     )
     .where(
@@ -133,8 +140,8 @@ async def reserve(
 async def _find_and_lock(
     s: AsyncSession, hot: HotPathStatements, *, member_id: int, period_id: int, kind: PoolKind, city_id: int
 ) -> Mapping[str, Any]:
-    """The period's row with its session, pool, hospital, department, doctor and member
-    (``_FIND``), locking the member row. No row: the period or the member is unknown
+    """The period's row with its session, pool, hospital, department, doctor, campus and
+    member (``_FIND``), locking the member row. No row: the period or the member is unknown
     (``not_found``), or the period keeps no units of this pool (``slot_full``)."""
     params = {"member_id": member_id, "period_id": period_id, "pool": str(kind), "city_id": city_id}
     found = await hot.fetch_one(s, _FIND, params)
@@ -213,8 +220,13 @@ def _new_booking(
         payment_status="unpaid" if online else "none",
         hold_expires_at=now + timedelta(minutes=city.rules.hold_minutes) if online else None,
     )
+    place = visit_place(
+        found["campus_id"], found["campus_name"], found["campus_address"], found["hospital_name"],
+        found["hospital_address"],
+    )
     parts = ViewParts(
-        found["hospital_name"], found["department_name"], found["doctor_name"], period.start, period.end, str(cs.half_day)
+        found["hospital_name"], found["department_name"], found["doctor_name"], period.start, period.end,
+        str(cs.half_day), place,
     )
     remember_parts(s, period.id, parts)
     events.record(s, booking, "created", at=now, actor=actor, data={"pool": str(kind)})

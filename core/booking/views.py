@@ -1,7 +1,8 @@
 """What callers see of a booking or a waitlist entry (the API's response shapes).
 
-Names (hospital, department, doctor) and the local times of the period come from one joined
-query per batch of bookings. ``reserve`` leaves them on the session for the booking it just
+Names (hospital, department, doctor), the place of the visit (the session's campus,
+``core.catalogue.places``) and the local times of the period come from one joined query per
+batch of bookings. ``reserve`` leaves them on the session for the booking it just
 made, so answering a booking request costs no extra round trip.
 """
 
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, time
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guahao.core.catalogue.places import PLACE_COLUMNS, VisitPlace, join_place, visit_place
 from guahao.core.models import Booking, ClinicSession, Department, Doctor, Hospital, Period, WaitlistEntry, WaitlistStatus
 
 _PARTS = "guahao.booking_view_parts"
@@ -46,6 +48,7 @@ class BookingView(BaseModel):
     checked_in_at: datetime | None = None
     late: bool = False
     cancel_reason: str = ""
+    campus: VisitPlace = Field(description="就诊院区 where to go: the campus of the booked session")
 
 
 class WaitlistView(BaseModel):
@@ -76,6 +79,7 @@ class ViewParts:
     start: time
     end: time
     half_day: str
+    place: dict  # the session's place, as ``core.catalogue.places.visit_place`` gives it
 
 
 def remember_parts(s: AsyncSession, period_id: int, parts: ViewParts) -> None:
@@ -88,16 +92,17 @@ async def _parts(s: AsyncSession, period_ids: set[int]) -> dict[int, ViewParts]:
     out = {pid: known[pid] for pid in period_ids if pid in known}
     missing = period_ids - out.keys()
     if missing:
-        rows = await s.execute(
-            select(Period.id, Hospital.name, Department.name, Doctor.name, Period.start, Period.end, ClinicSession.half_day)
+        stmt = (
+            select(Period.id, Hospital.name, Department.name, Doctor.name, Period.start, Period.end,
+                   ClinicSession.half_day, *PLACE_COLUMNS)
             .join(ClinicSession, ClinicSession.id == Period.session_id)
             .join(Hospital, Hospital.id == ClinicSession.hospital_id)
             .join(Department, Department.id == ClinicSession.department_id)
             .join(Doctor, Doctor.id == ClinicSession.doctor_id)
-            .where(Period.id.in_(missing))
         )
-        for pid, hname, dname, docname, start, end, half_day in rows:
-            out[pid] = ViewParts(hname, dname, docname, start, end, str(half_day))
+        rows = await s.execute(join_place(stmt, hospital=False).where(Period.id.in_(missing)))
+        for pid, hname, dname, docname, start, end, half_day, *place in rows:
+            out[pid] = ViewParts(hname, dname, docname, start, end, str(half_day), visit_place(*place))
     return out
 
 
@@ -126,6 +131,7 @@ def _view(b: Booking, p: ViewParts) -> BookingView:
         checked_in_at=b.checked_in_at,
         late=b.late,
         cancel_reason=b.cancel_reason,
+        campus=VisitPlace(**p.place),
     )
 
 

@@ -28,6 +28,8 @@ from guahao.core.models import (
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 
+from .places import PLACE_COLUMNS, join_place, visit_place
+
 TITLE_NAMES = {"chief": "主任医师", "associate_chief": "副主任医师", "attending": "主治医师", "resident": "住院医师"}
 KIND_NAMES = {"general": "综合医院", "specialty": "专科医院", "community": "社区医疗机构"}
 LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
@@ -208,7 +210,7 @@ async def availability(
     date_to: date | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
-    """Open sessions with their periods and remaining public units, in two queries.
+    """Open sessions with their place (campus), periods and remaining public units, in two queries.
 
     Listed: sessions already released (``released: true``) and those whose release is within
     ``RELEASE_LOOKAHEAD`` (``released: false`` with ``release_at``), which bounds the dates to
@@ -292,16 +294,20 @@ def _periods_by_session(rows) -> dict[int, list[dict]]:
 
 
 def _sessions_statement(city_id: int, conditions: list):
-    """The listed sessions with their doctor and registration type, in start time order."""
-    return (
+    """The listed sessions with their doctor, registration type and place (campus), in start
+    time order."""
+    stmt = (
         select(
             ClinicSession.id, ClinicSession.doctor_id, Doctor.name, Doctor.title, ClinicSession.hospital_id,
             ClinicSession.department_id, ClinicSession.date, ClinicSession.half_day, RegistrationType.code,
-            RegistrationType.name, ClinicSession.fee_fen, ClinicSession.release_at,
+            RegistrationType.name, ClinicSession.fee_fen, ClinicSession.release_at, *PLACE_COLUMNS,
         )
         .join(Doctor, (Doctor.id == ClinicSession.doctor_id) & (Doctor.city_id == city_id))
         .join(RegistrationType, (RegistrationType.id == ClinicSession.registration_type_id)
               & (RegistrationType.city_id == city_id))
+    )
+    return (
+        join_place(stmt, city_id)
         .where(*conditions)
         .order_by(ClinicSession.starts_at, ClinicSession.doctor_id, ClinicSession.id)
     )
@@ -312,7 +318,7 @@ def _session_items(rows, periods: dict[int, list[dict]], now: datetime) -> list[
     in ``periods`` are left out."""
     items = []
     for (sid, doc_id, doc_name, title, hosp_id, dept_id, day, half_day, type_code, type_name, fee,
-         release_at) in rows:
+         release_at, *place) in rows:
         session_periods = periods.get(sid)
         if session_periods is None:
             continue
@@ -330,6 +336,7 @@ def _session_items(rows, periods: dict[int, list[dict]], now: datetime) -> list[
             "fee_fen": fee,
             "released": release_at <= now,
             "release_at": release_at.isoformat().replace("+00:00", "Z"),
+            "campus": visit_place(*place),
             "periods": session_periods,
         })
     return items

@@ -1,5 +1,7 @@
 """What a booking message states, loaded once: the booking with its hospital, department,
-doctor, session, period, campus and registration type, and how its date, place and fee read."""
+doctor, session, period, campus and registration type, and how its date, place and fee read.
+The place of the visit is the session's campus, stated as ``core.catalogue.places`` states it
+everywhere."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guahao.core.catalogue.places import place_label, visit_place
 from guahao.core.models import (
     Booking,
     Campus,
@@ -56,14 +59,20 @@ class BookingFacts:
         )
 
     @property
+    def visit_place(self) -> dict:
+        """The session's place (its campus), as every surface states it (``core.catalogue.places``)."""
+        c, h = self.campus, self.hospital
+        return visit_place(
+            c.id if c is not None else None, c.name if c is not None else None,
+            c.address if c is not None else None, h.name, h.address,
+        )
+
+    @property
     def place(self) -> str:
-        text = self.hospital.name
-        address = self.hospital.address
-        if self.campus is not None:
-            text += self.campus.name
-            address = self.campus.address or address
-        text += f" {self.department.name}"
-        return f"{text}（{address}）" if address else text
+        """Hospital and department, then the place of the visit: ``医院 科室（院区 · 地址）``."""
+        text = f"{self.hospital.name} {self.department.name}"
+        label = place_label(self.visit_place)
+        return f"{text}（{label}）" if label else text
 
     @property
     def who(self) -> str:

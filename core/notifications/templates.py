@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
+from guahao.core.catalogue.places import place_label
 from guahao.core.models import Member
 from guahao.tenants.context import CityContext
 
@@ -28,6 +29,7 @@ def message_params(city: CityContext, kind: str, member: Member, facts: BookingF
             date=f"{d.month}月{d.day}日",
             time=f"{facts.period.start:%H:%M}-{facts.period.end:%H:%M}",
             place=facts.place,
+            campus=place_label(facts.visit_place),
             fee=yuan(b.fee_fen),
         )
         if kind == "booking_pending_payment":

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from guahao.core.catalogue.places import place_label
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
 from guahao.core.staff.auth import usable
@@ -57,6 +58,7 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["yuan"] = lambda fen: f"{int(fen) // 100}.{int(fen) % 100:02d}"
+    env.filters["place"] = place_label  # a session's place (campus) as people read it
     return env
 
 

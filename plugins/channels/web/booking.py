@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from guahao.core import payments
 from guahao.core.booking import service
-from guahao.core.catalogue import queries
+from guahao.core.catalogue import places, queries
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.feedback import reviews, surveys
 from guahao.core.models import ClinicSession, Period, RegistrationType
@@ -43,9 +43,9 @@ async def _period(p: Page, period_id: int) -> dict:
         period, session, type_name = row
         doctor = await queries.get_doctor(s, session.doctor_id)
         hospital = await queries.get_hospital(s, session.hospital_id)
-    campus = next((c for c in hospital["campuses"] if c["id"] == session.campus_id), None)
+        place = await places.session_place(s, session.id)
     return {
-        "period_id": period.id, "session_id": session.id, "doctor": doctor, "hospital": hospital, "campus": campus,
+        "period_id": period.id, "session_id": session.id, "doctor": doctor, "hospital": hospital, "place": place,
         "date": session.date.isoformat(), "half_day": session.half_day, "start": period.start.strftime("%H:%M"),
         "end": period.end.strftime("%H:%M"), "fee_fen": session.fee_fen, "type_name": type_name,
     }
@@ -80,10 +80,8 @@ def _local(at: str | None, p: Page) -> str:
 
 async def detail(p: Page, *, status: int = 200, error: str | None = None) -> Response:
     booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
-    async with p.rt.db.transaction() as s:
-        hospital = await queries.get_hospital(s, booking["hospital_id"])
     notice = NOTICES.get(p.request.query_params.get("done", "")) if error is None else None
-    return p.render("booking.html", status=status, booking=booking, hospital=hospital,
+    return p.render("booking.html", status=status, booking=booking,
                     new=p.request.query_params.get("new") == "1", deadline=_local(booking.get("hold_expires_at"), p),
                     error=error, notice=p._(notice) if notice else None)
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from guahao.core.catalogue import queries
+from guahao.core.catalogue import places, queries
 from guahao.core.errors import NotFound
 from guahao.core.feedback.reviews import doctor_rating
 from guahao.core.web.pages import message_log_public
@@ -113,7 +113,8 @@ async def doctor(p: Page) -> Response:
             s, doctor_id=doctor_id, date_from=today, date_to=today + timedelta(days=SCHEDULE_DAYS - 1)
         )
         rating = await doctor_rating(s, doctor_id)
+        many_campuses = await places.campus_count(s, info["hospital_id"]) > 1
     for item in sessions:
         item["full"] = all(period["remaining"] == 0 for period in item["periods"])
-    return p.render("doctor.html", doctor=info, sessions=sessions, rating=rating,
+    return p.render("doctor.html", doctor=info, sessions=sessions, rating=rating, many_campuses=many_campuses,
                     day=lambda at: at.astimezone(p.city.tz).strftime("%Y-%m-%d"))

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from guahao.core.booking import service
-from guahao.core.catalogue import queries
 from guahao.core.errors import DomainError
 from guahao.core.members.ids import validate_id_number
 from guahao.core.models import Member
@@ -270,10 +269,8 @@ async def logout(p: KioskPage) -> Response:
 async def receipt(p: KioskPage) -> Response:
     """The 凭条 of one of the member's own bookings, for the 80-mm printer."""
     booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
-    async with p.rt.db.transaction() as s:
-        hospital = await queries.get_hospital(s, booking["hospital_id"])
     printed = utcnow().astimezone(p.city.tz).strftime("%Y-%m-%d %H:%M")
-    return p.render("receipt.html", booking=booking, hospital=hospital, printed_at=printed)
+    return p.render("receipt.html", booking=booking, printed_at=printed)
 
 
 def routes(codes: LoginCodes) -> list:

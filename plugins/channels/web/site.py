@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from guahao.core.catalogue.places import place_label
 from guahao.core.errors import DomainError
 from guahao.core.members.service import get_member
 from guahao.core.models import Member
@@ -44,6 +45,7 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["yuan"] = lambda fen: f"{int(fen) // 100}.{int(fen) % 100:02d}"
+    env.filters["place"] = place_label  # a session's place (campus) as people read it
     return env
 
 
