@@ -27,6 +27,7 @@ def routes(site: Site | None = None) -> list:
     site = site or Site()
     open_ = page(site)
     members = page(site, member=True)
+    booking_page = page(site, member=True, reason="book")  # log-in says why, then back to the slot
     get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
     codes = otp.LoginCodes()
     return [
@@ -36,7 +37,7 @@ def routes(site: Site | None = None) -> list:
         Route("/hospitals/{hospital_id:int}", open_(browse.hospital), methods=get),
         Route("/departments/{department_id:int}", open_(browse.department), methods=get),
         Route("/doctors/{doctor_id:int}", open_(browse.doctor), methods=get),
-        Route("/book/{period_id:int}", members(booking.confirm), methods=both),
+        Route("/book/{period_id:int}", booking_page(booking.confirm), methods=both),
         Route("/bookings", members(booking.bookings), methods=get),
         Route("/bookings/{ref}", members(booking.detail), methods=get),
         Route("/bookings/{ref}/cancel", members(booking.cancel), methods=both),

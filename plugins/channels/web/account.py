@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import Response
 
 from guahao.core.booking.service import credit
 from guahao.core.errors import DomainError
 from guahao.core.members import service
+from guahao.core.members.ids import validate_id_number
 from guahao.core.web.session import is_https
 
 from . import session as sessions
+from .booking import period_facts
 from .i18n import LANGUAGES
-from .site import LANG_COOKIE, Page
+from .site import LANG_COOKIE, REASONS, REGISTER_REASONS, Page
 
 REGISTER_FIELDS = ("name", "id_number", "phone")
 # Which form field a refusal belongs to, when the error does not say.
 FIELD_OF = {"invalid_name": "name", "invalid_id_number": "id_number", "invalid_phone": "phone", "weak_password": "password"}
+SLOT_PATH = re.compile(r"book/(\d{1,12})")
 
 
 def _field(exc: DomainError) -> str:
@@ -23,25 +28,67 @@ def _field(exc: DomainError) -> str:
     return details.get("field") or FIELD_OF.get(exc.code, "")
 
 
+def _check_fields(p: Page, values: dict[str, str], password: str) -> dict[str, str]:
+    """Every field's refusal at once (the service stops at the first), keyed by field."""
+    errors = {}
+    checks = (("name", service.validate_name, values["name"]), ("id_number", validate_id_number, values["id_number"]),
+              ("password", service.validate_password, password))
+    for field, check, value in checks:
+        try:
+            check(value)
+        except DomainError as exc:
+            errors[field] = p.refusal(exc)
+    if service.normalize_phone(values["phone"]) is None:
+        errors["phone"] = p.refusal(DomainError("invalid_phone", "手机号码应为11位中国大陆手机号", status=422))
+    return {field: errors[field] for field in (*REGISTER_FIELDS, "password") if field in errors}
+
+
+async def _slot(p: Page, next_url: str) -> dict | None:
+    """The slot a visitor chose before being asked to log in (``next`` is its confirm page)."""
+    match = SLOT_PATH.fullmatch(next_url[len(p.root):])
+    if match is None:
+        return None
+    try:
+        return await period_facts(p, int(match.group(1)))
+    except DomainError:
+        return None
+
+
+async def _form(p: Page, name: str, status: int = 200, **context) -> Response:
+    """The log-in or registration page, keeping where to go afterwards and saying why."""
+    next_url, why = p.next_url(), p.reason()
+    slot = await _slot(p, next_url)
+    if slot is not None and why is None:
+        why = "book"
+    links = {path: p.login_link(path, next_url, why) for path in ("login", "register", "login/code")}
+    reasons = REGISTER_REASONS if name == "register.html" else REASONS
+    return p.render(name, status=status, next=next_url, why=why, reason=reasons.get(why or ""), slot=slot,
+                    links=links, **context)
+
+
 async def register(p: Page) -> Response:
     if p.request.method == "GET":
-        return p.render("register.html", values={}, errors={})
+        return await _form(p, "register.html", values={}, errors={})
     values = {k: p.form.get(k, "").strip() for k in REGISTER_FIELDS}
-    try:
-        async with p.rt.db.transaction() as s:
-            member = await service.register(s, password=p.form.get("password", ""), **values)
-            member_id = member.id
-    except DomainError as exc:
-        errors = {_field(exc) or "form": p.refusal(exc)}
-        return p.render("register.html", status=422, values=values, errors=errors)
+    password = p.form.get("password", "")
+    errors = _check_fields(p, values, password)
+    if not errors:
+        try:
+            async with p.rt.db.transaction() as s:
+                member = await service.register(s, password=password, **values)
+                member_id = member.id
+        except DomainError as exc:
+            errors = {_field(exc) or "form": p.refusal(exc)}
+    if errors:
+        return await _form(p, "register.html", status=422, values=values, errors=errors)
     p.session.log_in(member_id)
-    return p.redirect("?welcome=1")
+    next_url = p.next_url()
+    return p.redirect(next_url if next_url != p.root else "?welcome=1")
 
 
 async def login(p: Page) -> Response:
-    next_url = p.safe_next(p.form.get("next") or p.request.query_params.get("next"))
     if p.request.method == "GET":
-        return p.render("login.html", values={}, error=None, next=next_url)
+        return await _form(p, "login.html", values={}, error=None)
     login_name = p.form.get("login", "").strip()
     try:
         member = await service.login(p.rt.db, login=login_name, password=p.form.get("password", ""),
@@ -49,10 +96,9 @@ async def login(p: Page) -> Response:
                                      ip=p.request.client.host if p.request.client else "")
     except DomainError as exc:
         status = 429 if exc.code == "too_many_attempts" else 401 if exc.code == "invalid_credentials" else 422
-        return p.render("login.html", status=status, values={"login": login_name}, error=p.refusal(exc),
-                        next=next_url)
+        return await _form(p, "login.html", status=status, values={"login": login_name}, error=p.refusal(exc))
     p.session.log_in(member.id)
-    return p.redirect(next_url)
+    return p.redirect(p.next_url())
 
 
 async def logout(p: Page) -> Response:

@@ -27,7 +27,7 @@ NOTICES = {
 }
 
 
-async def _period(p: Page, period_id: int) -> dict:
+async def period_facts(p: Page, period_id: int) -> dict:
     """What the confirm page shows about a period: who, where, when, how much."""
     async with p.rt.db.transaction() as s:
         row = (
@@ -53,7 +53,7 @@ async def _period(p: Page, period_id: int) -> dict:
 
 async def confirm(p: Page) -> Response:
     period_id = p.request.path_params["period_id"]
-    info = await _period(p, period_id)
+    info = await period_facts(p, period_id)
     if p.request.method == "GET":
         return p.render("confirm.html", info=info, key=secrets.token_urlsafe(18), error=None)
     key = p.form.get("key") or None

@@ -210,15 +210,16 @@ def login_page(codes: LoginCodes):
     """The ``/login/code`` handler: phone → code → the normal session login."""
 
     async def login_code(p: Page) -> Response:
-        next_url = p.safe_next(p.form.get("next") or p.request.query_params.get("next"))
+        next_url, why = p.next_url(), p.reason()
+        keep = {"next": next_url, "why": why, "password_login": p.login_link("login", next_url, why)}
         if p.request.method == "GET":
-            return p.render("login_code.html", step="phone", phone="", error=None, next=next_url)
+            return p.render("login_code.html", step="phone", phone="", error=None, **keep)
         raw = p.form.get("phone", "").strip()[:20]
         phone = normalize_phone(raw)
 
         def again(step: str, status: int, exc: DomainError | None, **extra) -> Response:
             return p.render("login_code.html", status=status, step=step, phone=phone or raw,
-                            error=p.refusal(exc) if exc else None, next=next_url, **extra)
+                            error=p.refusal(exc) if exc else None, **keep, **extra)
 
         if phone is None:
             return again("phone", 422, DomainError("invalid_phone", "手机号码无效", status=422))

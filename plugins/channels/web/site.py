@@ -13,7 +13,7 @@ import logging
 from functools import wraps
 from pathlib import Path
 from typing import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import unquote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -35,6 +35,16 @@ HERE = Path(__file__).parent
 LANG_COOKIE = "guahao_lang"
 HALF_DAYS = {"am": "Morning", "pm": "Afternoon", "night": "Evening"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Why a visitor was sent to log in (the ``why`` of the log-in link), as the log-in and
+# registration pages say it; anything else in ``why`` is ignored.
+REASONS = {
+    "book": "Log in to book: you will come back to the time you chose.",
+    "member": "Please log in to see this page. You will come back to it afterwards.",
+}
+REGISTER_REASONS = {
+    "book": "Register to book: once registered you will come back to the time you chose.",
+    "member": "Please register to see this page. You will come back to it afterwards.",
+}
 
 
 def environment() -> Environment:
@@ -132,10 +142,38 @@ class Page:
         return self._finish(RedirectResponse(path if path.startswith("/") else self.url(path), status_code=303))
 
     def safe_next(self, value: str | None) -> str:
-        """A place to go back to: only a path of this city's site (never another host)."""
-        if isinstance(value, str) and value.startswith(self.root) and "//" not in value and "\\" not in value:
-            return value
-        return self.root
+        """A place to go back to: only a path of this city's site (never another host, never
+        another city), else the city's home. Refused: absolute URLs, ``//host``, backslashes,
+        control characters and dot segments (``/c/this/../other/``), also when percent-encoded."""
+        if not isinstance(value, str) or len(value) > 500:
+            return self.root
+        path = value.split("?", 1)[0].split("#", 1)[0]
+        plain = unquote(path)
+        if (
+            not value.startswith(self.root)
+            or not plain.startswith(self.root)
+            or any(bad in plain for bad in ("//", "\\"))
+            or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in unquote(value))
+            or any(segment in (".", "..") for segment in plain.split("/"))
+        ):
+            return self.root
+        return value
+
+    def login_link(self, path: str, next_url: str, why: str | None) -> str:
+        """``login`` or ``register`` (or ``login/code``) keeping where to go back and why."""
+        query = {"next": next_url} if next_url != self.root else {}
+        if why in REASONS:
+            query["why"] = why
+        return self.url(path) + ("?" + urlencode(query) if query else "")
+
+    def reason(self) -> str | None:
+        """The ``why`` the log-in and registration forms were opened (or posted) with, if known."""
+        why = self.form.get("why") or self.request.query_params.get("why")
+        return why if why in REASONS else None
+
+    def next_url(self) -> str:
+        """Where the log-in and registration forms send the member afterwards."""
+        return self.safe_next(self.form.get("next") or self.request.query_params.get("next"))
 
     def half_day(self, code: str) -> str:
         return self._(HALF_DAYS.get(code, code))
@@ -162,6 +200,7 @@ def page(
     member: bool = False,
     page_class: type[Page] = Page,
     login_path: Callable[[Request], str] | None = None,
+    reason: str = "member",
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler: CSRF on POST, log-in for member pages, refusals as pages.
 
@@ -170,6 +209,7 @@ def page(
         page_class: the per-request page object (the kiosk has its own).
         login_path: where a visitor who is not logged in is sent (default: the log-in page,
             then back here).
+        reason: why the log-in page says it is needed (a key of ``REASONS``).
     """
 
     def decorate(handler: Handler):
@@ -190,7 +230,8 @@ def page(
             if member and p.member is None:
                 if login_path is not None:
                     return p.redirect(login_path(request))
-                return p.redirect("login?next=" + quote(p.safe_next(request.url.path)))
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return p.redirect(p.login_link("login", p.safe_next(here), reason))
             try:
                 return await handler(p)
             except DomainError as exc:

@@ -24,6 +24,7 @@ def used_messages() -> set[str]:
     found.update(f"scope:{s}" for s in ("upcoming", "past", "cancelled"))
     found.update(feedback.CATEGORY_NAMES.values(), feedback.COMPLAINT_STATUS.values())
     found.update((messages.GENERAL, messages.CITY_RULE))
+    found.update(site.REASONS.values(), site.REGISTER_REASONS.values())
     return found
 
 
