@@ -159,7 +159,7 @@ async def cancel_for_caller(
     city = require_city()
     async with rt.db.transaction() as s:
         booking = await engine.cancel(
-            s, _booking_ref(booking_id), member_id=member_id, actor=actor_label(actor, "agent"), reason=reason or "来电取消"
+            s, _booking_ref(booking_id), member_id=member_id, actor=actor_label(actor, "agent"), reason=reason or "phone_cancel"
         )
         _call_event(s, booking, "cancel", ref, actor)
         audit.record(s, actor, "agent.cancel", target_type="booking", target_id=booking.id,
@@ -186,7 +186,7 @@ async def move_for_caller(
             raise booking_errors.BookingNotFound()
         if current not in ACTIVE:
             raise booking_errors.invalid_state(str(current), "move")
-        old = await engine.cancel(s, ref_id, member_id=member_id, actor=actor_label(actor, "agent"), reason="来电改约")
+        old = await engine.cancel(s, ref_id, member_id=member_id, actor=actor_label(actor, "agent"), reason="phone_move")
         new = await _reserve(rt, s, checks, member_id, period_id, actor)
         _call_event(s, old, "move_from", ref, actor)
         _call_event(s, new, "move_to", ref, actor)

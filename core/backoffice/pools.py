@@ -13,6 +13,7 @@ from guahao.core import audit
 from guahao.core.audit import Actor
 from guahao.core.booking import engine
 from guahao.core.booking.inventory import mark_released, released_periods
+from guahao.core.booking.labels import pool_label
 from guahao.core.booking.service import clear_gate
 from guahao.core.booking.waitlist import offer_units
 from guahao.core.models import PoolKind, SessionStatus, SlotPool
@@ -86,7 +87,7 @@ async def release_to_public(
         await s.flush()
         moved = await engine.release_reserved_pools(s, now=now, pool_ids=[reserved.id])
         audit.record(s, actor, "pool.release", target_type="period", target_id=period.id,
-                     summary=f"释放{pool}号源 {moved} 个到公开号源", after={"pool": pool, "moved": moved})
+                     summary=f"释放{pool_label(pool)} {moved} 个到公开号源", after={"pool": pool, "moved": moved})
         freed = released_periods(s)
     await clear_gate(rt, city, freed)
     return moved

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
+from guahao.core.booking.labels import reason_label
 from guahao.core.catalogue.places import place_label
 from guahao.core.models import Member
 from guahao.tenants.context import CityContext
@@ -38,7 +39,7 @@ def message_params(city: CityContext, kind: str, member: Member, facts: BookingF
             until = data.get("offer_expires_at")
             params["deadline"] = local(datetime.fromisoformat(until) if isinstance(until, str) else b.hold_expires_at, city)
         if kind == "booking_cancelled":
-            params["reason"] = str(data.get("reason") or b.cancel_reason or "")
+            params["reason"] = reason_label(data.get("reason") or b.cancel_reason)
     if kind == "credit_suspended":
         until = data.get("suspended_until")
         at = datetime.fromisoformat(until) if isinstance(until, str) else member.suspended_until

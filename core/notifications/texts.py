@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from guahao.core.booking.labels import reason_label
 from guahao.core.models import Member
 from guahao.tenants.context import CityContext
 
@@ -37,7 +38,7 @@ def _pending(city, m, f, data):
 
 
 def _cancelled(city, m, f, data):
-    reason = data.get("reason") or f.booking.cancel_reason
+    reason = reason_label(data.get("reason") or f.booking.cancel_reason)
     refund = "，挂号费将原路退回" if f.booking.payment_status in ("paid", "refunded") else ""
     because = f"，原因：{reason}" if reason else ""
     return f"{m.name}您好，您的预约已取消{because}{refund}。预约号：{f.booking.id}；{f.who}；就诊时间：{f.when}。"

@@ -113,16 +113,7 @@ async def department(s: AsyncSession, department_id: int, hospital_id: int) -> D
     return found
 
 
-# English message ids of booking statuses and half-days, translated by the console catalog.
-STATUS_LABELS = {
-    "pending_payment": "Awaiting payment",
-    "confirmed": "Confirmed",
-    "offered": "Offered from waitlist",
-    "checked_in": "Checked in",
-    "no_show": "No-show",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
-    "waiting": "Waiting",
-}
+# English message ids of half-days, translated by the console catalog (a booking's status reads
+# as ``core.booking.labels`` says it: ``status_label`` of every console page).
 HALF_DAY_LABELS = {"am": "Morning", "pm": "Afternoon", "evening": "Evening"}
-LABELS = {"status_labels": STATUS_LABELS, "half_days": HALF_DAY_LABELS}
+LABELS = {"half_days": HALF_DAY_LABELS}

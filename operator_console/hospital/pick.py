@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guahao.core.booking import labels
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.models import Hospital
 from guahao.core.models.staff import HOSPITAL_ROLES
@@ -46,7 +47,10 @@ ENGLISH = {
 
 
 def refusal(c: Console, exc: DomainError) -> str:
-    """The refusal as a sentence: the service's own zh-CN text, or its English version."""
+    """The refusal as a sentence: the service's own zh-CN text, or its English version (a
+    booking rule's refusal in the wording for staff, ``Console.refusal``)."""
+    if labels.refusal_text(exc.code, exc.details, c.lang, reader="staff"):
+        return c.refusal(exc)
     if c.lang == "zh-CN" and " / " not in exc.message and any("\u4e00" <= ch <= "\u9fff" for ch in exc.message):
         return exc.message
     if c.lang != "zh-CN" and exc.code in ENGLISH:
@@ -100,11 +104,10 @@ def half_day_label(_, half_day: str) -> str:
     return _({"am": "Morning", "pm": "Afternoon", "evening": "Evening"}.get(str(half_day), str(half_day)))
 
 
-POOL_LABELS = {"public": "Public", "onsite": "On site", "clinic": "In clinic", "referral": "Referral"}
+# Sessions' and complaints' statuses; a booking's status and pool read as ``core.booking.labels``
+# says them (``status_label``, ``pool_label`` of every console page).
 STATUS_LABELS = {
     "open": "In service", "suspended": "Suspended", "cancelled": "Cancelled",
-    "pending_payment": "Awaiting payment", "confirmed": "Confirmed", "offered": "Offered",
-    "checked_in": "Checked in", "no_show": "No-show", "expired": "Expired",
     "submitted": "Awaiting reply", "replied": "Replied", "closed": "Closed",
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

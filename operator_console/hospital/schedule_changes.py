@@ -19,7 +19,7 @@ from guahao.core.errors import DomainError
 from guahao.core.models import ClinicSession, Doctor, HalfDay
 
 from ..kit.pages import Console, console_page
-from .pick import POOL_LABELS, STATUS_LABELS, half_day_label, parse_date, refusal
+from .pick import STATUS_LABELS, half_day_label, parse_date, refusal
 from .schedules import scoped_session
 
 WHY = {
@@ -47,8 +47,7 @@ async def _context(c: Console) -> tuple[ClinicSession, dict]:
             .order_by(Doctor.department_id, Doctor.name))).all())
     current = next((d.name for d in doctors if d.id == cs.doctor_id), "")
     return cs, {"cs": cs, "doctors": doctors, "doctor_name": current, "half_days": list(HalfDay.__members__),
-                "half_day": lambda v: half_day_label(c._, v), "pool_labels": POOL_LABELS,
-                "status_labels": STATUS_LABELS, "why": WHY}
+                "half_day": lambda v: half_day_label(c._, v), "status_labels": STATUS_LABELS, "why": WHY}
 
 
 async def _form(c: Console, kind: str, *, status: int = 200, error: str | None = None, field: str | None = None) -> Response:

@@ -23,7 +23,7 @@ from guahao.core.models import Campus, Doctor, HalfDay, Hospital, PoolKind, Regi
 from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
-from .pick import POOL_LABELS, WEEKDAYS, chosen_hospital, half_day_label, parse_date, refusal
+from .pick import WEEKDAYS, chosen_hospital, half_day_label, parse_date, refusal
 
 FIELD_ERROR = "Please check this field."
 
@@ -41,7 +41,7 @@ async def _pickers(s, hospital: Hospital) -> dict:
 
 def _common(c: Console) -> dict:
     return {"weekdays": WEEKDAYS, "half_days": list(HalfDay.__members__), "pool_kinds": [k.value for k in PoolKind],
-            "pool_labels": POOL_LABELS, "half_day": lambda v: half_day_label(c._, v)}
+            "half_day": lambda v: half_day_label(c._, v)}
 
 
 @console_page("schedule.manage")

@@ -34,7 +34,7 @@ from guahao.core.models import (
 from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
-from .pick import POOL_LABELS, STATUS_LABELS, chosen_hospital, half_day_label, parse_date, refusal
+from .pick import STATUS_LABELS, chosen_hospital, half_day_label, parse_date, refusal
 
 MAX_DAYS = 62
 MAX_ROWS = 400
@@ -90,7 +90,7 @@ async def overview(c: Console) -> Response:
         "schedule/overview.html", hospital=hospital, choices=choices, departments=departments, doctors=doctors,
         rows=rows[:MAX_ROWS], more=len(rows) > MAX_ROWS, counts=counts, date_from=date_from, date_to=date_to,
         department_id=department_id, doctor_id=doctor_id, status_filter=status, statuses=list(SessionStatus.__members__),
-        pool_kinds=[k.value for k in PoolKind], pool_labels=POOL_LABELS, status_labels=STATUS_LABELS,
+        pool_kinds=[k.value for k in PoolKind], status_labels=STATUS_LABELS,
         half_day=lambda v: half_day_label(c._, v),
     )
 
@@ -132,7 +132,7 @@ async def _session_page(c: Console, *, status: int = 200, error: str | None = No
         "schedule/session.html", status=status, error=error, cs=cs, names=names, periods=periods,
         pools=by_period, roster=bookings, history=history, moved_in=moved_in,
         editable=cs.status == SessionStatus.open and cs.ends_at > now, pool_kinds=[k.value for k in PoolKind],
-        reserved=RESERVED, pool_labels=POOL_LABELS, status_labels=STATUS_LABELS,
+        reserved=RESERVED, status_labels=STATUS_LABELS,
         half_day=lambda v: half_day_label(c._, v), tz=c.city.tz,
         may_check_in=c.principal.can("bookings.checkin"),
     )

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from guahao.core.booking import labels
 from guahao.core.catalogue.places import place_label
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
@@ -148,7 +149,7 @@ class Console:
             _=self._, lang=self.lang, languages=LANGUAGE_NAMES, city=self.city, principal=self.principal,
             csrf=self.csrf, url=self.url, here=here, flash=self.session.pop_flash(),
             nav=navigation(self.principal, self.city, self._) if self.principal else [],
-            role_labels=ROLE_LABELS,
+            role_labels=ROLE_LABELS, **self.labels(),
             **context,
         )
         return self.finish(HTMLResponse(html, status_code=status))
@@ -166,11 +167,26 @@ class Console:
         return self.render("error.html", status=status, code=exc.code, message=self.refusal(exc),
                            details=exc.details if isinstance(exc.details, dict) else None)
 
+    def labels(self) -> dict:
+        """The booking domain's codes as staff read them in this language (``core.booking.labels``):
+        ``status_label(b.status)``, ``pool_label(kind)``, ``reason_label(b.cancel_reason)``."""
+        lang = self.lang
+        return {
+            "status_label": lambda code: labels.status_label(code, lang, reader="staff"),
+            "pool_label": lambda code: labels.pool_label(code, lang, reader="staff"),
+            "reason_label": lambda code: labels.reason_label(code, lang, reader="staff"),
+            "waitlist_label": lambda code: labels.waitlist_label(code, lang, reader="staff"),
+        }
+
     def refusal(self, exc: DomainError) -> str:
-        """The error's sentence in the person's language (messages are "中文 / English")."""
+        """The error's sentence in the person's language (messages are "中文 / English"); a
+        booking rule's refusal in the wording for staff acting for a patient."""
         known = ERROR_TEXT.get(exc.code)
         if known:
             return self._(known)
+        staff = labels.refusal_text(exc.code, exc.details, self.lang, reader="staff")
+        if staff:
+            return staff
         zh, sep, en = exc.message.partition(" / ")
         if sep:
             return zh if self.lang == "zh-CN" else en

@@ -7,9 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from guahao.core.audit import Actor
+from guahao.core.backoffice import changes
+from guahao.core.booking import service
 from guahao.core.models import AuditEntry, Booking, BookingEvent
 from guahao.tenants.context import use_city
 from tests.core.backoffice.conftest import register_member
+from tests.core.booking.helpers import reserve
 from tests.factories import make_city
 
 from .conftest import add_staff
@@ -86,6 +90,7 @@ async def test_find_verify_book_move_and_cancel_for_a_caller(rt, city, catalogue
     # the same period again: the engine's refusal as a sentence, nothing booked
     again = await browser.post(f"{base}/agent/book", {"t": token, "period_id": str(period.id), "recording_ref": "REC-1"})
     assert again.status_code == 409 and 'id="booking-error"' in again.text and "同一出诊" in again.text
+    assert "该患者已有本次出诊的有效预约" in again.text and "我的预约" not in again.text
 
     target = catalogue.periods[catalogue.sessions[2].id][1]
     move_page = await browser.get(f"{base}/agent/book", params={"t": token, "booking_id": made.id})
@@ -102,6 +107,8 @@ async def test_find_verify_book_move_and_cancel_for_a_caller(rt, city, catalogue
                                                     "reason": "来电取消"})
     assert r.status_code == 303
     assert [b.status for b in await _bookings(rt, city, member_id)] == ["cancelled", "cancelled"]
+    page = (await browser.get(f"{base}/agent/caller", params={"t": token})).text
+    assert _reason_of(page, old.id) == "患者来电改约" and _reason_of(page, new.id) == "患者来电取消"
     with use_city(city):
         async with rt.db.transaction() as s:
             refs = [e.data["recording_ref"] for e in (await s.scalars(
@@ -158,3 +165,44 @@ async def test_another_citys_member_is_not_found_and_csrf_is_checked(rt, city, b
     assert r.status_code == 403 and 'data-code="csrf"' in r.text
     assert await _audit(rt, city, "agent.identity_check") == []
     assert re.search(r"agent/caller\?t=", r.text) is None
+
+
+def _reason_of(page: str, booking_id: str) -> str:
+    found = re.search(rf'id="reason-{booking_id}">([^<]*)<', page)
+    assert found, f"no reason shown for {booking_id}"
+    return found.group(1)
+
+
+async def test_the_agent_reads_reasons_and_refusals_in_words_for_staff(rt, city, catalogue, browser):
+    member_id, number, _ = await register_member(rt, city, name="周八")
+    agent = await add_staff(rt, city, "agent")
+    scheduler = Actor("staff", 7, name="排班员小李", role="hospital_scheduler")
+    await browser.login(agent)
+    base = f"/console/c/{city.slug}"
+    first, second, third, fourth = (catalogue.periods[catalogue.sessions[i].id][0] for i in range(4))
+    own = await reserve(rt, city, member_id, first.id)
+    with use_city(city):
+        await service.cancel_booking(rt, member_id=member_id, booking_id=own.id, reason="member")
+    stopped = await reserve(rt, city, member_id, second.id)
+    with use_city(city):
+        await changes.suspend(rt, catalogue.sessions[1].id, reason="医生临时外出会诊", actor=scheduler)
+
+    token = await _verified(browser, city, member_id, "周八", number)
+    page = (await browser.get(f"{base}/agent/caller", params={"t": token})).text
+    assert _reason_of(page, own.id) == "患者本人取消" and _reason_of(page, stopped.id) == "医院停诊"
+    assert "session_suspended" not in page and ">member<" not in page and "已取消" in page
+
+    # the city's limit of active bookings: the agent is told about the patient, not "我的预约"
+    for period in (third, catalogue.periods[catalogue.sessions[0].id][1]):
+        r = await browser.post(f"{base}/agent/book", {"t": token, "period_id": str(period.id), "recording_ref": "REC-9"})
+        assert r.status_code == 303, r.text
+    over = {"t": token, "period_id": str(fourth.id), "recording_ref": "REC-9"}
+    refused = await browser.post(f"{base}/agent/book", over)
+    assert refused.status_code == 409 and 'id="booking-error"' in refused.text
+    assert "该患者已有 2 个有效预约，已达上限 2 个" in refused.text and "我的预约" not in refused.text
+    browser.client.cookies.set("guahao_console_lang", "en")
+    refused = await browser.post(f"{base}/agent/book", over)
+    assert "The patient already has 2 active bookings" in refused.text
+    page = (await browser.get(f"{base}/agent/caller", params={"t": token})).text
+    assert _reason_of(page, own.id) == "Cancelled by the patient"
+    assert _reason_of(page, stopped.id) == "Session suspended by the hospital"

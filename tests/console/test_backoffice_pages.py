@@ -118,7 +118,7 @@ async def test_pages_render_for_the_roles_that_may_open_them(rt, city, scene, ne
     page = await sched.get(u + "schedule")
     assert page.status_code == 200 and f'id="session-{cs.id}"' in page.text and "王建国" in page.text
     assert f'id="session-{scene["b_session"].id}"' not in page.text and 'id="hospital-picker"' not in page.text
-    assert "公开 2/4" in page.text  # booked / capacity of the public pools over both periods
+    assert "公开号源 2/4" in page.text  # booked / capacity of the public pools over both periods
     page = await sched.get(u + f"sessions/{cs.id}")
     assert page.status_code == 200
     for b in scene["bookings"]:
@@ -220,6 +220,7 @@ async def test_check_in_capacities_and_release(rt, city, catalogue, scene, brows
     await browser.login(admin)
     log = await browser.get(u + "audit?action=pool.")
     assert log.status_code == 200 and "pool.capacity" in log.text and "pool.release" in log.text
+    assert "释放现场号源" in log.text and "释放onsite" not in log.text
 
 
 async def test_suspend_preview_lists_who_is_affected_then_confirm_notifies(rt, city, scene, browser):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gettext
 from pathlib import Path
 
+from guahao.core.booking import labels
 from guahao.core.web.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, compiled, pick
 
 HERE = Path(__file__).parent / "translations"
@@ -34,3 +35,14 @@ class Translator:
     def __call__(self, message: str, **values) -> str:
         text = self._catalog.gettext(message)
         return text % values if values else text
+
+    # The booking domain's codes as the patient reads them in this language (``core.booking.labels``):
+    # ``{{ _.status(booking.status) }}``, ``{{ _.reason(booking.cancel_reason) }}``.
+    def status(self, code: str) -> str:
+        return labels.status_label(code, self.language, reader="patient")
+
+    def reason(self, code: str) -> str:
+        return labels.reason_label(code, self.language, reader="patient")
+
+    def waitlist(self, code: str) -> str:
+        return labels.waitlist_label(code, self.language, reader="patient")
