@@ -238,6 +238,35 @@ async def availability(
     return _session_items(await conn.execute(_sessions_statement(city.id, conditions)), periods, now)
 
 
+async def suspended_sessions(
+    s: AsyncSession, *, doctor_id: int, date_from: date, date_to: date, now: datetime | None = None
+) -> list[dict]:
+    """A doctor's suspended (停诊) sessions from ``date_from`` to ``date_to`` that were listed in
+    the booking window (released by ``now + RELEASE_LOOKAHEAD``), in start time order: one small
+    query for one doctor, beside :func:`availability` (which lists open sessions only).
+
+    Each is ``{"session_id", "date", "half_day", "starts_at"}``.
+    """
+    city = require_city()
+    now = now or utcnow()
+    rows = await s.execute(
+        select(ClinicSession.id, ClinicSession.date, ClinicSession.half_day, ClinicSession.starts_at)
+        .where(
+            ClinicSession.city_id == city.id,
+            ClinicSession.doctor_id == doctor_id,
+            ClinicSession.date >= date_from,
+            ClinicSession.date <= date_to,
+            ClinicSession.status == SessionStatus.suspended.value,
+            ClinicSession.release_at <= now + RELEASE_LOOKAHEAD,
+        )
+        .order_by(ClinicSession.starts_at, ClinicSession.id)
+    )
+    return [
+        {"session_id": sid, "date": day.isoformat(), "half_day": str(half_day), "starts_at": starts_at}
+        for sid, day, half_day, starts_at in rows
+    ]
+
+
 def _listed_sessions(
     city_id: int, start: date, end: date, now: datetime, department_id: int | None, doctor_id: int | None
 ) -> list:

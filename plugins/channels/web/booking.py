@@ -14,12 +14,17 @@ from guahao.core.booking import service
 from guahao.core.catalogue import places, queries
 from guahao.core.errors import DomainError, NotFound
 from guahao.core.feedback import reviews, surveys
-from guahao.core.models import ClinicSession, Period, RegistrationType
+from guahao.core.models import BookingEvent, ClinicSession, Period, RegistrationType
 
 from .site import Page
 
 CHANNEL = "web"
 SCOPES = ("upcoming", "past", "cancelled")
+# Cancelled by the hospital, not the member: the booking page offers the same doctor again.
+HOSPITAL_REASONS = ("session_suspended", "session_moved", "staff")
+# Booking event kinds about a refund (``core.payments.refunds``, the Stripe plugin's webhooks).
+REFUND_FAILED = "refund_failed"
+REFUND_EVENTS = (payments.REFUNDED, "refund_succeeded", REFUND_FAILED)
 NOTICES = {
     "cancelled": "Your booking has been cancelled.",
     "waiting": "You are on the waiting list. We will send you a message if a slot frees up.",
@@ -78,12 +83,40 @@ def _local(at: str | None, p: Page) -> str:
     return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(p.city.tz).strftime("%Y-%m-%d %H:%M")
 
 
+async def refund_state(p: Page, booking: dict) -> str | None:
+    """What became of a cancelled booking's fee: ``refunded``, ``refund_pending`` (the refund is
+    asked for, or the provider is settling it), ``refund_failed`` (the provider's last word on it
+    was a failure: staff give it back another way), ``not_paid`` (held, never paid) or
+    ``at_hospital`` (paid at the hospital: nothing was paid, nothing to refund); ``None`` for a
+    booking that is not cancelled. Reads the booking's refund events only for a paid booking."""
+    if booking["status"] != "cancelled":
+        return None
+    paid = booking["payment_status"]
+    if paid == "refunded":
+        return "refunded"
+    if paid == "unpaid":
+        return "not_paid"
+    if paid != "paid":
+        return "at_hospital"
+    async with p.rt.db.transaction() as s:
+        last = await s.scalar(
+            select(BookingEvent.kind)
+            .where(BookingEvent.booking_id == booking["id"], BookingEvent.kind.in_(REFUND_EVENTS))
+            .order_by(BookingEvent.id.desc())
+            .limit(1)
+        )
+    return "refund_failed" if last == REFUND_FAILED else "refund_pending"
+
+
 async def detail(p: Page, *, status: int = 200, error: str | None = None) -> Response:
     booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=p.request.path_params["ref"])
     notice = NOTICES.get(p.request.query_params.get("done", "")) if error is None else None
+    rebook = (booking["status"] == "cancelled" and booking["cancel_reason"] in HOSPITAL_REASONS
+              and p.hospital_scope in (None, booking["hospital_id"]))
     return p.render("booking.html", status=status, booking=booking,
                     new=p.request.query_params.get("new") == "1", deadline=_local(booking.get("hold_expires_at"), p),
-                    error=error, notice=p._(notice) if notice else None)
+                    error=error, notice=p._(notice) if notice else None, refund=await refund_state(p, booking),
+                    rebook=rebook)
 
 
 async def _after_visit(p: Page) -> tuple[set[str], set[str]]:

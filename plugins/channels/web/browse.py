@@ -103,18 +103,30 @@ async def department(p: Page) -> Response:
                     department_id=department_id)
 
 
+HALF_DAY_ORDER = {"am": 0, "pm": 1, "evening": 2}
+
+
+def _with_suspended(sessions: list[dict], suspended: list[dict]) -> list[dict]:
+    """The open sessions and the suspended ones (停诊: listed, nothing to book) in date order."""
+    if not suspended:
+        return sessions
+    items = sessions + [{**cs, "suspended": True, "periods": []} for cs in suspended]
+    return sorted(items, key=lambda item: (item["date"], HALF_DAY_ORDER.get(str(item["half_day"]), 3)))
+
+
 async def doctor(p: Page) -> Response:
     doctor_id = p.request.path_params["doctor_id"]
     today = utcnow().astimezone(p.city.tz).date()
     async with p.rt.db.transaction() as s:
         info = await queries.get_doctor(s, doctor_id)
         _in_scope(p, info["hospital_id"])
-        sessions = await queries.availability(
-            s, doctor_id=doctor_id, date_from=today, date_to=today + timedelta(days=SCHEDULE_DAYS - 1)
-        )
+        last = today + timedelta(days=SCHEDULE_DAYS - 1)
+        sessions = await queries.availability(s, doctor_id=doctor_id, date_from=today, date_to=last)
+        suspended = await queries.suspended_sessions(s, doctor_id=doctor_id, date_from=today, date_to=last)
         rating = await doctor_rating(s, doctor_id)
         many_campuses = await places.campus_count(s, info["hospital_id"]) > 1
     for item in sessions:
         item["full"] = all(period["remaining"] == 0 for period in item["periods"])
+    sessions = _with_suspended(sessions, suspended)
     return p.render("doctor.html", doctor=info, sessions=sessions, rating=rating, many_campuses=many_campuses,
                     day=lambda at: at.astimezone(p.city.tz).strftime("%Y-%m-%d"))
