@@ -13,7 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -142,12 +142,19 @@ class WebPages:
         return "ok" if ok else "down"
 
 
+async def favicon(request: Request) -> FileResponse:
+    """The platform's icon, for clients that ask for ``/favicon.ico`` without reading the page."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def web_routes(rt) -> list:
     """Routes of the platform pages; mounted by ``core.app.create_app``."""
     web = WebPages(rt)
     return [
         Route("/", web.index, name="index"),
         Route("/healthz", web.healthz, name="healthz"),
+        Route("/favicon.ico", favicon, name="favicon"),
         Route("/c/{city}", web.city_redirect),
         Route("/c/{city}/", web.city_page, name="city"),
         Route("/c/{city}/messages", web.messages, name="messages"),
