@@ -24,6 +24,17 @@ class PluginBroken(DomainError):
         super().__init__("plugin_broken", f"插件 {name} 未能加载，暂不能启用：{reason}", details={"reason": reason})
 
 
+def installed_meta(host, plugin: str):
+    """The declaration of an installed, working plugin (``None`` for a plugin registered at run
+    time without one); raises :class:`PluginBroken` or ``DomainError`` (``plugin_not_found``)."""
+    broken = {b.name: b for b in host.broken()}
+    if plugin in broken:
+        raise PluginBroken(plugin, broken[plugin].reason)
+    if plugin not in host.names():
+        raise DomainError("plugin_not_found", f"没有安装插件 {plugin}（已安装：{', '.join(host.names())}）", status=404)
+    return host.meta(plugin)
+
+
 def check(
     host,
     plugin: str,
@@ -39,12 +50,7 @@ def check(
     at run time without a declaration (tests) is stored as given. Raises ``DomainError``
     (``plugin_not_found``), :class:`PluginBroken` or ``SettingsInvalid``.
     """
-    broken = {b.name: b for b in host.broken()}
-    if plugin in broken:
-        raise PluginBroken(plugin, broken[plugin].reason)
-    if plugin not in host.names():
-        raise DomainError("plugin_not_found", f"没有安装插件 {plugin}（已安装：{', '.join(host.names())}）", status=404)
-    meta = host.meta(plugin)
+    meta = installed_meta(host, plugin)
     if meta is None:
         return dict(settings), {k: v for k, v in (secrets or {}).items() if v}
     return validate(plugin, meta.settings, settings, secrets, stored_secrets=stored_secrets, enabled=enabled)

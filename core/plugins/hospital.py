@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from guahao.core import audit
-from guahao.core.errors import DomainError, NotFound
+from guahao.core.errors import DomainError
 from guahao.core.models.plugins import HospitalPlugin
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import CityContext, use_city
 from guahao.tenants.crypto import open_secrets, seal_secrets
 
+from .config import installed_meta
 from .settings import validate
 
 
@@ -64,12 +65,10 @@ async def configure_hospital_plugin(
 ) -> HospitalPlugin:
     """Store a hospital's settings for ``plugin`` after checking them against the plugin's
     ``hospital_settings`` model. ``secrets`` are merged into the stored ones (empty values keep
-    them); ``clear_secrets`` deletes some. Raises ``plugin_not_found``, ``no_hospital_settings``
-    or ``SettingsInvalid`` and then changes nothing."""
-    meta = host.meta(plugin) if plugin in host.names() else None
-    if meta is None:
-        raise NotFound(f"插件 {plugin}", code="plugin_not_found")
-    if meta.hospital_settings is None:
+    them); ``clear_secrets`` deletes some. Raises ``plugin_not_found``, ``plugin_broken``,
+    ``no_hospital_settings`` or ``SettingsInvalid`` and then changes nothing."""
+    meta = installed_meta(host, plugin)
+    if meta is None or meta.hospital_settings is None:
         raise DomainError("no_hospital_settings", f"插件 {plugin} 没有按医院设置的项目", status=404)
     row = await s.scalar(select(HospitalPlugin).where(col(HospitalPlugin.hospital_id) == hospital_id,
                                                       col(HospitalPlugin.plugin) == plugin))

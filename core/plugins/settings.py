@@ -13,7 +13,9 @@ with the rest but stored encrypted apart from the settings, and are never shown 
 
 from __future__ import annotations
 
+import copy
 import enum
+import functools
 import json
 import types
 import typing
@@ -200,9 +202,15 @@ def secret_names(model: type[PluginSettings] | None) -> frozenset[str]:
     return frozenset(f.name for f in form_fields(model) if f.secret)
 
 
+@functools.cache
+def _defaults(model: type[PluginSettings] | None) -> tuple[tuple[str, Any], ...]:
+    """A model's non-secret defaults, read once per model (plugin sets ask on every call)."""
+    return tuple((f.name, f.default) for f in form_fields(model) if not f.secret and f.default is not None)
+
+
 def effective(model: type[PluginSettings] | None, stored: Mapping[str, Any]) -> dict[str, Any]:
     """What a running plugin sees: the model's defaults, overlaid with the stored values."""
-    values = {f.name: f.default for f in form_fields(model) if not f.secret and f.default is not None}
+    values = {name: copy.deepcopy(default) for name, default in _defaults(model)}
     values.update(stored)
     return values
 

@@ -184,6 +184,28 @@ def _plugin_meta(c: Console, name: str):
     return meta
 
 
+async def save_plugin_form(c: Console, name: str, model, store) -> tuple[dict, dict]:
+    """Read a posted plugin settings form (``model``'s fields) and store it with
+    ``await store(session, settings, secrets, clear)`` in one transaction.
+
+    Returns ``(values, errors)``: no errors when it was stored; otherwise the posted values to
+    show again and every field's error — inputs that could not even be read (bad JSON) are
+    reported with the model's refusals, and nothing is stored.
+    """
+    fields = plugin_settings.form_fields(model)
+    values, unreadable = plugin_settings.from_form(model, c.form)
+    secrets = {f.name: c.form.get(f"secret:{f.name}", "") for f in fields if f.secret}
+    clear = {f.name for f in fields if f.secret and c.form.get(f"clear:{f.name}") == "on"}
+    try:
+        async with c.transaction() as s:
+            await store(s, values, secrets, clear)
+            if unreadable:
+                raise SettingsInvalid(name, unreadable)  # rolls the change back
+    except SettingsInvalid as exc:
+        return {**values, **{k: c.form.get(f"setting:{k}", "") for k in unreadable}}, {**exc.errors, **unreadable}
+    return values, {}
+
+
 def field_rows(c: Console, fields, values: dict, errors: dict, inherited: dict | None = None) -> list[dict]:
     """Rows of a plugin settings form: each field with its label, help, value and error in the
     reader's language. ``inherited`` values (the city's, on a hospital's form) are the
@@ -213,20 +235,14 @@ async def plugin(c: Console) -> Response:
     errors: dict = {}
     if c.request.method == "POST":
         enabled = c.form.get("enabled") == "on"
-        values, errors = plugin_settings.from_form(meta.settings, c.form)
-        secrets = {f.name: c.form.get(f"secret:{f.name}", "") for f in fields if f.secret}
-        clear = {f.name for f in fields if f.secret and c.form.get(f"clear:{f.name}") == "on"}
-        unreadable = errors  # inputs that could not even be read (bad JSON) are reported with the rest
-        try:
-            async with c.transaction() as s:
-                await city_settings.configure_plugin(s, c.actor(), name, enabled=enabled, settings=values,
-                                                     secrets=secrets, clear_secrets=clear, host=c.rt.plugins)
-                if unreadable:
-                    raise SettingsInvalid(name, unreadable)  # rolls the change back
-        except SettingsInvalid as exc:
-            errors = {**exc.errors, **unreadable}
-            values = {**values, **{k: c.form.get(f"setting:{k}", "") for k in unreadable}}
-        else:
+
+
+        async def store(s, values, secrets, clear):
+            await city_settings.configure_plugin(s, c.actor(), name, enabled=enabled, settings=values,
+                                                 secrets=secrets, clear_secrets=clear, host=c.rt.plugins)
+
+        values, errors = await save_plugin_form(c, name, meta.settings, store)
+        if not errors:
             _after_change(c)
             return c.redirect(f"settings/plugins/{name}", flash=c._("Plugin settings saved."))
     rows = field_rows(c, fields, values, errors)

@@ -13,9 +13,8 @@ from starlette.routing import Route
 from guahao.core.errors import NotFound
 from guahao.core.plugins import hospital as hospital_config
 from guahao.core.plugins import settings as plugin_settings
-from guahao.core.plugins.settings import SettingsInvalid
 
-from ..city.settings import field_rows
+from ..city.settings import field_rows, save_plugin_form
 from ..kit.pages import Console, console_page
 
 
@@ -57,20 +56,14 @@ async def hospital_plugin(c: Console) -> Response:
     stored = hospital_config.secret_names(row)
     errors: dict = {}
     if c.request.method == "POST":
-        values, errors = plugin_settings.from_form(meta.hospital_settings, c.form)
-        secrets = {f.name: c.form.get(f"secret:{f.name}", "") for f in fields if f.secret}
-        clear = {f.name for f in fields if f.secret and c.form.get(f"clear:{f.name}") == "on"}
-        unreadable = errors
-        try:
-            async with c.transaction() as s:
-                await hospital_config.configure_hospital_plugin(
-                    s, c.actor(), hospital.id, name, settings=values, secrets=secrets, clear_secrets=clear,
-                    host=c.rt.plugins)
-                if unreadable:
-                    raise SettingsInvalid(name, unreadable)  # rolls the change back
-        except SettingsInvalid as exc:
-            errors = {**exc.errors, **unreadable}
-        else:
+
+        async def store(s, values, secrets, clear):
+            await hospital_config.configure_hospital_plugin(
+                s, c.actor(), hospital.id, name, settings=values, secrets=secrets, clear_secrets=clear,
+                host=c.rt.plugins)
+
+        values, errors = await save_plugin_form(c, name, meta.hospital_settings, store)
+        if not errors:
             c.rt.resolver.invalidate(c.city.slug)
             return c.redirect(f"catalogue/{hospital.id}/plugins/{name}", flash=c._("Plugin settings saved."))
     rows = field_rows(c, fields, values, errors, inherited=plugins.settings(name))
