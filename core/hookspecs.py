@@ -4,6 +4,8 @@ Project prefix ``guahao_``. Registration hooks collect lists; ``firstresult`` ho
 first non-None result. Implementations may take a subset of the arguments, so specs can grow.
 Core calls them only through a city's plugin set (``core.plugins.manager``), never globally.
 Any implementation may be a coroutine function; core resolves results with ``await_me_maybe``.
+Hooks that hand over an event also pass ``rt``, the runtime, for a plugin that keeps its own
+tables (``plugin_api.city_session(rt, city)``).
 Lifecycle hooks are called robustly: one failing plugin does not keep the others from the event.
 """
 
@@ -58,13 +60,15 @@ def guahao_outbox_handlers():
 
 
 @hookspec
-def guahao_booking_event(city, event):
+def guahao_booking_event(city, event, rt):
     """Receive a committed booking event (dict: kind, booking_id, member_id, at, data…)."""
 
 
 @hookspec
-def guahao_booking_checks(city, member, clinic_session, period, channel):
-    """Return an extra rule's error code (str) to refuse a booking, or None to allow it."""
+def guahao_booking_checks(city, member, clinic_session, period, channel, rt):
+    """Refuse a booking: return an extra rule's error code (str), or a ``DomainError`` that
+    says in its own words why (its code, zh-CN message, and ``details["message_en"]``);
+    return None to allow it."""
 
 
 @hookspec
@@ -73,5 +77,24 @@ def guahao_city_configured(city):
 
 
 @hookspec
-def guahao_notification_sent(city, notification):
+def guahao_notification_sent(city, notification, rt):
     """Receive a delivered notification (dict: id, kind, sender, channel, member_id, booking_id)."""
+
+
+@hookspec
+def guahao_member_event(city, event, rt):
+    """Receive a committed member event (dict: kind, member_id, at, channel…), e.g. ``registered``."""
+
+
+@hookspec
+def guahao_usage_reported(city, usage, rt):
+    """Receive usage a plugin reported with ``plugin_api.report_usage`` (dict: meter, quantity,
+    source_id, occurred_at, dimensions), after its transaction committed."""
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@hookspec
+def guahao_demo_seed(rt, city):
+    """Add the plugin's own demo data to the freshly seeded demo city (``guahao demo``)."""

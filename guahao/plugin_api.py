@@ -19,6 +19,7 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :func:`json_answer`;
 - the platform's services and a plugin's own tables: :func:`check_in`, :func:`city_session`,
   :func:`emit` (a side effect in the outbox, in the caller's transaction),
+  :func:`report_usage` (billable usage for the city's ledger),
   :class:`TenantModel`, :func:`protect_tenant_table` (in a plugin's migration);
 - errors people can act on: :class:`DomainError`, :class:`NotFound`, :class:`Conflict`,
   :class:`Forbidden`, :class:`Unauthorized`, :class:`ValidationFailed`;
@@ -52,6 +53,7 @@ from guahao.core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
 from guahao.core.plugins.sender_settings import SenderSettings
 from guahao.core.plugins.services import city_session, protect_tenant_table
 from guahao.core.plugins.settings import FieldError, PluginSettings, SettingsInvalid, endpoint_setting, setting, timeout_setting
+from guahao.core.usage import report_usage
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import CityContext, current_city, use_city
 from guahao.tenants.models import TenantModel
@@ -95,6 +97,7 @@ __all__ = [
     "hookimpl",
     "json_answer",
     "protect_tenant_table",
+    "report_usage",
     "setting",
     "shared_redis",
     "timeout_setting",

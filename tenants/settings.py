@@ -8,8 +8,10 @@ environment: code takes these settings (the runtime's ``rt.settings``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,30 @@ def _flag(env: dict[str, str], name: str) -> bool:
 def _key_list(value: str) -> tuple[str, ...]:
     """Comma-separated keys (``GUAHAO_SECRET_KEYS_OLD``), blanks dropped."""
     return tuple(k.strip() for k in value.split(",") if k.strip())
+
+
+def _licence_keys(value: str) -> tuple[str, ...]:
+    """``GUAHAO_LICENCE_PUBLIC_KEYS``: PASERKs or PEMs separated by commas, or a file of them."""
+    value = value.strip()
+    if value and not value.startswith(("k4.", "-----")) and Path(value).is_file():
+        value = Path(value).read_text(encoding="utf-8")
+    keys: list[str] = []
+    for pem in re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", value, re.S):
+        keys.append(pem)
+        value = value.replace(pem, "")
+    keys += [k for k in re.split(r"[,\s]+", value) if k]
+    return tuple(keys)
+
+
+def _percent(env: dict[str, str], name: str, default: str) -> str:
+    text = env.get(name, "").strip() or default
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a percentage such as 6 or 13, not {text!r}") from None
+    if not Decimal(0) <= number <= Decimal(100):
+        raise SettingsError(f"{name} must be between 0 and 100, not {text!r}")
+    return text
 
 
 def _async_url(url: str) -> str:
@@ -112,6 +138,14 @@ class Settings:
             throttles count and the https that makes cookies Secure come from them only
             (env ``GUAHAO_TRUSTED_PROXIES``, comma-separated; default the local nginx,
             ``127.0.0.1``; empty: believe no one).
+        licence_public_keys: the vendor's Ed25519 public keys (PEM or PASERK ``k4.public.…``)
+            that licences must be signed with (env ``GUAHAO_LICENCE_PUBLIC_KEYS``, several
+            separated by commas or given as a path to a file holding them).
+        licence_required: a city without a valid licence takes no new bookings (env
+            ``GUAHAO_LICENCE_REQUIRED``; default on when ``GUAHAO_ENV=production``). Off, a
+            city without a licence works and its console says it is unlicensed.
+        vat_percent: the VAT rate invoices show, in percent (env ``GUAHAO_VAT_PERCENT``,
+            default ``6``).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -137,6 +171,9 @@ class Settings:
     db_pre_ping: bool = False
     import_dir: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    licence_public_keys: tuple[str, ...] = ()
+    licence_required: bool = False
+    vat_percent: str = "6"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -163,6 +200,11 @@ class Settings:
             db_pre_ping=_flag(env, "GUAHAO_DB_PRE_PING"),
             import_dir=env.get("GUAHAO_IMPORT_DIR", "").strip(),
             trusted_proxies=_key_list(env.get("GUAHAO_TRUSTED_PROXIES", "127.0.0.1")),
+            licence_public_keys=_licence_keys(env.get("GUAHAO_LICENCE_PUBLIC_KEYS", "")),
+            licence_required=_flag(env, "GUAHAO_LICENCE_REQUIRED")
+            if env.get("GUAHAO_LICENCE_REQUIRED", "").strip()
+            else env.get("GUAHAO_ENV", "").strip().lower() == "production",
+            vat_percent=_percent(env, "GUAHAO_VAT_PERCENT", "6"),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}

@@ -70,6 +70,7 @@ def record(
             "hospital_id": booking.hospital_id,
             "channel": booking.channel,
             "status": str(booking.status),
+            "fee_fen": booking.fee_fen,
             "at": at.isoformat(),
             **({"data": data} if data else {}),
         },

@@ -93,12 +93,22 @@ def _part(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {k[n:]: v for k, v in row.items() if k.startswith(prefix)}
 
 
-def _wants_objects(extra_checks: Callable[..., Any] | None) -> bool:
-    """Whether a plugin rule will look at the rows (a hook caller with no implementation won't)."""
+_ROWS = frozenset({"member", "clinic_session", "period"})
+
+
+def _wanted(extra_checks: Callable[..., Any] | None) -> frozenset[str] | None:
+    """What the plugin rules will read: ``None`` for no rule at all, else the row arguments
+    some implementation takes (copies of the rows are made only for those; a plain callable
+    gets them all)."""
     if extra_checks is None:
-        return False
+        return None
     impls = getattr(extra_checks, "get_hookimpls", None)
-    return impls is None or bool(impls())
+    if impls is None:
+        return _ROWS
+    found = impls()
+    if not found:
+        return None
+    return frozenset(a for impl in found for a in impl.argnames if a in _ROWS)
 
 
 async def reserve(
@@ -178,13 +188,14 @@ async def _check_rules(
 
     state = await rules.member_state(s, member, now=now, session_id=cs.id)
     rules.check_member(state, city, now, session_id=cs.id)
-    if _wants_objects(extra_checks):
+    wanted = _wanted(extra_checks)
+    if wanted is not None:
         await rules.run_extra_checks(
             extra_checks,
             city=city,
-            member=Member(**vars(member)),
-            clinic_session=ClinicSession(**vars(cs)),
-            period=Period(**vars(period)),
+            member=Member(**vars(member)) if "member" in wanted else None,
+            clinic_session=ClinicSession(**vars(cs)) if "clinic_session" in wanted else None,
+            period=Period(**vars(period)) if "period" in wanted else None,
             channel=channel,
         )
     return period, cs

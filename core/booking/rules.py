@@ -17,7 +17,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guahao.core.errors import ValidationFailed
+from guahao.core.errors import DomainError, ValidationFailed
 from guahao.core.models import ACTIVE, HOLDING, Booking, Member, PoolKind, SessionStatus
 from guahao.tenants.context import CityContext
 from guahao.tenants.rules import CityRules
@@ -144,7 +144,8 @@ def check_member(state: MemberState, city: CityContext, now: datetime, *, sessio
 async def run_extra_checks(extra_checks: Callable[..., Any] | None, **kwargs: Any) -> None:
     """Ask the city's plugins (``guahao_booking_checks``); the first code given refuses.
 
-    Hook implementations may return a code, ``None``, or an awaitable of either.
+    Hook implementations may return a code, a ``DomainError`` (raised as it is: the plugin's
+    own code and words), ``None``, or an awaitable of any of these.
     """
     if extra_checks is None:
         return
@@ -156,5 +157,7 @@ async def run_extra_checks(extra_checks: Callable[..., Any] | None, **kwargs: An
     for result in results:
         if inspect.isawaitable(result):
             result = await result
+        if isinstance(result, DomainError):
+            raise result
         if result:
             raise errors.extra_rule(str(result)[:60])

@@ -99,10 +99,25 @@ def _integrity_error(exc: IntegrityError, period_id: int) -> DomainError | Integ
     return exc
 
 
+class ExtraChecks:
+    """The city's ``guahao_booking_checks`` (only its enabled plugins) with ``rt`` passed on;
+    ``get_hookimpls`` tells which rows its implementations read (see ``reservation``)."""
+
+    def __init__(self, caller, rt):
+        self._caller = caller
+        self._rt = rt
+
+    def get_hookimpls(self) -> list:
+        return self._caller.get_hookimpls()
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self._caller(rt=self._rt, **kwargs)
+
+
 async def booking_checks(rt, city: CityContext) -> Callable[..., Any] | None:
-    """The city's ``guahao_booking_checks`` hook caller (only its enabled plugins)."""
+    """The city's extra booking rules, ready for ``engine.reserve(extra_checks=…)``."""
     plugins = await rt.plugins.for_city(city)
-    return plugins.hook.guahao_booking_checks
+    return ExtraChecks(plugins.hook.guahao_booking_checks, rt)
 
 
 async def clear_gate(rt, city: CityContext, period_ids: set[int]) -> None:

@@ -205,7 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_city_commands(subs, EPILOG)
     add_plugin_commands(subs, EPILOG)
     add_staff_commands(subs, EPILOG)
+    _add_installed_commands(subs)
     return parser
+
+
+COMMANDS_GROUP = "guahao.commands"
+
+
+def _add_installed_commands(subs) -> None:
+    """Commands of the packages installed beside core (entry-point group ``guahao.commands``,
+    e.g. licensing's ``usage``, ``contract``, ``invoice`` and ``licence``): each entry point is
+    called with the subparsers and adds its commands (``core.cli.common.add_command``)."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        ep.load()(subs)
 
 
 def main(argv: list[str] | None = None) -> int:

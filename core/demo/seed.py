@@ -30,6 +30,7 @@ from guahao.core.models import (
     RegistrationType,
     TenantModel,
 )
+from guahao.tenants import append_only
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import CityContext, use_city
 from guahao.tenants.db import make_engine
@@ -127,9 +128,20 @@ async def seed_demo(
             first_day = await s.scalar(select(func.min(ClinicSession.date)))
             last_day = await s.scalar(select(func.max(ClinicSession.date)))
     await seed_vendor(db)
+    if created:
+        await _seed_plugins(rt, city)
     if added[0]:
         await _refresh_statistics(rt.settings)
     return SeedReport(city, created, *counts, *added, first_day, last_day, time.perf_counter() - started)
+
+
+async def _seed_plugins(rt, city: CityContext) -> None:
+    """The city's plugins add their own demo data (``guahao_demo_seed``: a licence, usage…)."""
+    from guahao.core.plugins.manager import call_robust
+
+    plugins = await rt.plugins.for_city(city)
+    with use_city(city):
+        await call_robust(plugins.hook.guahao_demo_seed, rt=rt, city=city)
 
 
 async def _refresh_statistics(settings) -> None:
@@ -157,6 +169,10 @@ async def drop_city(rt, slug: str) -> bool:
         for m in SQLModel._sa_registry.mappers
         if issubclass(m.class_, TenantModel)
     }
+    kept = sorted(name for name, model in by_table.items() if getattr(model, "__append_only__", False))
+    await append_only.erase_city(rt.settings, kept, city.id)  # the ledger: only its owner may
+    for name in kept:
+        del by_table[name]
     with use_city(city):
         async with db.transaction() as s:
             # Children first; the ORM wall limits each delete to this city.

@@ -44,7 +44,17 @@ async def handle_booking_event(ctx: JobContext, payload: dict) -> None:
     Every plugin gets the event even when another fails; if any failed, the whole delivery is
     retried, so plugins see an event at least once and must dedupe (e.g. by booking id + kind).
     """
-    await _lifecycle(ctx.plugins.hook.guahao_booking_event, city=ctx.city, event=payload)
+    await _lifecycle(ctx.plugins.hook.guahao_booking_event, city=ctx.city, event=payload, rt=ctx.rt)
+
+
+async def handle_member_event(ctx: JobContext, payload: dict) -> None:
+    """Hand a committed member event (``registered``) to the city's plugins (licensing…)."""
+    await _lifecycle(ctx.plugins.hook.guahao_member_event, city=ctx.city, event=payload, rt=ctx.rt)
+
+
+async def handle_usage_reported(ctx: JobContext, payload: dict) -> None:
+    """Hand usage a plugin reported (``core.usage.report_usage``) to the city's plugins."""
+    await _lifecycle(ctx.plugins.hook.guahao_usage_reported, city=ctx.city, usage=payload, rt=ctx.rt)
 
 
 async def handle_hold_expiry(ctx: JobContext, payload: dict) -> None:
@@ -69,7 +79,7 @@ async def handle_notification_sent(ctx: JobContext, payload: dict) -> None:
     if note is None:
         return
     event = notification_event(note, payload.get("channel", "sms"))
-    await _lifecycle(ctx.plugins.hook.guahao_notification_sent, city=ctx.city, notification=event)
+    await _lifecycle(ctx.plugins.hook.guahao_notification_sent, city=ctx.city, notification=event, rt=ctx.rt)
 
 
 async def handle_his_push(ctx: JobContext, payload: dict) -> None:
@@ -150,7 +160,9 @@ BUILTIN_HANDLERS: dict[str, Handler] = {
     "booking.hold_expiry": handle_hold_expiry,
     "booking.offer_expiry": handle_offer_expiry,
     "his.push": handle_his_push,
+    "member.event": handle_member_event,
     "notification.sent": handle_notification_sent,
     "payment.refund": handle_refund,
     "payment.void": handle_void,
+    "usage.reported": handle_usage_reported,
 }

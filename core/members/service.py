@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core.errors import Conflict, DomainError
 from guahao.core.models import Member
+from guahao.core.outbox import emit
 from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
 
@@ -109,6 +110,8 @@ async def register(
         await s.flush()
     except IntegrityError:  # a concurrent registration won the race
         raise _exists(None) from None
+    emit(s, "member.event", {"kind": "registered", "member_id": member.id, "at": member.created_at.isoformat(),
+                             "registered_by": member.registered_by})
     return member
 
 

@@ -185,4 +185,5 @@ def notification_event(note: Notification, channel: str) -> dict:
         "member_id": note.member_id,
         "booking_id": note.booking_id,
         "sent_at": note.sent_at.isoformat() if note.sent_at else None,
+        "chars": len(note.body or ""),  # an SMS is billed per 70 characters
     }

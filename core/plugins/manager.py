@@ -143,7 +143,8 @@ class CityPlugins:
     Parameters:
         city: the city this set belongs to.
         pm: the process plugin manager.
-        config: ``{plugin: {"settings": …, "secrets": …}}`` of the city's enabled plugins.
+        config: ``{plugin: {"settings": …, "secrets": …}}`` of the city's enabled plugins
+            (plugins declared ``always_enabled`` belong to the set without an entry).
         hospitals: ``{plugin: {hospital id: {"settings": …, "secrets": …}}}``, the hospitals'
             own values, which override the city's for that hospital.
         version: the city's ``config_version`` the set was built from.
@@ -160,7 +161,8 @@ class CityPlugins:
         self.version = version
         self.generation = generation
         registered = dict(pm.list_name_plugin())
-        self.names: frozenset[str] = frozenset(n for n in registered if n in config)
+        always = {n for n, m in pm.metas.items() if m.always_enabled}
+        self.names: frozenset[str] = frozenset(n for n in registered if n in config or n in always)
         self._config = config
         self._metas = pm.metas
         self.hook = CityHooks(pm, self.names)

@@ -57,6 +57,8 @@ class PluginMeta:
             merchant account), overriding the city's values of the same name.
         migrations: folder of the plugin's own Alembic revisions (a branch labelled with the
             plugin's name), or ``None`` when it has no tables.
+        always_enabled: part of the platform in every city (licensing): it hears every city's
+            events without being enabled, and a city cannot turn it off.
         author: who maintains it.
         url: where its documentation or source lives.
     """
@@ -72,6 +74,7 @@ class PluginMeta:
     settings: type[PluginSettings] | None = None
     hospital_settings: type[PluginSettings] | None = None
     migrations: Path | str | None = None
+    always_enabled: bool = False
     author: str = ""
     url: str = ""
 

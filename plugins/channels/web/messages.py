@@ -48,7 +48,11 @@ def sentence(exc: DomainError, _: Translator, tz=None) -> str:
     details = exc.details if isinstance(exc.details, dict) else {}
     message = SENTENCES.get(exc.code)
     if message is None:
-        return _(CITY_RULE if "rule" in details else GENERAL)
+        if "rule" in details:
+            return _(CITY_RULE)
+        if details.get("message_en"):  # a plugin's refusal in its own words (both languages)
+            return str(details["message_en"]) if _.language == "en" else exc.message
+        return _(GENERAL)
     values: dict = {}
     if exc.code == "too_many_active":
         values = {"active": details.get("active", "?"), "limit": details.get("limit", "?")}

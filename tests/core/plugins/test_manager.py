@@ -23,16 +23,16 @@ async def test_a_city_reaches_only_the_plugins_it_enabled(rt, city, register_plu
     b = await rt.plugins.for_city(city_b)
     assert "probe" in a.names and "probe" not in b.names
 
-    b.hook.guahao_booking_event(city=city_b, event={"kind": "created"})
+    b.hook.guahao_booking_event(city=city_b, event={"kind": "created"}, rt=rt)
     assert probe.events == []
-    a.hook.guahao_booking_event(city=city_a, event={"kind": "created"})
+    a.hook.guahao_booking_event(city=city_a, event={"kind": "created"}, rt=rt)
     assert probe.events == [(city_a.id, {"kind": "created"})]
 
 
 async def test_a_plugin_registered_after_the_set_was_built_stays_out(rt, city, register_plugin):
     plugins = await rt.plugins.for_city(city)
     probe = register_plugin(Probe(), "late_probe")
-    plugins.hook.guahao_booking_event(city=city, event={"kind": "created"})
+    plugins.hook.guahao_booking_event(city=city, event={"kind": "created"}, rt=rt)
     assert probe.events == []
     rebuilt = await rt.plugins.for_city(city)
     assert rebuilt is not plugins  # the registry changed
@@ -100,9 +100,9 @@ async def test_robust_calls_reach_every_plugin_and_collect_failures(rt, city, re
         city = await enable(rt, city, name)
     plugins = await rt.plugins.for_city(city)
 
-    outcomes = await call_robust(plugins.hook.guahao_booking_event, city=city, event={"kind": "paid"})
+    outcomes = await call_robust(plugins.hook.guahao_booking_event, city=city, event={"kind": "paid"}, rt=rt)
     by_plugin = {o.plugin: o for o in outcomes}
-    assert set(by_plugin) == {"good_probe", "bad_probe"}
+    assert set(by_plugin) == {"good_probe", "bad_probe", "licensing"}  # licensing hears every city
     assert by_plugin["good_probe"].result == "seen" and by_plugin["good_probe"].error is None
     assert isinstance(by_plugin["bad_probe"].error, RuntimeError)
     assert good.events and bad.events
