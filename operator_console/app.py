@@ -3,7 +3,8 @@
 ``core.app`` mounts it through the entry-point group ``guahao.apps`` (core never imports the
 console). The modules are grouped by area in subpackages: ``kit`` (the console's own page
 plumbing: session, principal and access, navigation, rendering), ``signin``, ``city``,
-``hospital``, ``booking`` (staff booking for patients), ``reports`` and ``vendor``. Each page
+``hospital``, ``booking`` (staff booking for patients), ``reports``, ``licensing`` (usage,
+contracts, invoices, licences) and ``vendor``. Each page
 module exports ``routes() -> list[BaseRoute]`` with paths relative to ``/console``; adding one
 is a line in ``AREAS``.
 """
@@ -40,6 +41,7 @@ AREAS = [
     "booking.clinic",
     "booking.referral",
     "reports.dashboards",
+    "licensing.usage",
     "vendor.platform",
 ]
 

@@ -107,6 +107,13 @@ CITY_NAV: list[NavItem] = [
         "reports.view",
         "Bookings, no-shows, slots, complaints, satisfaction and referrals of your region, with charts and exports.",
     ),
+    NavItem(
+        "licensing-usage",
+        "Usage",
+        "licensing/usage",
+        "licensing.view",
+        "What the city used month by month (bookings, fees, messages, calls), as invoices count it.",
+    ),
 ]
 
 VENDOR_NAV: list[NavItem] = [
@@ -114,6 +121,7 @@ VENDOR_NAV: list[NavItem] = [
     NavItem("vendor-audit", "Audit log (all cities)", "audit", "vendor.manage", "Search staff actions across cities."),
     NavItem("vendor-plugins", "Plugins", "plugins", "vendor.manage",
             "Installed plugins, their versions and the cities using them; broken ones and why."),
+    NavItem("vendor-usage", "Usage", "usage", "vendor.manage", "Every city's metered usage for a month."),
 ]
 
 

@@ -18,7 +18,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from guahao.core.reports.dims import CHANNELS, DIMENSIONS
 from guahao.tenants.clock import utcnow
 
 from ..kit import access
+from ..kit.files import content_disposition
 from ..kit.pages import Console, console_page
 from .charts import report_option
 
@@ -359,11 +360,6 @@ def export_names(report: Report, group: str, ext: str) -> tuple[str, str]:
     f = report.filter
     days = f"{f.date_from.isoformat()}_{f.date_to.isoformat()}.{ext}"
     return f"{report.title_zh}_{DIMENSIONS[group].zh}_{days}", f"{report.key}_{group}_{days}"
-
-
-def content_disposition(filename: str, fallback: str) -> str:
-    """An attachment header with the UTF-8 name (RFC 6266) and an ASCII fallback."""
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
 @console_page("reports.view")
