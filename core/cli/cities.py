@@ -121,8 +121,13 @@ async def _city_plugin(rt, args) -> list[str]:
     host = rt.plugins
     if args.plugin is None:
         enabled = await enabled_plugins(rt.db, city)
-        lines = [pad(name, 24) + ("enabled" if name in enabled else "-") for name in host.names()]
+        always = {n for n in host.names() if (m := host.meta(n)) is not None and m.always_enabled}
+        lines = [pad(name, 24) + ("always on" if name in always else "enabled" if name in enabled else "-")
+                 for name in host.names()]
         return lines + [pad(b.name, 24) + f"broken ({b.stage}): {b.reason}" for b in host.broken()]
+    meta = host.meta(args.plugin)
+    if args.disable and meta is not None and meta.always_enabled:
+        raise CliError(f"{args.plugin} is part of the platform in every city and cannot be turned off")
     stored = await plugin_config(rt.db, city, args.plugin) or {"settings": {}, "secrets": {}}
     settings = {k: v for k, v in stored["settings"].items() if k not in args.unset}
     settings.update({k: json_or_text(v) for k, v in pairs(args.set, "setting").items()})

@@ -163,7 +163,8 @@ def _plugin_items(c: Console, rows: dict) -> list[dict]:
         row = rows.get(name)
         items.append({"name": name, "label": meta.label(lang), "description": meta.summary(lang),
                       "category": meta.category_label(lang), "version": meta.version,
-                      "enabled": bool(row and row.enabled), "broken": None})
+                      "enabled": bool(row and row.enabled) or meta.always_enabled, "always": meta.always_enabled,
+                      "broken": None})
     for broken in c.rt.plugins.broken():
         items.append({"name": broken.name, "label": broken.name, "description": "", "category": "",
                       "version": "", "enabled": False, "broken": f"{broken.stage}: {broken.reason}"})
@@ -234,7 +235,7 @@ async def plugin(c: Console) -> Response:
     stored = city_settings.secret_names(row)
     errors: dict = {}
     if c.request.method == "POST":
-        enabled = c.form.get("enabled") == "on"
+        enabled = c.form.get("enabled") == "on" or meta.always_enabled
 
 
         async def store(s, values, secrets, clear):
@@ -247,8 +248,9 @@ async def plugin(c: Console) -> Response:
             return c.redirect(f"settings/plugins/{name}", flash=c._("Plugin settings saved."))
     rows = field_rows(c, fields, values, errors)
     return c.render("settings/plugin.html", status=422 if errors else 200, name=name, label=meta.label(c.lang),
-                    description=meta.summary(c.lang), version=meta.version, enabled=enabled,
-                    fields=[r for r in rows if not r["spec"].secret], secrets=[r for r in rows if r["spec"].secret],
+                    description=meta.summary(c.lang), version=meta.version, enabled=enabled or meta.always_enabled,
+                    always=meta.always_enabled, fields=[r for r in rows if not r["spec"].secret],
+                    secrets=[r for r in rows if r["spec"].secret],
                     stored=stored, errors=errors,
                     unknown=plugin_settings.unknown(meta.settings, (row.settings or {}) if row else {}))
 

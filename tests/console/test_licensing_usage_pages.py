@@ -63,3 +63,20 @@ async def test_the_vendor_sees_every_city_and_staff_without_the_right_do_not(rt,
     other = new_browser()
     await other.login(agent)
     assert (await other.get(f"/console/c/{city.slug}/licensing/usage")).status_code == 403
+
+
+async def test_licensing_is_always_on_and_cannot_be_turned_off(rt, city, browser, admin):
+    await browser.login(admin)
+    page = (await browser.get(f"/console/c/{city.slug}/settings/plugins")).text
+    assert "始终启用" in page.split('id="plugin-licensing"')[1].split("</tr>")[0]
+    page = (await browser.get(f"/console/c/{city.slug}/settings/plugins/licensing")).text
+    assert 'id="plugin-always"' in page and 'id="plugin-enabled"' not in page
+    await browser.post(f"/console/c/{city.slug}/settings/plugins/licensing", {})  # no "enabled" box posted
+    plugins = await rt.plugins.for_city(await _fresh(rt, city))
+    assert "licensing" in plugins.names
+
+
+async def _fresh(rt, city):
+    from guahao.tenants.service import get_city
+
+    return await get_city(rt.db, city.slug)
