@@ -1,5 +1,6 @@
 """Embedded mode: without Redis the web process drains the outbox and runs the sweeps itself,
-and refreshes the report rollups."""
+refreshes the report rollups and reports the public API's calls for metering (every minute,
+and all of them when it stops)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ async def _logged(work, what: str) -> None:
 
 
 async def _loop(rt, stop: asyncio.Event, poll: float) -> None:
+    from guahao.core.usage_api import FLUSH_EVERY_SECONDS, flush_api_calls
+
     next_release = next_sweep = 0.0
+    next_calls = time.monotonic() + FLUSH_EVERY_SECONDS
     next_rollups = time.monotonic() + REPORT_ROLLUPS_FIRST
     while not stop.is_set():
         try:
@@ -48,8 +52,12 @@ async def _loop(rt, stop: asyncio.Event, poll: float) -> None:
         if now >= next_rollups:
             next_rollups = now + REPORT_ROLLUPS_EVERY
             await _logged(refresh_report_rollups(rt), "report rollup refresh")
+        if now >= next_calls:
+            next_calls = now + FLUSH_EVERY_SECONDS
+            await _logged(flush_api_calls(rt), "API call report")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), poll)
+    await _logged(flush_api_calls(rt, everything=True), "API call report")
 
 
 @contextlib.asynccontextmanager

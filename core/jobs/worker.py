@@ -2,7 +2,8 @@
 
 Every cron job is ``unique`` so any number of workers run each tick once. The relay runs every
 ``RELAY_EVERY_SECONDS``; the no-show sweep every five minutes; reserved pools are released
-every minute; the report rollups are refreshed every hour.
+every minute; the report rollups are refreshed every hour; the public API's calls of each
+closed minute are reported for metering every minute (``core.usage_api``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ async def pool_release(ctx: dict) -> int:
 
 async def report_rollups(ctx: dict) -> int:
     return await refresh_report_rollups(ctx["rt"])
+
+
+async def api_calls(ctx: dict) -> int:
+    from guahao.core.usage_api import flush_api_calls
+
+    return await flush_api_calls(ctx["rt"])
 
 
 def worker_settings(settings: Settings, *, runtime=None) -> type:
@@ -88,6 +95,7 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
                 cron(no_show_sweep, name=name("no_show_sweep"), minute=set(range(0, 60, 5)), second=15, timeout=240),
                 cron(pool_release, name=name("pool_release"), second=45, timeout=50),
                 cron(report_rollups, name=name("report_rollups"), minute=7, second=30, timeout=1800),
+                cron(api_calls, name=name("api_calls"), second=20, timeout=50),
             ],
             "redis_settings": RedisSettings.from_dsn(settings.redis_url),
             "queue_name": queue_name(settings),
