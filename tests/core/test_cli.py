@@ -33,7 +33,7 @@ def _slug() -> str:
 @pytest.mark.parametrize(
     "argv",
     [[], ["serve"], ["worker"], ["migrate"], ["demo"], ["seed-demo"], ["city"], ["city", "create"],
-     ["city", "list"], ["city", "rules"], ["city", "plugin"]],
+     ["city", "list"], ["city", "rules"], ["city", "plugin"], ["usage"], ["usage", "verify"], ["usage", "export"]],
 )
 def test_every_command_explains_itself(argv, capsys):
     assert main([*argv, "--help"]) == 0
@@ -140,6 +140,16 @@ def test_city_plugin_enables_configures_and_disables(env, capsys):
     assert "demo_his" not in asyncio.run(_plugins(env, slug))
     assert main(["city", "plugin", slug, "demo_his"]) == 0  # settings were kept
     assert asyncio.run(_plugins(env, slug))["demo_his"]["settings"]["fail_pushes"] is False
+
+
+def test_licensing_is_always_on_and_cannot_be_disabled(env, capsys):
+    slug = _slug()
+    assert main(["city", "create", slug, "授权市"]) == 0
+    capsys.readouterr()
+    assert main(["city", "plugin", slug]) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("licensing")][0].endswith("always on")
+    assert main(["city", "plugin", slug, "licensing", "--disable"]) == 1
+    assert "cannot be turned off" in capsys.readouterr().err
 
 
 def test_city_plugin_refuses_bad_settings_in_chinese_and_changes_nothing(env, capsys):
