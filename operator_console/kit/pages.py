@@ -35,6 +35,7 @@ from guahao.core.errors import DomainError, NotFound
 from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
 from guahao.core.staff.auth import usable
 from guahao.core.web.i18n import LANGUAGE_NAMES, CatalogTranslator, pick
+from guahao.licensing.licences.banner import staff_banner
 from guahao.tenants.context import CityContext, current_city, use_city
 
 from . import access
@@ -91,6 +92,7 @@ class Console:
         self._ = self.gettext = translator(self.lang)
         self.form: dict[str, str] = {}
         self.form_lists: dict[str, list[str]] = {}
+        self.licence_banner = None  # the city's licence banner (licensing), set for staff pages
 
     @property
     def csrf(self) -> str:
@@ -149,7 +151,7 @@ class Console:
             _=self._, lang=self.lang, languages=LANGUAGE_NAMES, city=self.city, principal=self.principal,
             csrf=self.csrf, url=self.url, here=here, flash=self.session.pop_flash(),
             nav=navigation(self.principal, self.city, self._) if self.principal else [],
-            role_labels=ROLE_LABELS, **self.labels(),
+            role_labels=ROLE_LABELS, licence_banner=self.licence_banner, **self.labels(),
             **context,
         )
         return self.finish(HTMLResponse(html, status_code=status))
@@ -285,6 +287,7 @@ def console_page(capability: str | None = None, *, anonymous: bool = False, vend
                         raise NotFound("page")
                     if capability:
                         c.require(capability)
+                    c.licence_banner = await staff_banner(c.rt, c.city)
                 if c.city is not None and current_city() is None:
                     with use_city(c.city):
                         return await handler(c)
