@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core import audit
@@ -50,13 +50,22 @@ def _clean_buyer(buyer: dict | None, fallback: dict) -> dict:
     return {k: v for k, v in out.items() if v}
 
 
-async def _issued_through(s: AsyncSession) -> date | None:
-    """The end (exclusive) of the last period an issued, not voided, invoice covers."""
-    from ..invoices.models import Invoice
+# Invoices build on contracts (the package imports this one), so the issued months are read
+# through the table itself rather than its model.
+_INVOICES = table("licensing_invoices", column("city_id"), column("kind"), column("status"), column("period"),
+                  column("period_end"))
+_ISSUED = (_INVOICES.c.kind == "invoice", _INVOICES.c.status.in_(("finalized", "paid")))
 
-    return await s.scalar(
-        select(func.max(Invoice.period_end)).where(Invoice.kind == "invoice", Invoice.status.in_(("finalized", "paid")))
-    )
+
+async def _issued_through(s: AsyncSession) -> date | None:
+    """The end (exclusive) of the last month an issued, not voided, invoice covers."""
+    value = await s.scalar(select(func.max(_INVOICES.c.period_end)).where(_INVOICES.c.city_id == current_city().id, *_ISSUED))
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def _period_issued(s: AsyncSession, period: str) -> bool:
+    stmt = select(func.count()).where(_INVOICES.c.city_id == current_city().id, _INVOICES.c.period == period, *_ISSUED)
+    return bool(await s.scalar(stmt))
 
 
 async def set_contract(
@@ -130,18 +139,12 @@ async def declare_profit(
         ValidationFailed: ``period_invalid``.
         Conflict: ``profit_period_invoiced`` — an issued invoice covers the month.
     """
-    from ..invoices.models import Invoice
-
     try:
         first = parse_month(period)
     except PeriodInvalid as exc:
         raise ValidationFailed("period_invalid", f"账期格式应为 2026-11 / {exc}") from None
     period = first.strftime("%Y-%m")
-    issued = await s.scalar(
-        select(Invoice.id).where(Invoice.period == period, Invoice.kind == "invoice",
-                                 Invoice.status.in_(("finalized", "paid")))
-    )
-    if issued is not None:
+    if await _period_issued(s, period):
         raise Conflict("profit_period_invoiced",
                        f"{period} 已开具正式账单，利润不能再改 / {period} is invoiced: its profit cannot change")
     row = (await s.scalars(select(ProfitDeclaration).where(ProfitDeclaration.period == period))).first()
