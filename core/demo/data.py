@@ -24,6 +24,11 @@ PLUGINS = {
     "web": {},  # the patient site at /c/demo/
 }
 PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}}
+# The demo's self-service terminal (kiosk identification works only on a registered one):
+# opening /c/demo/kiosk/?terminal=demo-k1 once makes a browser that terminal of the first hospital.
+KIOSK_TERMINAL = "demo-k1"
+KIOSK_HOSPITAL = "SY01"
+KIOSK_NAME = "门诊大厅 1 号机"
 
 
 @dataclass(frozen=True)

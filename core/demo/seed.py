@@ -129,10 +129,20 @@ async def seed_demo(
             last_day = await s.scalar(select(func.max(ClinicSession.date)))
     await seed_vendor(db)
     if created:
+        await _register_kiosk(db, city)
         await _seed_plugins(rt, city)
     if added[0]:
         await _refresh_statistics(rt.settings)
     return SeedReport(city, created, *counts, *added, first_day, last_day, time.perf_counter() - started)
+
+
+async def _register_kiosk(db, city: CityContext) -> None:
+    """The demo terminal in the first hospital's outpatient hall (``web`` setting ``kiosk_terminals``)."""
+    with use_city(city):
+        async with db.transaction() as s:
+            hospital_id = await s.scalar(select(Hospital.id).where(Hospital.code == data.KIOSK_HOSPITAL))
+    terminal = {"hospital_id": hospital_id, "name": data.KIOSK_NAME}
+    await configure_plugin(db, city, "web", settings={**data.PLUGINS["web"], "kiosk_terminals": {data.KIOSK_TERMINAL: terminal}})
 
 
 async def _seed_plugins(rt, city: CityContext) -> None:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from guahao.core.demo import data
 from guahao.core.demo.data import MEMBERS
 from guahao.core.demo.seed import demo_id_number
 
@@ -38,7 +39,11 @@ async def kiosk_page(chromium):
 async def test_card_login_book_and_receipt(kiosk_page, base_url):
     page = kiosk_page
     doctor_id, session_id = _open_period(base_url)
+    # Identification works only on a registered terminal: IT staff bind the machine once.
     await page.goto(base_url + "/c/demo/kiosk/")
+    assert await page.get_attribute("#error", "data-code") == "terminal_required"
+    await page.goto(base_url + f"/c/demo/kiosk/?terminal={data.KIOSK_TERMINAL}")
+    assert data.KIOSK_NAME in await page.inner_text("#terminal-name")
     # The field has the focus: the card reader types into it and presses Enter.
     assert await page.evaluate("document.activeElement && document.activeElement.id") == "id_number"
     await page.keyboard.type(demo_id_number(MEMBER))

@@ -6,8 +6,9 @@ Log-in is by ID card (the reader types the 18 characters and Enter), then the la
 of the member's phone or a text-message code; five wrong tries lock the card for a while.
 A kiosk session is its own signed cookie on the kiosk path, gone two minutes after the last
 request (the page also sends the screen back to the start after that long). Bookings made
-here carry the ``kiosk`` channel, and each can print an 80-mm receipt (凭条). A terminal may be
-bound to its hospital (``terminals``): it then offers that hospital only.
+here carry the ``kiosk`` channel, and each can print an 80-mm receipt (凭条). Every terminal is
+bound to its hospital (``terminals``) and offers that hospital only; the kiosk's address opened
+on a machine that is no registered terminal identifies nobody (``terminal_required``).
 """
 
 from __future__ import annotations
@@ -132,19 +133,27 @@ class KioskPage(Page):
         return super().render(name, status, kiosk=True, idle_seconds=IDLE_SECONDS, terminal=self.terminal, **context)
 
 
-def kiosk_page(site: KioskSite, *, member: bool = False):
+def kiosk_page(site: KioskSite, *, member: bool = False, terminal: bool = True):
     """Like ``site.page``, with kiosk pages; a visitor not logged in goes back to the start.
 
     A machine whose terminal cookie names a terminal the city no longer lists is refused until
-    it is bound again (``?terminal=`` on the start page).
+    it is bound again (``?terminal=`` on the start page). With ``terminal`` (every page but the
+    language switch and "finish") a machine bound to no terminal is refused with
+    ``terminal_required``: the kiosk identifies people only on registered terminals.
     """
     wrap = page(site, member=member, page_class=KioskPage, login_path=lambda request: "")
 
     def decorate(handler):
         @wraps(handler)
         async def checked(p: KioskPage) -> Response:
-            if p.unknown_terminal and "terminal" not in p.request.query_params:
+            binding = "terminal" in p.request.query_params
+            if p.unknown_terminal and not binding:
                 raise terminals.unknown_terminal(p.unknown_terminal)
+            if terminal and p.terminal is None and not binding:
+                if p.member is not None or p.session.card:  # a session from before: end it
+                    p.session.log_out()
+                    p.member = None
+                raise terminals.required()
             return await handler(p)
 
         return wrap(checked)
@@ -281,14 +290,15 @@ def routes(codes: LoginCodes) -> list:
 
     site = KioskSite(codes)
     open_, members = kiosk_page(site), kiosk_page(site, member=True)
+    anywhere = kiosk_page(site, terminal=False)  # the refusal page can be read in English and left
     get, both = ["GET", "HEAD"], ["GET", "HEAD", "POST"]
     return [
         Route("/kiosk/", open_(start(browse.home)), methods=get),
         Route("/kiosk", open_(start(browse.home)), methods=get),
         Route("/kiosk/card", open_(card), methods=["POST"]),
         Route("/kiosk/verify", open_(verify), methods=["POST"]),
-        Route("/kiosk/logout", open_(logout), methods=["POST"]),
-        Route("/kiosk/preferences", open_(account.preferences), methods=["POST"]),
+        Route("/kiosk/logout", anywhere(logout), methods=["POST"]),
+        Route("/kiosk/preferences", anywhere(account.preferences), methods=["POST"]),
         Route("/kiosk/hospitals/{hospital_id:int}", members(browse.hospital), methods=get),
         Route("/kiosk/departments/{department_id:int}", members(browse.department), methods=get),
         Route("/kiosk/doctors/{doctor_id:int}", members(browse.doctor), methods=get),

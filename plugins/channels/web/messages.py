@@ -118,6 +118,8 @@ SENTENCES.update({
     "unknown_terminal": "This self-service terminal is not registered. Please ask the hospital's IT staff to set it up.",
     "other_hospital": "This terminal serves this hospital only. Please use the hospital's own pages, or book on the "
     "website or by phone for other hospitals.",
+    "terminal_required": "Identification works only on a registered self-service terminal of a hospital. Please use "
+    "the terminal in the hospital, or log in on the website.",
 })
 
 # The payment provider could not open a payment (pay.html).

@@ -9,6 +9,11 @@ Opening ``/c/{city}/kiosk/?terminal=MZ-01`` on the machine once stores the termi
 long-lived cookie on the kiosk path; from then on the kiosk shows only that hospital, refuses
 pages and slots of other hospitals, and the receipt names the terminal. An id the settings do
 not list is refused with a plain sentence (a typo, or a terminal since removed), never ignored.
+
+Identification at the kiosk (ID number and the phone's last four digits, or a text-message code)
+works only on a bound terminal: the kiosk's address opened in any other browser says it must be
+used on a registered terminal (``terminal_required``) and refuses the card, so the weak kiosk
+log-in is not open to the internet.
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ async def of_city(rt, city) -> dict[str, Terminal]:
 def unknown_terminal(terminal_id: str) -> DomainError:
     return DomainError("unknown_terminal", "该自助机编号未在本平台登记，请联系医院信息科", status=404,
                        details={"terminal": terminal_id[:40]})
+
+
+def required() -> DomainError:
+    """The kiosk was opened on a machine that is no registered terminal."""
+    return DomainError("terminal_required", "自助机身份识别仅限在已登记的医院自助机上使用 / "
+                       "identification works only on a registered self-service terminal", status=403)
 
 
 def elsewhere() -> NotFound:

@@ -122,6 +122,9 @@ async def test_rules_plugins_and_members(rt, demo):
     assert plugins["demo_his"]["secrets"]["token"]
     for name, config in plugins.items():  # the demo's settings fit each plugin's declaration
         config_check(rt.plugins, name, config["settings"], enabled=True, stored_secrets=config["secrets"])
+    first = await _scalar(rt, city, select(Hospital.id).where(Hospital.code == data.KIOSK_HOSPITAL))
+    terminal = plugins["web"]["settings"]["kiosk_terminals"][data.KIOSK_TERMINAL]  # the demo kiosk identifies
+    assert terminal == {"hospital_id": first, "name": data.KIOSK_NAME}
     login = demo_logins()[0]
     with use_city(city):
         async with rt.db.transaction() as s:

@@ -18,6 +18,7 @@ def id_number(first17: str = "11010519900307003") -> str:
 
 
 PHONE = "13800138000"
+TERMINAL = "T-1"  # the kiosk fixture's terminal, registered for the catalogue's hospital
 OTHER_ID = "11010519851111002" + check_digit("11010519851111002")
 
 
@@ -86,10 +87,30 @@ class Kiosk(Visitor):
         assert (await self.card(number or id_number())).status_code == 303
         return await self.digits(digits)
 
+    async def bind(self, terminal_id: str = TERMINAL):
+        """Open the kiosk with ``?terminal=`` once, as the hospital's IT staff do on the machine."""
+        bound = await self.get(f"?terminal={terminal_id}")
+        assert bound.status_code == 303, bound.text
+        return bound
+
+
+async def register_terminal(rt, catalogue, terminal_id: str = TERMINAL) -> None:
+    """List one kiosk terminal of the catalogue's hospital in the city's ``web`` settings."""
+    await configure(rt, catalogue.city, "web", settings={"kiosk_terminals": {
+        terminal_id: {"hospital_id": catalogue.hospital.id, "name": "门诊大厅1号机"}}})
+
+
+async def bound_kiosk(client, rt, catalogue) -> Kiosk:
+    """A kiosk on a registered terminal of the catalogue's hospital (identification needs one)."""
+    await register_terminal(rt, catalogue)
+    kiosk = Kiosk(client, catalogue.city.slug)
+    await kiosk.bind()
+    return kiosk
+
 
 @pytest.fixture
-async def kiosk(client, visitor, site_city):
-    """Two registered members and a visitor at the city's kiosk."""
+async def kiosk(client, visitor, rt, site_city):
+    """Two registered members and a visitor at the city's kiosk, on a registered terminal."""
     await visitor.register()
     await visitor.register(name="李四", number=OTHER_ID, phone="13900139000")
-    return Kiosk(client, site_city.city.slug)
+    return await bound_kiosk(client, rt, site_city)

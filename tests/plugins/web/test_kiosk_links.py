@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from guahao.core.plugins.manager import configure
 
-from .conftest import Kiosk
+from .conftest import bound_kiosk
 
 HREF = re.compile(r'href="([^"]+)"')
 
@@ -30,7 +30,7 @@ async def test_every_link_on_the_kiosk_pages_answers(client, visitor, rt, site_c
     web_home = await visitor.get("")
     assert 'id="messages-link"' in web_home.text  # the web site shows the log; the kiosk must not
 
-    kiosk = Kiosk(client, city.slug)
+    kiosk = await bound_kiosk(client, rt, cat)
     await kiosk.log_in()
     period = cat.periods[cat.sessions[4].id][0]
     booked = await kiosk.book(period.id)

@@ -1,18 +1,20 @@
 """A kiosk bound to its hospital (R5.5): ``?terminal=`` binds the machine, the kiosk then
-offers that hospital only, the receipt names the terminal, unknown terminals are refused."""
+offers that hospital only, the receipt names the terminal, unknown terminals are refused, and
+without a registered terminal nobody can identify themselves at the kiosk's address."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from sqlalchemy import select
 
-from guahao.core.models import Hospital
+from guahao.core.models import Hospital, OutboxMessage
 from guahao.core.plugins.manager import configure
 from guahao.plugins.channels.web.terminals import COOKIE, configured
 from guahao.tenants.context import use_city
 
-from .conftest import KEY, csrf_of
+from .conftest import KEY, PHONE, Kiosk, csrf_of, id_number, register_terminal
 
 
 @pytest.fixture
@@ -95,12 +97,41 @@ async def test_an_unknown_terminal_is_refused_clearly(kiosk, rt, city, site_city
     assert stale.status_code == 404 and 'data-code="unknown_terminal"' in stale.text
 
 
-async def test_without_a_terminal_the_kiosk_offers_every_hospital(kiosk, site_city, other):
-    await kiosk.log_in()
-    home = await kiosk.get("")
-    assert f'hospitals/{site_city.hospital.id}"' in home.text and f'hospitals/{other.id}"' in home.text
-    assert 'id="terminal-name"' not in home.text
-    assert (await kiosk.get(f"hospitals/{other.id}")).status_code == 200
+@pytest.fixture
+async def unbound(client, visitor, site_city) -> Kiosk:
+    """A browser anywhere opening the kiosk's address, with no registered terminal bound."""
+    await visitor.register()
+    return Kiosk(client, site_city.city.slug)
+
+
+async def test_identification_needs_a_registered_terminal(unbound, rt, city):
+    start = await unbound.get("")
+    assert start.status_code == 403 and 'data-code="terminal_required"' in start.text
+    assert "已登记的医院自助机" in start.text and 'id="id_number"' not in start.text
+    csrf = csrf_of(start.text)
+    for path, form in (("card", {"id_number": id_number()}), ("verify", {"action": "digits", "digits": PHONE[-4:]}),
+                       ("verify", {"action": "send"})):
+        refused = await unbound.client.post(unbound.root + path, data={"csrf": csrf, **form})
+        assert refused.status_code == 403 and 'data-code="terminal_required"' in refused.text, path
+    assert 'id="member-name"' not in (await unbound.get("")).text
+    gone = await unbound.get("bookings")
+    assert gone.status_code == 303 and gone.headers["location"] == unbound.root
+    with use_city(city):
+        async with rt.db.transaction() as s:  # no login code went out for the card
+            assert not [m for m in (await s.scalars(select(OutboxMessage))).all()
+                        if (m.payload or {}).get("kind") == "login_code"]
+
+    await unbound.set_language("en")
+    english = await unbound.get("")
+    assert english.status_code == 403 and "registered self-service terminal" in english.text
+
+
+async def test_a_terminal_bound_since_allows_identification(unbound, rt, site_city):
+    assert (await unbound.get("")).status_code == 403
+    await register_terminal(rt, site_city)
+    await unbound.bind()
+    assert (await unbound.log_in()).status_code == 303
+    assert 'id="member-name"' in (await unbound.get("")).text
 
 
 def test_malformed_terminal_settings_are_left_out():

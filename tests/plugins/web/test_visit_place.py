@@ -20,7 +20,7 @@ from guahao.tenants.context import use_city
 from tests.console.conftest import Browser, add_staff
 from tests.factories import make_catalogue
 
-from .conftest import Kiosk, id_number
+from .conftest import bound_kiosk, id_number
 
 MAIN_ADDRESS = "东城区和平路 1 号"
 SOUTH = ("南院区", "南山区滨河大道 210 号")
@@ -83,7 +83,7 @@ async def test_every_surface_states_the_sessions_campus(rt, city, app, client, v
     assert f'id="booking-place">{LABEL}<' in detail.text
 
     # The kiosk receipt.
-    kiosk = Kiosk(client, city.slug)
+    kiosk = await bound_kiosk(client, rt, catalogue)
     await kiosk.log_in(id_number())
     receipt = await kiosk.get(f"receipt/{ref}")
     assert receipt.status_code == 200
