@@ -34,7 +34,7 @@ class LicenceNotFound(DomainError):
 
     def __init__(self, city: str, licence_id: str | None):
         what = f"许可证 {licence_id}" if licence_id else "有效的许可证"
-        what_en = f"licence {licence_id}" if licence_id else "an unrevoked licence"
+        what_en = f"licence {licence_id}" if licence_id else "unrevoked licence"
         super().__init__("licence_not_found", f"城市“{city}”没有{what}。",
                          details={"message_en": f"the city {city!r} has no {what_en}"})
         self.message_en = f"the city {city!r} has no {what_en}"
