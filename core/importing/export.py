@@ -3,7 +3,9 @@
 What is exported imports back unchanged, so an operator can export, edit in Excel and
 import. CSV files are UTF-8 with a BOM (Excel in China opens them without garbling the
 Chinese); in the workbook the code columns are formatted as text so Excel keeps their
-leading zeros. Output is deterministic: the same catalogue gives the same files.
+leading zeros. No text becomes a formula in a spreadsheet (``core.spreadsheets``: an apostrophe
+in CSV, which the reader takes off again; string cells in the workbook). Output is
+deterministic: the same catalogue gives the same files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from guahao.core.spreadsheets import csv_row, xlsx_append
 
 from .sheets import SHEETS, Sheet
 
@@ -54,7 +58,7 @@ def _row(sheet: Sheet, record: dict) -> list[str]:
 def csv_bytes(rows: list[list[str]]) -> bytes:
     """One sheet as CSV: UTF-8 with BOM, CRLF line ends (what Excel writes)."""
     buf = io.StringIO(newline="")
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows(csv_row(r) for r in rows)
     return "\ufeff".encode() + buf.getvalue().encode()
 
 
@@ -76,7 +80,7 @@ def xlsx_bytes(sheets: Rows) -> bytes:
         sheet = by_name[name]
         ws = wb.create_sheet(name)
         for row in rows:
-            ws.append(row)
+            xlsx_append(ws, row)
         for cell in ws[1]:
             cell.font = Font(bold=True)
         ws.freeze_panes = "A2"

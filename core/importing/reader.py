@@ -3,7 +3,8 @@
 A workbook gives one table per worksheet; a CSV file is one table named after the file
 (``doctors.csv``, ``医生.csv``). Rows keep the number Excel shows (header = row 1), blank
 rows included in the count and otherwise skipped. In a workbook, formulas give their
-computed value and merged cells read as their top-left value in every cell.
+computed value and merged cells read as their top-left value in every cell. Text an export
+wrote with a leading apostrophe so that no spreadsheet runs it (``'=…``) reads without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
+
+from guahao.core.spreadsheets import plain_text
 
 from .messages import RowError, problem
 
@@ -124,7 +127,7 @@ def _read_csv(f: ImportFile, limits: Limits, errors: list[RowError]) -> Table | 
                 if data_rows > limits.rows:
                     errors.append(problem("too_many_rows", source=f.name, sheet=table.name, limit=limits.rows))
                     return None
-            table.rows.append((number, cells))
+            table.rows.append((number, [plain_text(c) for c in cells]))
     except csv.Error as exc:
         errors.append(problem("bad_csv", source=f.name, detail=str(exc)))
         return None
@@ -174,7 +177,8 @@ def _read_worksheet(source: str, ws, computed: _Computed, limits: Limits, errors
     grid: dict[int, list[Any]] = {}
     for cells in ws.iter_rows():
         if cells:
-            grid[cells[0].row] = [computed(ws.title, c.coordinate) if c.data_type == "f" else c.value for c in cells]
+            grid[cells[0].row] = [computed(ws.title, c.coordinate) if c.data_type == "f" else plain_text(c.value)
+                                  for c in cells]
     for rng in ws.merged_cells.ranges:
         top = grid.get(rng.min_row, [])
         value = top[rng.min_col - 1] if rng.min_col - 1 < len(top) else None

@@ -2,7 +2,8 @@
 
 Both write the zh-CN column labels with the English ones beneath them in the header, one
 row per group and the totals row last. Rates are written as fractions (0.125) — Excel shows
-them as percentages, a CSV reader gets the exact value.
+them as percentages, a CSV reader gets the exact value. Text is written so that no spreadsheet
+runs it as a formula (``core.spreadsheets``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+
+from guahao.core.spreadsheets import csv_row, xlsx_append
 
 from .base import Report
 
@@ -31,9 +34,9 @@ def to_csv(report: Report) -> bytes:
     """UTF-8 with a byte-order mark, so Excel opens the Chinese labels correctly."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(_header(report))
+    w.writerow(csv_row(_header(report)))
     for row in [*report.rows, report.totals]:
-        w.writerow(["" if v is None else v for v in _cells(report, row)])
+        w.writerow(csv_row(_cells(report, row)))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -47,14 +50,14 @@ def to_xlsx(report: Report) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = report.title_zh[:31]
-    ws.append([_title(report)])
+    xlsx_append(ws, [_title(report)])
     ws["A1"].font = Font(bold=True, size=12)
-    ws.append(_header(report))
+    xlsx_append(ws, _header(report))
     for cell in ws[2]:
         cell.font = Font(bold=True)
     formats = {"rate": "0.0%", "score": "0.00", "hours": "0.0", "int": "#,##0"}
     for row in [*report.rows, report.totals]:
-        ws.append(_cells(report, row))
+        xlsx_append(ws, _cells(report, row))
         for cell, column in zip(ws[ws.max_row], report.columns, strict=False):
             if column.kind in formats and isinstance(cell.value, (int, float)):
                 cell.number_format = formats[column.kind]
