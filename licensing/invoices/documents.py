@@ -105,8 +105,8 @@ def render_pdf(ctx: dict) -> bytes:
     if ctx["credit_for"]:
         story.append(p(f"冲销账单 Credits invoice {ctx['credit_for']}"))
     parties = []
-    for label, who in (("销售方 Seller", inv.seller), ("购买方 Buyer", inv.buyer)):
-        lines = [f"{label}", who.get("name", "")]
+    for label, who in (("销售方 Seller", inv.seller), ("购买方 Buyer", {**inv.buyer, "city": ctx["city_name"]})):
+        lines = [f"{label}", who.get("name", "")] + ([f"城市平台 City platform {who['city']}"] if who.get("city") else [])
         lines += [f"{k} {who[f]}" for k, f in (("纳税人识别号 Tax ID", "tax_id"), ("地址", "address"),
                                                 ("开户行及账号", "bank_account"), ("", "email"), ("", "phone")) if who.get(f)]
         parties.append([p(x) for x in lines])
@@ -115,7 +115,7 @@ def render_pdf(ctx: dict) -> bytes:
                                               ("BOX", (1, 0), (1, 0), 0.5, colors.grey),
                                               ("VALIGN", (0, 0), (-1, -1), "TOP")]), Spacer(1, 3 * mm)]
     story.append(p(f"合同版本 Contract version(s) {', '.join(map(str, inv.contract_versions))} · 价格不含增值税 "
-                   f"Prices are net of VAT · 城市平台 {ctx['city_name']}", small))
+                   "Prices are net of VAT", small))
     rows = [[p("#"), p("项目 Item"), p("期间 Days"), p("数量 Qty", right), p("单价 Rate", right), p("金额 元", right)]]
     for line in ctx["lines"]:
         item = [p(line["description"]), p(line["description_en"], small)]
@@ -131,7 +131,7 @@ def render_pdf(ctx: dict) -> bytes:
     for label, value in (("小计 Subtotal", ctx["subtotal"]), (f"增值税 VAT {inv.vat_percent}%", ctx["vat"]),
                          (f"合计 Total {inv.currency}", ctx["total"])):
         rows.append(["", p(label), "", "", "", p(value, right)])
-    table = Table(rows, colWidths=[8 * mm, 78 * mm, 30 * mm, 24 * mm, 20 * mm, 20 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[8 * mm, 72 * mm, 28 * mm, 24 * mm, 26 * mm, 22 * mm], repeatRows=1)
     table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -4), 0.25, colors.lightgrey),
                                ("LINEABOVE", (0, -3), (-1, -3), 0.75, colors.black),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
