@@ -53,7 +53,7 @@ async def test_the_database_refuses_changes_and_deletions(rt, city):
     async with city_session(rt, city) as s:
         await append(s, [_u(1)])
     for stmt in ("UPDATE usage_events SET quantity = 5", "DELETE FROM usage_events"):
-        with pytest.raises(DBAPIError, match="append-only"):
+        with pytest.raises(DBAPIError, match="append-only|permission denied"):
             async with city_session(rt, city) as s:
                 await s.execute(text(stmt + f" WHERE city_id = {city.id}"))
     async with city_session(rt, city) as s:
