@@ -1,4 +1,4 @@
-"""``guahao invoice run|list|show|finalize|pay|void|pdf|html|seller`` (R14.4).
+"""``guahao invoice run|list|show|finalize|pay|void|pdf|html|push|seller`` (R14.4).
 
 Invoices are addressed by their id (``N``), as ``invoice list`` and ``invoice run`` print it.
 """
@@ -181,6 +181,32 @@ def _document_command(kind: str):
     return cmd
 
 
+async def _push(rt, invoice_id: int, key_file: str, api_base: str) -> dict:
+    from guahao.core.errors import DomainError
+
+    from ..invoices.queries import city_of_invoice, invoice_as_dict
+    from ..invoices.stripe_push import push_to_stripe, stripe_client
+
+    try:
+        key = Path(key_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CliError(f"cannot read the Stripe key file {key_file}: {exc.strerror or exc}") from None
+    if not key.startswith(("sk_", "rk_")):
+        raise CliError(f"{key_file} does not hold a Stripe secret key (sk_… or rk_…)")
+    try:
+        city = await city_of_invoice(rt, invoice_id)
+        invoice = await push_to_stripe(rt, city, invoice_id, cli_actor(), client=stripe_client(key, api_base))
+    except DomainError as exc:
+        raise CliError(exc.message) from None
+    return invoice_as_dict(invoice, city=city.slug)
+
+
+def cmd_push(args) -> int:
+    data = run(_push, args.id, args.stripe_key_file, args.stripe_api_base or "")
+    print(f"invoice #{data['id']} {data['number']} pushed to Stripe as {data['stripe_invoice_id']}")
+    return 0
+
+
 async def _seller(rt, changes: dict) -> dict:
     from ..invoices.seller import get_seller, set_seller
 
@@ -232,6 +258,11 @@ def add_invoice_commands(subs) -> None:
                         f"example:\n  guahao invoice {kind} 12 --out invoice-12.{kind}")
         p.add_argument("id", type=int, metavar="N")
         p.add_argument("--out", required=True, metavar="FILE")
+    p = add_command(inner, "push", "Push an issued invoice to Stripe Invoicing (the vendor's own account).", cmd_push,
+                    "example:\n  guahao invoice push 12 --stripe-key-file ~/.config/guahao/stripe-vendor.key")
+    p.add_argument("id", type=int, metavar="N")
+    p.add_argument("--stripe-key-file", required=True, metavar="FILE", help="a file holding the vendor's sk_… key")
+    p.add_argument("--stripe-api-base", metavar="URL", help="Stripe's API address (default Stripe's own)")
     p = add_command(inner, "seller", "Show or set the seller (the vendor) printed on invoices.", cmd_seller,
                     "example:\n  guahao invoice seller --name '某某信息技术有限公司' --tax-id 91330100XXXXXXXXXX")
     for field in ("name", "name_en", "tax_id", "address", "bank_account", "email", "phone"):

@@ -10,6 +10,7 @@ The service functions the console and the commands call:
 - states: :func:`.states.finalize_invoice`, :func:`.states.mark_paid`, :func:`.states.void_invoice`
   ``(s, invoice_id, actor, …)``;
 - documents: :func:`.documents.invoice_html` and :func:`.documents.invoice_pdf` ``(s, invoice_id)``;
+- Stripe: :func:`.stripe_push.push_to_stripe` ``(rt, city, invoice_id, actor, *, client)``;
 - the seller: :func:`.seller.get_seller`, :func:`.seller.set_seller`.
 """
 
