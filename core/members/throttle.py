@@ -2,8 +2,8 @@
 
 The interface is three calls (``check``, ``failed``, ``succeeded``) on a key of a city: the
 in-process counter serves one web process; :class:`RedisLoginThrottle` shares the count between
-every process that serves a city, so a guesser cannot spread tries over workers.
-:func:`for_runtime` picks one.
+every process that serves a city, so a guesser cannot spread tries over workers, and counts
+in-process while Redis is down. :func:`for_runtime` picks one.
 
 A member log-in (:class:`LoginAttempt`) counts under three keys at once: the login in its normal
 form (``13800000000``, ``+86 138 0000 0000`` and ``138-0000-0000`` are one login), the member
@@ -13,12 +13,20 @@ it names (a phone and an ID number are one member), and the client address with 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from redis.exceptions import RedisError
 
 from guahao.core.errors import DomainError
 from guahao.tenants.clock import utcnow
+
+log = logging.getLogger("guahao.members")
+T = TypeVar("T")
 
 MAX_FAILURES = 5
 IP_MAX_FAILURES = 30  # many people may share one address (a hospital's Wi-Fi, a carrier's NAT)
@@ -123,19 +131,25 @@ class RedisLoginThrottle:
     A failure counter lives ``lockout`` from the first failure; the ``max_failures``-th sets a
     lock key that lives ``lockout``. Time is Redis's own clock.
 
+    While Redis does not answer (refused, reset, or slower than ``REDIS_TIMEOUT``) the count
+    goes on in ``fallback``, the process's own counter, so a Redis outage neither stops member
+    log-in nor lifts the limit; locks set then are still checked once Redis is back.
+
     Parameters:
         redis: a ``redis.asyncio`` client (the runtime's arq pool is one).
         max_failures: failures within ``lockout`` that lock the login.
         lockout: how long failures are counted and how long a lock lasts.
         prefix: key prefix (tests use their own).
+        fallback: the in-process throttle used while Redis is unreachable (default: one of its own).
     """
 
     def __init__(self, redis, max_failures: int = MAX_FAILURES, lockout: timedelta = LOCKOUT,
-                 prefix: str = "guahao:login"):
+                 prefix: str = "guahao:login", fallback: LoginThrottle | None = None):
         self.redis = redis
         self.max_failures = max_failures
         self.lockout_ms = int(lockout.total_seconds() * 1000)
         self.prefix = prefix
+        self.fallback = fallback or MemoryLoginThrottle(max_failures, lockout)
         self._failed = redis.register_script(_FAILED_LUA)
 
     def _keys(self, city_id: int, login: str) -> tuple[str, str]:
@@ -143,15 +157,32 @@ class RedisLoginThrottle:
         return f"{base}:failures", f"{base}:locked"
 
     async def check(self, city_id: int, login: str) -> None:
-        left_ms = await self.redis.pttl(self._keys(city_id, login)[1])
-        if left_ms > 0:
+        await self.fallback.check(city_id, login)  # a lock counted while Redis was away
+        left_ms = await redis_or_none(self.redis.pttl(self._keys(city_id, login)[1]))
+        if left_ms is not None and left_ms > 0:
             raise TooManyAttempts(left_ms // 1000 + 1)
 
     async def failed(self, city_id: int, login: str, *, limit: int | None = None) -> None:
-        await self._failed(keys=list(self._keys(city_id, login)), args=[limit or self.max_failures, self.lockout_ms])
+        args = [limit or self.max_failures, self.lockout_ms]
+        if await redis_or_none(self._failed(keys=list(self._keys(city_id, login)), args=args)) is None:
+            await self.fallback.failed(city_id, login, limit=limit)
 
     async def succeeded(self, city_id: int, login: str) -> None:
-        await self.redis.delete(self._keys(city_id, login)[0])
+        await self.fallback.succeeded(city_id, login)
+        await redis_or_none(self.redis.delete(self._keys(city_id, login)[0]))
+
+
+REDIS_TIMEOUT = 1.0  # seconds a throttle waits for Redis before counting in-process
+REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
+
+
+async def redis_or_none(call: Awaitable[T]) -> T | None:
+    """The result of a Redis call, or ``None`` (logged) when Redis is unreachable or too slow."""
+    try:
+        return await asyncio.wait_for(call, REDIS_TIMEOUT)
+    except REDIS_DOWN as exc:
+        log.warning("Redis unreachable, counting log-in failures in this process: %r", exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -196,6 +227,7 @@ class LoginAttempt:
 
 
 def for_runtime(rt, fallback: LoginThrottle) -> LoginThrottle:
-    """The shared throttle when the runtime has Redis, else ``fallback`` (in-process)."""
+    """The shared throttle when the runtime has Redis (counting in ``fallback`` while Redis is
+    unreachable), else ``fallback`` (in-process)."""
     redis = getattr(rt, "redis", None)
-    return RedisLoginThrottle(redis) if redis is not None else fallback
+    return RedisLoginThrottle(redis, fallback=fallback) if redis is not None else fallback

@@ -111,7 +111,9 @@ class WebPages:
         return self.render(request, "messages.html", city=city, result=result)
 
     async def healthz(self, request: Request) -> Response:
-        """``{status, database, redis}``; 503 when the database does not answer."""
+        """``{status, database, redis}``, each dependency ``ok``, ``down`` (or Redis
+        ``disabled`` when none is configured); 503 with ``status: down`` when the database or a
+        configured Redis does not answer, so a load balancer or probe sees the truth."""
         database = await self._check(self._database_ok())
         if not self.rt.settings.redis_url:
             redis = "disabled"
@@ -119,12 +121,10 @@ class WebPages:
             redis = "down"
         else:
             redis = await self._check(self.rt.redis.ping())
-        status = "ok" if database == "ok" and redis in ("ok", "disabled") else "degraded"
-        if database != "ok":
-            status = "down"
+        healthy = database == "ok" and redis in ("ok", "disabled")
         return JSONResponse(
-            {"status": status, "database": database, "redis": redis},
-            status_code=200 if database == "ok" else 503,
+            {"status": "ok" if healthy else "down", "database": database, "redis": redis},
+            status_code=200 if healthy else 503,
             headers={"Cache-Control": "no-store"},
         )
 

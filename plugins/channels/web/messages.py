@@ -113,6 +113,12 @@ SENTENCES.update({
     "invalid_scope": "This list cannot be shown that way. Please open My bookings again.",
 })
 
+# Redis, which keeps text-message codes, does not answer (otp.py).
+SENTENCES.update({
+    "service_unavailable": "Text-message codes are unavailable for a moment. Please log in with your password, "
+    "or try again in a minute.",
+})
+
 # Kiosk terminals bound to one hospital (terminals.py).
 SENTENCES.update({
     "unknown_terminal": "This self-service terminal is not registered. Please ask the hospital's IT staff to set it up.",

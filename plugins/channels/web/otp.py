@@ -8,21 +8,26 @@ itself, with the code's expiry: a message that could not be delivered in time is
 sent late (``core.notifications.delivery``). A phone that belongs to nobody gets the very same answer, and nothing is sent.
 
 Counters and codes live in a :class:`CodeStore`: Redis when the runtime has it (several web
-processes serve one city), else an in-process dictionary.
+processes serve one city; while it is down codes are refused with 503), else an in-process
+dictionary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import secrets
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from starlette.responses import Response
 
 from guahao.core.errors import DomainError
 from guahao.core.members.service import normalize_phone
+from guahao.core.members.throttle import REDIS_DOWN, REDIS_TIMEOUT
 from guahao.core.models import Member
 from guahao.core.outbox import emit
 from guahao.tenants.clock import utcnow
@@ -30,6 +35,9 @@ from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
 
 from .site import Page
+
+log = logging.getLogger("guahao.web")
+T = TypeVar("T")
 
 CODE_DIGITS = 6
 CODE_TTL = 300
@@ -105,6 +113,10 @@ class MemoryCodeStore:
 class RedisCodeStore:
     """:class:`CodeStore` in Redis, shared by every web process.
 
+    A code sent by one process must be checkable by another, so while Redis does not answer
+    the store refuses with 503 ``service_unavailable`` (codes and their counters are not kept
+    anywhere less safe); log-in with the password keeps working meanwhile.
+
     Parameters:
         redis: a ``redis.asyncio`` client (the runtime's arq pool is one).
     """
@@ -113,22 +125,41 @@ class RedisCodeStore:
         self.redis = redis
 
     async def get(self, key: str) -> str | None:
-        value = await self.redis.get(key)
+        value = await _reached(self.redis.get(key))
         return value.decode() if isinstance(value, bytes) else value
 
     async def put(self, key: str, value: str, ttl: int) -> None:
-        await self.redis.set(key, value, ex=ttl)
+        await _reached(self.redis.set(key, value, ex=ttl))
 
     async def incr(self, key: str, ttl: int) -> int:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, ttl, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+        async def counted() -> int:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, ttl, nx=True)
+                count, _ = await pipe.execute()
+            return int(count)
+
+        return await _reached(counted())
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self.redis.delete(*keys)
+            await _reached(self.redis.delete(*keys))
+
+
+RETRY_AFTER_OUTAGE = 60
+
+
+async def _reached(call: Awaitable[T]) -> T:
+    """A Redis call's result; 503 ``service_unavailable`` when Redis does not answer."""
+    try:
+        return await asyncio.wait_for(call, REDIS_TIMEOUT)
+    except REDIS_DOWN as exc:
+        log.warning("Redis unreachable, login codes refused: %r", exc)
+        error = DomainError("service_unavailable", "短信验证码服务暂时不可用，请使用密码登录或稍后再试 / "
+                            "text-message codes are unavailable for now: log in with the password",
+                            status=503, details={"retry_after_seconds": RETRY_AFTER_OUTAGE})
+        error.headers = {"Retry-After": str(RETRY_AFTER_OUTAGE)}
+        raise error from None
 
 
 def _limited(code: str, message: str, retry_after: int) -> DomainError:
