@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from guahao.plugin_api import hookimpl
 
+from . import contracts, invoices  # noqa: F401  (their tables join the metadata for migrations)
+from .ledger import models as _ledger_tables  # noqa: F401
+from .licences import models as _licence_tables  # noqa: F401
 from .meta import META  # noqa: F401  (the plugin's declaration)
 
 
