@@ -269,3 +269,28 @@ async def test_concurrent_finalizations_share_and_skip_no_number(rt, city, pg_on
         rows = (await s.scalars(select(Invoice).where(Invoice.number.is_not(None)))).all()
         assert [r.number for r in rows] == ["GH-2301-000009"]
         assert len((await s.scalars(select(InvoiceLine))).all()) == 2
+
+
+async def test_removing_a_city_erases_its_issued_invoices_too(rt):
+    from guahao.core.demo.seed import drop_city
+
+    gone = await make_city(rt, f"gone-{datetime.now().strftime('%H%M%S%f')}")
+    await _revenue_city(rt, gone)
+    invoice_id = await _draft(rt, gone)
+    async with city_session(rt, gone) as s:
+        await finalize_invoice(s, invoice_id, VENDOR)
+        await void_invoice(s, invoice_id, VENDOR, reason="城市撤销")
+    assert await drop_city(rt, gone.slug)
+    with pytest.raises(NotFound):
+        await city_of_invoice(rt, invoice_id)
+    kept = await make_city(rt, gone.slug + "-k")  # the guards are back: an issued invoice still cannot go
+    await _revenue_city(rt, kept)
+    kept_id = await _draft(rt, kept)
+    async with city_session(rt, kept) as s:
+        await finalize_invoice(s, kept_id, VENDOR)
+    with pytest.raises(DBAPIError):
+        async with city_session(rt, kept) as s:
+            await s.execute(text(f"DELETE FROM licensing_invoice_lines WHERE invoice_id = {kept_id}"))
+    with pytest.raises(DBAPIError):
+        async with city_session(rt, kept) as s:
+            await s.execute(text(f"DELETE FROM licensing_invoices WHERE id = {kept_id}"))
