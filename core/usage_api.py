@@ -5,9 +5,10 @@ Every request to ``/api/v1/{city}/…`` (not the platform-wide ``/api/v1/docs`` 
 ``X-Guahao-Client`` header names (trimmed; ``unknown`` without one). Counting writes nothing to
 the database on the request path:
 
-- with Redis, one pipelined ``HINCRBY`` (and ``SADD`` into the index of open buckets) per call,
-  after the response went out, into a hash per city and UTC minute
-  (``guahao[:ns]:api_calls:<city id>:<YYYYMMDDHHMM>``, field = client);
+- with Redis, ``HINCRBY`` (and ``SADD`` into the index of open buckets) into a hash per city and
+  UTC minute (``guahao[:ns]:api_calls:<city id>:<YYYYMMDDHHMM>``, field = client), sent after
+  the response went out by a task of the process that pipelines every call counted meanwhile
+  (:class:`RedisCalls`);
 - without Redis, a counter in the process's memory (per runtime).
 
 :func:`flush_api_calls` (every minute: a cron job of the worker, or the embedded runner) reports
@@ -25,6 +26,8 @@ open ones too, when it stops.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -139,25 +142,70 @@ def redis_index(settings) -> str:
     return _prefix(settings)
 
 
-_last_warning = 0.0
+class RedisCalls:
+    """Counts on their way to Redis: a call adds to a tally in memory, and one task per process
+    sends the tallies with one pipelined ``HINCRBY`` per city, minute and client (and ``SADD``
+    of the bucket into the index), so a thousand calls in the same moment make one round trip,
+    not a thousand. While Redis cannot be reached the tallies wait and are sent when it can.
+    """
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, rt) -> None:
+        self.rt = weakref.ref(rt)
+        self.tally: dict[tuple[int, str, str], int] = defaultdict(int)
+        self.task: asyncio.Task | None = None
+        self._warned = 0.0
+
+    def add(self, city_id: int, bucket: str, client: str) -> None:
+        self.tally[(city_id, bucket, client)] += 1
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._send(), name="guahao-api-calls")
+
+    async def _send(self) -> None:
+        while self.tally:
+            rt = self.rt()
+            if rt is None or rt.redis is None:
+                return
+            batch, self.tally = self.tally, defaultdict(int)
+            try:
+                pipe = rt.redis.pipeline(transaction=False)
+                for (city_id, bucket, client), n in batch.items():
+                    pipe.hincrby(redis_key(rt.settings, city_id, bucket), client, n)
+                    pipe.sadd(redis_index(rt.settings), f"{city_id}:{bucket}")
+                await pipe.execute()
+            except Exception as exc:  # kept and sent later: an answered call is never an error
+                for key, n in batch.items():
+                    self.tally[key] += n
+                if time.monotonic() - self._warned > 60:
+                    self._warned = time.monotonic()
+                    log.warning("API calls not yet counted in Redis (%s: %s); retrying", type(exc).__name__, exc)
+                await asyncio.sleep(self.RETRY_SECONDS)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the tallies made so far are in Redis."""
+        if self.task is not None and not self.task.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.task), timeout)
 
 
-async def count_call(rt, city_id: int, client: str, *, at: datetime | None = None) -> None:
-    """Count one call of ``client`` in the city now (Redis when the runtime has it)."""
+_redis_calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def redis_calls(rt) -> RedisCalls:
+    sender = _redis_calls.get(rt)
+    if sender is None:
+        sender = _redis_calls[rt] = RedisCalls(rt)
+    return sender
+
+
+def count_call(rt, city_id: int, client: str, *, at: datetime | None = None) -> None:
+    """Count one call of ``client`` in the city now (on its way to Redis when the runtime has it)."""
     bucket = bucket_of(at or utcnow())
     if rt.redis is None:
         memory_calls(rt).add(city_id, bucket, client)
-        return
-    try:
-        pipe = rt.redis.pipeline(transaction=False)
-        pipe.hincrby(redis_key(rt.settings, city_id, bucket), client, 1)
-        pipe.sadd(redis_index(rt.settings), f"{city_id}:{bucket}")
-        await pipe.execute()
-    except Exception as exc:  # the call was answered; a lost count must not turn it into an error
-        global _last_warning
-        if time.monotonic() - _last_warning > 60:
-            _last_warning = time.monotonic()
-            log.warning("API call not counted (Redis: %s: %s)", type(exc).__name__, exc)
+    else:
+        redis_calls(rt).add(city_id, bucket, client)
 
 
 class ApiCallsMiddleware:
@@ -189,7 +237,7 @@ class ApiCallsMiddleware:
         await self.app(scope, receive, send_status)
         if 0 < status < 500:
             client = next((v for k, v in scope.get("headers", ()) if k == CLIENT_HEADER), None)
-            await count_call(self.rt, city.id, client_name(client))
+            count_call(self.rt, city.id, client_name(client))
 
 
 # --- flushing ---------------------------------------------------------------------------------
@@ -268,6 +316,9 @@ async def flush_api_calls(rt, *, now: datetime | None = None, everything: bool =
     """
     now = now or utcnow()
     reported = 0
+    sender = _redis_calls.get(rt)
+    if sender is not None:
+        await sender.settle()
     memory = _memory.get(rt)
     if memory is not None and memory.counts:
         found = memory.due(now, everything=everything)

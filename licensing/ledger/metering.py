@@ -39,9 +39,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from guahao.core.models import BookingEvent, ClinicSession, RegistrationType
-from guahao.plugin_api import city_session, utcnow
+from guahao.plugin_api import utcnow
 
-from .append import Usage, append
+from . import batch
+from .append import Usage
 from .meters import METERS, sms_segments
 
 BILLED_KINDS = frozenset({"confirmed", "cancelled", "paid", "paid_late", "refunded", "refund_succeeded", "refund_failed"})
@@ -149,14 +150,23 @@ async def refund_histories(s, booking_ids: Iterable[str]) -> dict[str, list[Refu
     return out
 
 
-async def booking_events_usage(s, city, events: list[dict]) -> list[Usage]:
-    """The facts of several booking events of one city, with one lookup per kind of context."""
+async def booking_events_usage(s, city, events: list[dict], *, strict: bool = True) -> list[Usage]:
+    """The facts of several booking events of one city, with one lookup per kind of context.
+
+    ``strict=False`` leaves out an event whose payload cannot be read instead of raising (a
+    batch of other events' facts: that event's own handler reports the error).
+    """
     billed = [e for e in events if e.get("kind") in BILLED_KINDS]
-    types = await registration_types(s, (e.get("session_id") for e in billed if e.get("kind") in ("confirmed", "cancelled")))
+    sessions = {e.get("session_id") for e in billed if e.get("kind") in ("confirmed", "cancelled")}
+    types = await registration_types(s, (i for i in sessions if isinstance(i, int)))
     refunds = await refund_histories(s, (str(e.get("booking_id")) for e in billed if e.get("kind") in REFUND_KINDS))
     out: list[Usage] = []
     for e in billed:
-        out += booking_usage(city, e, types.get(e.get("session_id") or -1, ""), refunds.get(str(e.get("booking_id")), ()))
+        try:
+            out += booking_usage(city, e, types.get(e.get("session_id") or -1, ""), refunds.get(str(e.get("booking_id")), ()))
+        except (KeyError, TypeError, ValueError):
+            if strict:
+                raise
     return out
 
 
@@ -189,27 +199,36 @@ async def meter_booking_event(city, event: dict, rt) -> int:
     """Count what a booking event bills (``guahao_booking_event``)."""
     if event.get("kind") not in BILLED_KINDS:
         return 0
-    async with city_session(rt, city) as s:
-        return await append(s, await booking_events_usage(s, city, [event]))
+    ids = None if event.get("kind") in REFUND_KINDS else [u.source_id for u in booking_usage(city, event, "")]
+    if ids == []:
+        return 0
+
+    async def own(s):
+        return await booking_events_usage(s, city, [event])
+
+    return await batch.meter(rt, city, ids, own)
 
 
 async def meter_notification(city, notification: dict, rt) -> int:
     """Count a delivered message (``guahao_notification_sent``); an SMS in 70-character segments."""
-    async with city_session(rt, city) as s:
-        return await append(s, [notification_usage(notification)])
+    return await _meter(rt, city, [notification_usage(notification)])
 
 
 async def meter_member_event(city, event: dict, rt) -> int:
     """Count a registration (``guahao_member_event`` of kind ``registered``)."""
-    items = member_usage(event)
-    if not items:
-        return 0
-    async with city_session(rt, city) as s:
-        return await append(s, items)
+    return await _meter(rt, city, member_usage(event))
 
 
 async def meter_reported(city, usage: dict, rt) -> int:
     """Count what was reported (``guahao_usage_reported``); unknown meters are refused."""
-    item = reported_usage(usage)
-    async with city_session(rt, city) as s:
-        return await append(s, [item])
+    return await _meter(rt, city, [reported_usage(usage)])
+
+
+async def _meter(rt, city, items: list[Usage]) -> int:
+    if not items:
+        return 0
+
+    async def own(s):
+        return list(items)
+
+    return await batch.meter(rt, city, [i.source_id for i in items], own)

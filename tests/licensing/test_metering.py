@@ -9,7 +9,7 @@ import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from guahao.core.booking import events
 from guahao.core.hookspecs import hookimpl
@@ -18,8 +18,9 @@ from guahao.core.models import Booking, Notification, OutboxMessage
 from guahao.core.payments.checkout import payment_received
 from guahao.core.plugins.interfaces import PaymentIntent, PaymentProvider, PaymentResult, RefundResult
 from guahao.core.plugins.manager import call_robust
+from guahao.core.runtime import Runtime
 from guahao.core.usage import report_usage
-from guahao.licensing.ledger import metering
+from guahao.licensing.ledger import batch, metering
 from guahao.licensing.ledger.meters import sms_segments
 from guahao.licensing.ledger.models import UsageEvent
 from guahao.licensing.ledger.verify import verify
@@ -267,7 +268,8 @@ async def test_an_unknown_meter_is_refused_and_retried_not_counted(rt, city):
 
 
 async def test_duplicates_delivered_concurrently_count_once(rt, pg_only, client):
-    """The same events reach the hooks several times at once, and the same outbox messages run in
+    """The same events reach the hooks several times at once, in three runtimes (as three worker
+    processes, each with its own memory of counted ids), and the same outbox messages run in
     parallel runners, on a city whose chain does not exist yet (its first append races too)."""
     city = await make_city(rt, f"dup-{random.randrange(10**8)}")
     cat = await make_catalogue(rt, city, capacity=3)
@@ -282,10 +284,17 @@ async def test_duplicates_delivered_concurrently_count_once(rt, pg_only, client)
     messages = await metered_messages(rt, city)
     booking_events = [m.payload for m in messages if m.topic == "booking.event"]
     member_events = [m.payload for m in messages if m.topic == "member.event"]
-    calls = [metering.meter_booking_event(city, e, rt) for e in booking_events * 5]
-    calls += [metering.meter_member_event(city, e, rt) for e in member_events * 5]
-    random.Random(11).shuffle(calls)
-    added = await asyncio.gather(*calls)
+    others = [Runtime(rt.settings) for _ in range(2)]
+    for other in others:
+        await other.start()
+    try:
+        calls = [metering.meter_booking_event(city, e, runtime) for e in booking_events * 2 for runtime in (rt, *others)]
+        calls += [metering.meter_member_event(city, e, runtime) for e in member_events * 2 for runtime in (rt, *others)]
+        random.Random(11).shuffle(calls)
+        added = await asyncio.gather(*calls)
+    finally:
+        for other in others:
+            await other.stop()
     rows = await ledger(rt, city)
     assert sum(added) == len(rows)
     assert totals(rows) == {"booking.confirmed": (4, 4), "hospital.active": (1, 1), "booking.cancelled": (1, 1),
@@ -293,6 +302,7 @@ async def test_duplicates_delivered_concurrently_count_once(rt, pg_only, client)
 
     # The outbox messages themselves, each run by three runners at the same time, twice over.
     for _ in range(2):
+        batch.forget(rt)
         with use_city(city):
             async with rt.db.transaction() as s:
                 await s.execute(update(OutboxMessage).where(OutboxMessage.topic.in_(METERED_TOPICS))
@@ -305,3 +315,37 @@ async def test_duplicates_delivered_concurrently_count_once(rt, pg_only, client)
     async with city_session(rt, city) as s:
         v = await verify(s)
     assert v.ok and v.rows == len(rows)
+
+
+async def test_one_event_meters_the_events_waiting_in_the_outbox_in_one_batch(rt, city, catalogue, client):
+    members = [await signup(client, rt, city) for _ in range(3)]
+    refs = []
+    for m, cs in zip(members, catalogue.sessions, strict=False):
+        r = await client.post(url(city, "/bookings"), json={"period_id": catalogue.periods[cs.id][0].id, "channel": "web"},
+                              headers=m.headers)
+        refs.append(r.json()["id"])
+    confirmed = next(m.payload for m in await metered_messages(rt, city)
+                     if m.topic == "booking.event" and m.payload["kind"] == "confirmed")
+    batch.forget(rt)
+    assert await metering.meter_booking_event(city, confirmed, rt) == 3 + 3 + 1  # registrations, bookings, the hospital
+    assert {r.source_id for r in await ledger(rt, city) if r.meter == "booking.confirmed"} == {
+        f"booking.confirmed:{b}" for b in refs
+    }
+    # The other events' own calls find their facts counted without touching the database.
+    waiting = await metered_messages(rt, city)
+    statements = []
+    engine = rt.db.engine.sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for msg in waiting:
+            if msg.topic == "booking.event":
+                assert await metering.meter_booking_event(city, msg.payload, rt) == 0
+            elif msg.topic == "member.event":
+                assert await metering.meter_member_event(city, msg.payload, rt) == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert statements == []
+    await drain_in_process(rt, city_id=city.id)
+    async with city_session(rt, city) as s:
+        assert (await verify(s)).ok
