@@ -142,6 +142,8 @@ def cmd_seed_demo(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from guahao.core.demo.data import KIOSK_TERMINAL
+
     settings = serving_settings()
     print(f"database: {_where(settings)}")
     _migrate(settings)
@@ -154,6 +156,7 @@ def cmd_demo(args) -> int:
         f"     {base}/c/{report.city.slug}/  — the demo city's hospitals\n"
         f"     {base}/api/v1/docs  — the public API\n"
         f"     {base}/c/{report.city.slug}/messages  — messages the platform sent (demo message log)\n"
+        f"     {base}/c/{report.city.slug}/kiosk/?terminal={KIOSK_TERMINAL}  — the kiosk (makes this browser the demo terminal)\n"
         f"     {base}/console/  — the operator console (staff and vendor)"
     )
     _print_logins()

@@ -201,6 +201,7 @@ def test_demo_without_serving_migrates_seeds_and_prints_logins(tmp_path, monkeyp
     assert main(["demo", "--no-serve", "--port", "8123", "--days", "2"]) == 0
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8123/" in out and "示例市 (demo) seeded" in out
+    assert "http://127.0.0.1:8123/c/demo/kiosk/?terminal=demo-k1" in out  # the kiosk needs its terminal
     for login in demo_logins():
         assert login["phone"] in out and login["password"] in out
     assert main(["seed-demo", "--days", "2"]) == 0
