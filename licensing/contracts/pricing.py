@@ -141,8 +141,9 @@ def _revenue_share(span: Span, terms: RevenueShareTerms, usage: Usage, offset: i
     elif terms.tiers:
         steps = tier_split(terms, offset, count) or [(offset + 1, offset, 0, terms.tiers[0].per_booking_fen)]
         for first, last, n, price in steps:
-            lines.append(_line(span, "revenue_share.tier", f"阶梯计费 本月第 {first}–{last} 次 {yuan(price)} 元/次",
-                               f"Per booking, bookings {first}–{last} of the month, {yuan(price)} yuan",
+            which, which_en = (f"本月第 {first}–{last} 次", f"bookings {first}–{last} of the month") if n else ("无预约", "none")
+            lines.append(_line(span, "revenue_share.tier", f"阶梯计费 {which} {yuan(price)} 元/次",
+                               f"Per booking, {which_en}, {yuan(price)} yuan",
                                n * price, quantity=n, unit="次", rate=str(price), meter="booking.confirmed", **refs))
     return lines
 

@@ -145,4 +145,4 @@ def parse_terms(model: str, data: dict) -> Terms:
 
 def terms_json(terms: Terms) -> dict:
     """The terms as stored (JSON: decimals as strings, unset fields left out)."""
-    return terms.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    return {k: v for k, v in terms.model_dump(mode="json", exclude_none=True).items() if v != []}

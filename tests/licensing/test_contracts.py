@@ -162,3 +162,11 @@ def test_unknown_city_and_bad_period(env, capsys):
     assert "no city 'no-such-city'" in capsys.readouterr().err
     assert main(["contract", "profit", env, "--period", "2026/11", "--profit-fen", "1"]) == 1
     assert "2026-11" in capsys.readouterr().err
+
+
+async def test_the_demo_contract_is_seeded_once(rt, city):
+    from guahao.licensing.contracts.demo import seed_demo_contract
+
+    first = await seed_demo_contract(rt, city, actor=VENDOR, since=date(2026, 1, 1))
+    assert first.version == 1 and first.model == "revenue_share" and first.terms["percent"] == "8"
+    assert await seed_demo_contract(rt, city, actor=VENDOR, since=date(2026, 1, 1)) is None
