@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from guahao.core.observability import ServerTiming, init_sentry
     from guahao.core.plugins.routes import plugin_routes
     from guahao.core.usage_api import ApiCallsMiddleware
+    from guahao.core.web.headers import SecurityHeaders
     from guahao.core.web.routes import web_routes
 
     settings = settings or _settings_from_env()
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Starlette(
         debug=settings.debug,
         routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
-        middleware=[*proxies, Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver),
+        middleware=[Middleware(SecurityHeaders),  # outermost: every answer carries the security headers
+                    *proxies, Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver),
                     Middleware(ApiCallsMiddleware, rt=rt)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

@@ -45,10 +45,11 @@ REDIS_URL (default: none, jobs run inside the web process). See README.md and de
 def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
     import uvicorn
 
-    # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES).
+    # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES);
+    # responses do not name the server software (core.web.headers sets the security headers).
     uvicorn.run(
         "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers,
-        proxy_headers=False,
+        proxy_headers=False, server_header=False,
     )
 
 

@@ -127,11 +127,13 @@ async def test_book_at_the_kiosk_and_print_the_receipt(kiosk, rt, city, site_cit
     assert receipt.status_code == 200
     text = receipt.text
     for fact in (ref, cat.hospital.name, cat.department.name, cat.doctor.name, "08:00", "身份证", "医保卡",
-                 'id="printed-at"', 'id="print"', "window.print()"):
+                 'id="printed-at"', 'id="print"', f'src="/c/{cat.city.slug}/assets/kiosk.js"'):
         assert fact in text, fact
     assert re.search(r"¥\d+\.\d\d", text)
     assert "@page { size: 80mm auto; margin: 0 }" in text
     assert id_number() not in text
+    script = await kiosk.client.get(f"/c/{cat.city.slug}/assets/kiosk.js")  # the Print button, no inline script
+    assert script.status_code == 200 and "window.print()" in script.text
     css = await kiosk.client.get(f"/c/{cat.city.slug}/assets/kiosk.css")
     assert css.status_code == 200 and "size: 80mm auto" in css.text and "min-height: 64px" in css.text
 
