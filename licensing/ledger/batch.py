@@ -8,15 +8,18 @@ A hook call (a booking, member or notification event, a reported usage) is meter
    database work at all;
 2. otherwise, under a per-city lock of the process, a ``city_session`` reads the city's other
    metered outbox messages still ``pending`` or ``queued`` (oldest first, at most
-   :data:`PEEK_LIMIT`), works out their facts together with this event's, and appends them all
-   (``append``: the chain head's lock, ids already in the ledger left out); after the commit
-   their source ids join the process's memory of counted ids.
+   :data:`PEEK_LIMIT`, after the last one this process read), works out their facts together
+   with this event's, and appends them all (``append``: the chain head's lock, ids already in
+   the ledger left out); after the commit their source ids join the process's memory of
+   counted ids.
 
 An outbox message is written in the transaction of the change it announces, so a pending
 message is a fact that happened: counting it before its own handler runs is counting it once.
 Its handler still runs and still calls the hook — which then finds its ids counted. Nothing here
-replaces the ledger's guarantees: the memory only ever holds ids of committed rows, and a miss
-falls back to the same append, whose source-id filter and unique constraint decide.
+replaces the ledger's guarantees: the memory only ever holds ids of committed rows, a message
+the batches passed over (one committed late, below the last id read) is counted by its own
+call, and every miss falls back to the same append, whose source-id filter and unique
+constraint decide.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class _City:
     def __init__(self) -> None:
         self.counted: dict[str, None] = {}
         self.lock = asyncio.Lock()
+        self.read_up_to = 0  # the last outbox id a committed batch read
 
     def knows(self, ids: Iterable[str]) -> bool:
         return all(i in self.counted for i in ids)
@@ -76,24 +80,28 @@ def forget(rt) -> None:
     _state.pop(rt, None)
 
 
-async def _waiting(s, city) -> list[Usage]:
-    """The facts of the city's metered messages that wait in the outbox (malformed ones are
-    left to their own handler, which reports the error)."""
+async def _waiting(s, city, after: int) -> tuple[list[Usage], int]:
+    """The facts of the city's metered messages that wait in the outbox with an id above
+    ``after``, and the last id read (malformed messages are left to their own handler, which
+    reports the error)."""
     from guahao.core.notifications import notification_event
 
     from .metering import booking_events_usage, member_usage, reported_usage
 
     rows = (
         await s.execute(
-            select(OutboxMessage.topic, OutboxMessage.payload)
-            .where(OutboxMessage.topic.in_(TOPICS), OutboxMessage.status.in_(("pending", "queued")))
+            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
+            .where(OutboxMessage.topic.in_(TOPICS), OutboxMessage.status.in_(("pending", "queued")),
+                   OutboxMessage.id > after)
             .order_by(OutboxMessage.id)
             .limit(PEEK_LIMIT)
         )
     ).all()
     bookings, out = [], []
     sent: dict[int, str] = {}
-    for topic, payload in rows:
+    last = after
+    for outbox_id, topic, payload in rows:
+        last = max(last, outbox_id)
         payload = dict(payload or {})
         try:
             if topic == "booking.event":
@@ -113,7 +121,7 @@ async def _waiting(s, city) -> list[Usage]:
         out += [notification_usage(notification_event(n, sent[n.id])) for n in notes]
     if bookings:
         out += await booking_events_usage(s, city, bookings, strict=False)
-    return out
+    return out, last
 
 
 async def meter(rt, city, ids: list[str] | None, own) -> int:
@@ -132,7 +140,9 @@ async def meter(rt, city, ids: list[str] | None, own) -> int:
             return 0
         async with city_session(rt, city) as s:
             items = await own(s)
-            items += await _waiting(s, city)
+            waiting, last = await _waiting(s, city, known.read_up_to)
+            items += waiting
             added = await append(s, items)
         known.remember(i.source_id for i in items)
+        known.read_up_to = last
     return added
