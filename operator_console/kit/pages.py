@@ -10,7 +10,9 @@ A handler is wrapped with :func:`console_page` and receives a :class:`Console` c
         return c.render("staff/list.html", rows=rows)
 
 The wrapper loads the session and its principal (logging out an account deactivated or locked
-since), sends anonymous visitors to the log-in page, answers another city's URL with 404,
+since), sends anonymous visitors to the log-in page, answers another city's URL with 404 (and
+another city's host name on a page without a city in its path: such pages run in the staff
+member's own city, never the Host header's),
 CSRF-checks every POST, checks the capability (403) and turns a ``DomainError`` into a page
 in the person's language with the error's 4xx status, never a 500.
 """
@@ -36,7 +38,7 @@ from guahao.core.models.staff import ROLE_LABELS, StaffAccount, VendorAccount
 from guahao.core.staff.auth import usable
 from guahao.core.web.i18n import LANGUAGE_NAMES, CatalogTranslator, pick
 from guahao.licensing.licences.banner import staff_banner
-from guahao.tenants.context import CityContext, current_city, use_city
+from guahao.tenants.context import CityContext, current_city, reset_city, set_city, use_city
 
 from . import access
 from . import session as sessions
@@ -263,6 +265,7 @@ def console_page(capability: str | None = None, *, anonymous: bool = False, vend
         async def endpoint(request: Request) -> Response:
             c = Console(request, sessions.load(request, request.app.state.rt.settings.secret_keys))
             slug = request.path_params.get("city")
+            host_city = current_city() if slug is None else None  # what the Host header named, if anything
             if slug is not None:
                 city = current_city()
                 if city is None or city.slug != slug:
@@ -271,6 +274,10 @@ def console_page(capability: str | None = None, *, anonymous: bool = False, vend
             c.principal = await load_principal(c)
             if slug is not None and c.principal is not None and not access.may_enter_city(c.principal, c.city.id):
                 c.principal = None  # another city's staff: as if the page did not exist
+                return c.error(NotFound("city", code="city_not_found"))
+            if (host_city is not None and c.principal is not None and not c.principal.is_vendor
+                    and host_city.id != c.principal.city_id):
+                c.principal = None  # another city's host name: as if the page did not exist
                 return c.error(NotFound("city", code="city_not_found"))
             if request.method == "POST":
                 form = await request.form()
@@ -288,9 +295,14 @@ def console_page(capability: str | None = None, *, anonymous: bool = False, vend
                     if capability:
                         c.require(capability)
                     c.licence_banner = await staff_banner(c.rt, c.city)
-                if c.city is not None and current_city() is None:
-                    with use_city(c.city):
+                if slug is None:
+                    # Without a city in the path the page runs in the account's own city (the
+                    # vendor's and anonymous pages in none), never in the one the Host named.
+                    token = set_city(c.city)
+                    try:
                         return await handler(c)
+                    finally:
+                        reset_city(token)
                 return await handler(c)
             except DomainError as exc:
                 return c.error(exc)
