@@ -123,6 +123,20 @@ def test_rental_monthly_partial_first_month_with_overage():
     assert p.lines[3].span_start == start and p.lines[3].span_end == APR
 
 
+def test_a_monthly_rental_amended_mid_month_is_split_by_days():
+    v1 = v(1, "rental", date(2026, 1, 1), licence_fen_per_year=1_200_000, included_bookings_per_month=300,
+           overage_booking_fen=10)
+    v2 = v(2, "rental", date(2026, 11, 16), licence_fen_per_year=2_400_000, included_bookings_per_month=600,
+           overage_booking_fen=5)
+    spans = {NOV: usage(t("booking.confirmed", 170, 1, 170)), date(2026, 11, 16): usage(t("booking.confirmed", 320, 171, 490))}
+    p = price(NOV, DEC, [v1, v2], spans, vat="0")
+    # 1–15 Nov: 1,200,000 / 12 × 15/30 = 50,000; allowance 300 × 15/30 = 150, 170 made: 20 × 10 = 200
+    # 16–30 Nov: 2,400,000 / 12 × 15/30 = 100,000; allowance 600 × 15/30 = 300, 320 made: 20 × 5 = 100
+    assert amounts(p) == [("rental.licence", 50_000), ("rental.overage.bookings", 200), ("rental.licence", 100_000),
+                          ("rental.overage.bookings", 100)]
+    assert [x.contract_version for x in p.lines] == [1, 1, 2, 2] and p.subtotal_fen == 150_300
+
+
 def test_rental_yearly_in_advance_with_a_mid_year_amendment_credited():
     v1 = v(1, "rental", date(2026, 3, 10), licence_fen_per_year=3_650_000, billing="yearly")
     # March 10 to December 31: 297 of 365 days → 3,650,000 × 297/365 = 2,970,000
