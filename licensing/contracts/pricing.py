@@ -310,4 +310,4 @@ def price_period(
     subtotal = sum(x.amount_fen for x in lines)
     vat = vat_of(subtotal, vat_percent)
     return Priced(tuple(lines), subtotal, Decimal(str(vat_percent)), vat, subtotal + vat,
-                  tuple(dict.fromkeys(sp.version.version for sp in spans)))
+                  tuple(sorted({sp.version.version for sp in spans} | {x.contract_version for x in lines})))

@@ -158,6 +158,7 @@ def test_a_yearly_rental_turned_into_a_revenue_share_mid_month_credits_the_rest(
     p = price(NOV, DEC, [v1, v2], spans, vat="0")
     # November 16 to December 31: 46 days → -365,000 × 46/365 = -46,000; 7 × 10 = 70
     assert amounts(p) == [("rental.maintenance_credit", -46_000), ("revenue_share.per_booking", 70)]
+    assert p.versions == (1, 2)  # the credit names the version it credits
 
 
 def test_profit_share_of_the_declared_profit():
