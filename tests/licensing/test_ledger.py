@@ -1,6 +1,7 @@
 """The usage ledger: facts counted once per source id, chained per city, append-only, verified."""
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -85,6 +86,7 @@ async def _tamper(settings, city_id: int, sql: str) -> None:
     "sql, seq, words",
     [
         ("UPDATE usage_events SET quantity = 7 WHERE city_id = :c AND seq = 2", 2, "changed"),
+        ("""UPDATE usage_events SET dimensions = '{"channel": "x"}' WHERE city_id = :c AND seq = 2""", 2, "changed"),
         ("DELETE FROM usage_events WHERE city_id = :c AND seq = 2", 3, "missing"),
         ("DELETE FROM usage_events WHERE city_id = :c AND seq = 3", 3, "removed"),
     ],
@@ -96,6 +98,25 @@ async def test_verify_names_the_first_row_that_does_not_match(rt, city, sql, seq
     async with city_session(rt, city) as s:
         v = await verify(s)
     assert not v.ok and v.bad_seq == seq and words in v.problem
+
+
+def test_the_canonical_content_and_its_hash_are_pinned():
+    """The chain's written format (chain.py) as bytes and hash: a change of spelling would make
+    every stored chain fail to verify."""
+    content = chain.canonical(
+        city_id=3, seq=2, meter="notification.sent", quantity=2, dimensions={"kind": "预约成功", "channel": "sms"},
+        occurred_at=datetime(2026, 11, 3, 2, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
+        source_id='notification.sent:"x"\\9', recorded_at=datetime(2026, 11, 3, 2, 0, 1),
+    )
+    assert content.decode() == (
+        '[3,2,"notification.sent",2,{"channel":"sms","kind":"预约成功"},"2026-11-02T18:00:00.123456Z",'
+        '"notification.sent:\\"x\\"\\\\9","2026-11-03T02:00:01.000000Z"]'
+    )
+    assert chain.link(chain.GENESIS, content) == "ef79d9a686e07b06f8cd15392590fe66af53469f4d4a3ba29611f767e29e0360"
+    as_json = json.dumps([3, 2, "notification.sent", 2, {"channel": "sms", "kind": "预约成功"},
+                          "2026-11-02T18:00:00.123456Z", 'notification.sent:"x"\\9', "2026-11-03T02:00:01.000000Z"],
+                         ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert content == as_json.encode()
 
 
 async def test_period_totals_name_their_first_and_last_rows(rt, city):
