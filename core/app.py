@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from guahao.core.api.errors import exception_handlers
     from guahao.core.api.routes import api_routes
     from guahao.core.jobs import in_process_runner
-    from guahao.core.observability import ServerTiming, init_sentry
+    from guahao.core.observability import ServerTiming, init_sentry, scrub_access_log
     from guahao.core.plugins.routes import plugin_routes
     from guahao.core.usage_api import ApiCallsMiddleware
     from guahao.core.web.headers import SecurityHeaders
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or _settings_from_env()
     rt = runtime or Runtime(settings)
     init_sentry(settings)
+    scrub_access_log()  # no phone or ID number from a query string in the access log
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -70,6 +70,24 @@ def scrub_text(text: str) -> str:
     return _PHONE.sub("[phone]", text)
 
 
+class AccessLogScrubber(logging.Filter):
+    """Masks what :func:`scrub_text` masks (mobile and ID numbers, tokens, ``password=…``) in
+    the values of uvicorn's access lines: a query string that carries personal data (an old
+    link, a typed address) keeps its path and other parameters in the log, not the numbers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub_text(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def scrub_access_log() -> None:
+    """Put :class:`AccessLogScrubber` on uvicorn's access logger, once per process."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogScrubber) for f in logger.filters):
+        logger.addFilter(AccessLogScrubber())
+
+
 def scrub(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` (an event, a breadcrumb or any part of one) with secrets and personal data removed."""
     if depth > MAX_DEPTH:

@@ -1,6 +1,9 @@
 """The call-centre agent's pages (12320, R12.2): find the caller, check their identity, then
 see their bookings and book, cancel or move on their behalf with the call's recording reference.
 
+The caller's mobile or ID number is posted, never sent in a URL (addresses end up in browser
+history and access logs); the search result's address carries a signed member id instead.
+
 The caller's pages are reachable only with a *caller token*: signed, naming the member, the
 city and the agent who passed the identity check, and valid for ``CALLER_SECONDS``. A member
 id typed into a URL or form is never trusted, so an agent cannot open a caller they did not
@@ -29,6 +32,8 @@ from . import picking
 
 PURPOSE = "guahao-console-caller"
 CALLER_SECONDS = 30 * 60
+FOUND_PURPOSE = "guahao-console-caller-search"
+FOUND_SECONDS = 10 * 60
 
 
 def _now() -> int:
@@ -59,18 +64,54 @@ def verified_member(c: Console) -> tuple[int, str]:
     return payload["m"], token
 
 
+def found_token(c: Console, member_id: int) -> str:
+    """A token naming the member this agent's search found, for the result page's address."""
+    payload = {"m": member_id, "c": c.city.id, "a": f"{c.principal.kind}:{c.principal.id}", "x": _now() + FOUND_SECONDS}
+    return sign(c.rt.settings.secret_key, payload, FOUND_PURPOSE)
+
+
+def found_member(c: Console, token: str) -> int | None:
+    """The member id of this agent's fresh search result token, else ``None``."""
+    payload = unsign(c.rt.settings.secret_keys, token, FOUND_PURPOSE) if token else None
+    ok = (
+        payload is not None
+        and payload.get("c") == c.city.id
+        and payload.get("a") == f"{c.principal.kind}:{c.principal.id}"
+        and isinstance(payload.get("x"), int) and payload["x"] >= _now()
+        and isinstance(payload.get("m"), int)
+    )
+    return payload["m"] if ok else None
+
+
 @console_page("agent.assist")
 async def search(c: Console) -> Response:
-    query = c.request.query_params.get("q", "").strip()[:40]
-    match, error = None, None
-    if query:
+    """The caller search. The mobile or ID number is posted (CSRF-checked), never put in a URL,
+    so it stays out of addresses, browser history and access logs; a match answers with a
+    redirect to ``agent?found=<token>`` (a signed member id for this agent, valid for
+    ``FOUND_SECONDS``), so reloading and going back and forth never post the number again.
+    A ``q`` in the address (an old link) is not looked up: it is sent to the empty form."""
+    if c.request.method == "POST":
+        query = c.form.get("q", "").strip()[:40]
         try:
             async with c.transaction() as s:
                 member = await picking.find_member(s, query)
-                match = match_view(member)
         except DomainError as exc:
-            error = c.refusal(exc)
-    return c.render("agent/search.html", q=query, match=match, error=error, failed=False)
+            status = exc.status if 400 <= exc.status < 500 else 400
+            return c.render("agent/search.html", status=status, q=query, match=None, error=c.refusal(exc), failed=False)
+        return c.redirect(f"agent?found={found_token(c, member.id)}")
+    if "q" in c.request.query_params:
+        return c.redirect("agent")
+    token = c.request.query_params.get("found", "")
+    match, error = None, None
+    if token:
+        member_id = found_member(c, token)
+        async with c.transaction() as s:
+            member = await s.get(Member, member_id) if member_id else None
+        if member is None:
+            error = c._("This search result has expired or is not yours. Please search again.")
+        else:
+            match = match_view(member)
+    return c.render("agent/search.html", q="", match=match, found=token if match else "", error=error, failed=False)
 
 
 @console_page("agent.assist")
@@ -84,7 +125,7 @@ async def verify(c: Console) -> Response:
         c.rt, member.id, name=c.form.get("name", ""), id_last4=c.form.get("id_last4", ""), actor=c.actor()
     )
     if not passed:
-        return c.render("agent/search.html", status=403, q=c.form.get("q", ""), match=match_view(member),
+        return c.render("agent/search.html", status=403, q="", match=match_view(member), found=c.form.get("found", ""),
                         error=c._("The name or the last 4 characters of the ID number do not match."), failed=True)
     return c.redirect(f"agent/caller?t={caller_token(c, member.id)}")
 
@@ -171,7 +212,7 @@ async def cancel(c: Console) -> Response:
 
 def routes() -> list:
     return [
-        Route("/c/{city}/agent", search, methods=["GET"]),
+        Route("/c/{city}/agent", search, methods=["GET", "POST"]),
         Route("/c/{city}/agent/verify", verify, methods=["POST"]),
         Route("/c/{city}/agent/caller", caller, methods=["GET"]),
         Route("/c/{city}/agent/book", book, methods=["GET", "POST"]),

@@ -41,6 +41,7 @@ async def test_agent_books_for_a_verified_caller(agent_page, base_url):
     await page.fill("#f-q", member.phone)
     await page.click("#find")
     await page.wait_for_selector("#verify-form")
+    assert member.phone not in page.url and "found=" in page.url  # posted, never in the address
     assert member.name not in await page.inner_text("#match")  # shown masked until checked
     assert await _fits(page)
     await page.fill("#f-name", member.name)

@@ -45,6 +45,41 @@ async def _verified(browser, city, member_id, name, number) -> str:
     return parse_qs(urlsplit(location).query)["t"][0]
 
 
+async def _search(browser, base: str, query: str):
+    """Search by POST, follow the redirect to the result: neither URL holds the number."""
+    r = await browser.post(f"{base}/agent", {"q": query})
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    assert query not in location and urlsplit(location).path == f"{base}/agent"
+    return await browser.get(location)
+
+
+async def test_the_search_never_puts_a_phone_or_id_number_in_a_url(rt, city, browser, new_browser):
+    member_id, number, phone = await register_member(rt, city, name="周八")
+    agent = await add_staff(rt, city, "agent")
+    await browser.login(agent)
+    base = f"/console/c/{city.slug}"
+
+    form = await browser.get(f"{base}/agent")
+    assert 'id="caller-search"' in form.text and 'method="post"' in form.text.split('id="caller-search"')[0][-80:]
+    ignored = await browser.get(f"{base}/agent", params={"q": phone})  # an old link: nothing is looked up
+    assert ignored.status_code == 303 and ignored.headers["location"] == f"{base}/agent"
+    for query in (phone, number):
+        found = await _search(browser, base, query)
+        assert 'id="verify-form"' in found.text and query not in found.text
+        assert f'name="member_id" value="{member_id}"' in found.text
+        assert 'name="q"' not in found.text.split('id="verify-form"')[1]  # not carried on in the verify form
+    refused = await browser.post(f"{base}/agent", {"q": phone}, csrf="wrong")
+    assert refused.status_code == 403 and 'id="verify-form"' not in refused.text
+
+    # The result page's address is this agent's only, and only for a while.
+    result = (await browser.post(f"{base}/agent", {"q": phone})).headers["location"]
+    other = new_browser()
+    await other.login(await add_staff(rt, city, "agent"))
+    stolen = await other.get(result)
+    assert 'id="verify-form"' not in stolen.text and 'id="lookup-error"' in stolen.text
+
+
 async def test_find_verify_book_move_and_cancel_for_a_caller(rt, city, catalogue, browser):
     member_id, number, phone = await register_member(rt, city, name="李秀兰")
     agent = await add_staff(rt, city, "agent")
@@ -53,10 +88,11 @@ async def test_find_verify_book_move_and_cancel_for_a_caller(rt, city, catalogue
 
     home = await browser.get(f"{base}/")
     assert 'id="nav-agent"' in home.text
-    found = await browser.get(f"{base}/agent", params={"q": phone})
+    found = await _search(browser, base, phone)
     assert found.status_code == 200 and 'id="verify-form"' in found.text
     assert "李**" in found.text and "李秀兰" not in found.text and number not in found.text
-    nobody = await browser.get(f"{base}/agent", params={"q": "13900000000"})
+    nobody = await browser.post(f"{base}/agent", {"q": "13900000000"})
+    assert nobody.status_code == 404
     assert 'id="lookup-error"' in nobody.text and 'id="verify-form"' not in nobody.text
 
     wrong = await browser.post(f"{base}/agent/verify", {"member_id": str(member_id), "name": "李秀兰", "id_last4": "0000"})
@@ -153,8 +189,8 @@ async def test_another_citys_member_is_not_found_and_csrf_is_checked(rt, city, b
     await browser.login(agent)
     base = f"/console/c/{city.slug}"
 
-    found = await browser.get(f"{base}/agent", params={"q": phone})
-    assert 'id="verify-form"' not in found.text
+    found = await browser.post(f"{base}/agent", {"q": phone})
+    assert found.status_code == 404 and 'id="verify-form"' not in found.text
     r = await browser.post(f"{base}/agent/verify", {"member_id": str(stranger), "name": "赵六", "id_last4": number[-4:]})
     assert r.status_code == 404
     assert await _audit(rt, city, "agent.identity_check") == []
