@@ -279,3 +279,66 @@ TITLE_NAMES = {"chief": "主任医师", "associate_chief": "副主任医师", "a
 # Half-days a week a doctor of each title sees outpatients, and the registration type.
 WEEKLY_SESSIONS = {"chief": 2, "associate_chief": 3, "attending": 4, "resident": 5}
 TITLE_TYPE = {"chief": "expert", "associate_chief": "expert", "attending": "specialist", "resident": "general"}
+
+# --- History (core.demo.history): what patients and hospitals wrote over the past months ---
+
+# Region codes of the ID numbers of generated members: mostly the city's own districts, some
+# from elsewhere (people who moved to the city).
+LOCAL_REGIONS = ("110101", "110102", "110105", "110106", "110108", "110111")
+OTHER_REGIONS = ("130102", "370102", "410105", "320102", "510104", "420102", "230102", "340102")
+PHONE_PREFIXES = ("135", "136", "137", "139", "150", "151", "152", "158", "159", "177", "186", "187", "188", "199")
+
+# Reasons patients give when they cancel through an app or WeChat (the web site records the code
+# ``member``, the call centre ``phone_cancel``).
+CANCEL_REASONS = (
+    "临时有事，无法前往", "病情好转，暂不需要就诊", "已在其他医院就诊", "时间冲突，改天再约", "挂错科室",
+    "行程变更", "家人代为就诊，重新预约", "工作安排调整",
+)
+# Why a hospital suspended (停诊) a session; the console records them as the scheduler typed them.
+SUSPENSION_REASONS = ("医生外出会诊", "医生参加学术会议", "医生临时公务安排", "医生身体不适", "科室临时调整出诊安排")
+
+SURVEY_COMMENTS = {
+    "good": ("医生很耐心，讲解得很清楚。", "预约很方便，按时段到院基本不用等。", "护士指引清楚，流程顺畅。",
+             "医生专业，态度好。", "网上预约省了很多排队时间。"),
+    "fair": ("候诊时间有点长。", "医生比较忙，问诊时间短。", "取号的自助机有点少。", "院区停车不太方便。"),
+    "poor": ("预约了时段还是等了一个多小时。", "医生态度比较生硬。", "现场指引不清楚，找诊室花了很久。"),
+}
+
+# category → (complaint texts, reply texts); ``{h}`` is the hospital's short name.
+COMPLAINTS = {
+    "waiting": (
+        ("预约的是上午9点的号，到院取号后等了一个半小时才就诊。", "按预约时段到达，候诊区人很多，叫号很慢。",
+         "复诊患者和初诊患者排在一起，等候时间过长。"),
+        ("您好，经核实当日该科室门诊量较大，医生诊治时间延长导致候诊时间较长。{h}已调整叫号规则并增加分诊护士，给您带来不便深表歉意。",
+         "感谢您的反馈。{h}已要求门诊部按预约时段分段候诊，并在候诊区显示预计等候时间。"),
+    ),
+    "service": (
+        ("挂号窗口工作人员态度不好，询问问题不耐烦。", "分诊台护士说话很冲，没有解释清楚流程。",
+         "电话咨询时一直无人接听。"),
+        ("您好，{h}已对相关工作人员进行批评教育并加强服务培训，感谢您的监督。",
+         "经核实情况属实，{h}已约谈当事人并纳入科室考核，欢迎您继续监督。"),
+    ),
+    "medical": (
+        ("医生问诊时间很短，没有仔细检查就开了药。", "复诊时医生没有看之前的检查结果。"),
+        ("您好，{h}医务部已调阅病历并与接诊医生沟通，如您仍有疑问，可携带病历到医务部当面沟通。",
+         "感谢反馈，{h}已组织科室复核诊疗过程，并安排专家为您复诊。"),
+    ),
+    "fees": (
+        ("挂号费和预约时显示的金额不一致。", "退号后挂号费迟迟没有退回。"),
+        ("您好，经核实是收费窗口误操作，差额已原路退回，请注意查收。", "{h}财务科已核实并处理退费，预计3个工作日内到账。"),
+    ),
+    "environment": (
+        ("候诊区座位太少，很多人站着等。", "卫生间卫生状况较差。", "院区停车位太少，排队进停车场等了半小时。"),
+        ("感谢您的建议，{h}已增加候诊区座椅并加强保洁巡查频次。", "{h}已协调周边停车资源，并在官网公布停车指引。"),
+    ),
+    "booking": (
+        ("早上7点半放号，一分钟就约满了，根本约不上专家号。", "预约成功后没有收到短信通知。",
+         "同一个医生的号在不同渠道显示的余号不一样。"),
+        ("您好，专家号源有限，平台按放号时间先到先得；{h}已增加该专家的出诊单元，建议您也可关注候补功能。",
+         "经核实短信已发送，可能被手机拦截，请在“我的预约”中查看预约详情。"),
+    ),
+    "other": (
+        ("希望能增加夜间门诊。", "医院的指示牌不清楚，找不到检验科。"),
+        ("感谢您的建议，{h}将综合评估后予以考虑。", "{h}已更新院内导视标识，感谢您的反馈。"),
+    ),
+}

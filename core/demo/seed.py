@@ -38,12 +38,14 @@ from guahao.tenants.service import configure_plugin, create_city, get_city
 
 from . import data
 from .content import seed_content
+from .history import HISTORY_DAYS, HistoryReport, refresh_history_rollups, seed_history
 from .roster import RosterDoctor, insert_schedule
 from .staff import seed_staff, seed_vendor
 
 DEMO_SEED = 20240607
 DAYS = 14
-ANALYZED_TABLES = ("hospitals", "departments", "doctors", "clinic_sessions", "periods", "slot_pools")
+ANALYZED_TABLES = ("hospitals", "departments", "doctors", "clinic_sessions", "periods", "slot_pools", "members",
+                   "bookings", "booking_events", "notifications")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class SeedReport:
     first_day: date | None
     last_day: date | None
     seconds: float
+    history: HistoryReport | None = None  # the past months written with a new city
 
 
 def demo_id_number(member: data.DemoMember) -> str:
@@ -88,6 +91,7 @@ async def seed_demo(
     days: int = DAYS,
     today: date | None = None,
     seed: int = DEMO_SEED,
+    history_days: int | None = None,
 ) -> SeedReport:
     """Create and fill the demo city if it is missing; otherwise top up its schedule.
 
@@ -96,6 +100,9 @@ async def seed_demo(
         slug, name: the city (tests seed under their own slug).
         days: days of sessions from ``today`` (local date of the city), inclusive.
         seed: the random seed; the same seed gives the same catalogue.
+        history_days: days of past activity written when the city is created
+            (:mod:`core.demo.history`); by default ``HISTORY_DAYS`` for the full demo, none
+            when fewer than ``DAYS`` days are asked for (a catalogue-only or quick seed).
     """
     started = time.perf_counter()
     db = rt.db
@@ -108,6 +115,9 @@ async def seed_demo(
             await configure_plugin(db, city, plugin, settings=settings, secrets=data.PLUGIN_SECRETS.get(plugin))
         city = await get_city(db, slug)
     today = today or local_today(city)
+    if history_days is None:
+        history_days = HISTORY_DAYS if days >= DAYS else 0
+    history = None
     wanted = [today + timedelta(days=i) for i in range(days)]
     with use_city(city):
         async with db.transaction() as s:
@@ -120,6 +130,11 @@ async def seed_demo(
             last = await s.scalar(select(func.max(ClinicSession.date)))
             missing = [d for d in wanted if last is None or d > last]
             doctors = await _roster(s)
+            if created and history_days > 0:
+                history = await seed_history(
+                    s, city, doctors, today=today, days=history_days, seed=seed, now=utcnow(),
+                    public_base_url=rt.settings.public_base_url,
+                )
             added = await insert_schedule(s, city, doctors, missing, seed=seed)
             counts = [
                 await s.scalar(select(func.count()).select_from(model))
@@ -131,9 +146,13 @@ async def seed_demo(
     if created:
         await _register_kiosk(db, city)
         await _seed_plugins(rt, city)
-    if added[0]:
+    if added[0] or history is not None:
         await _refresh_statistics(rt.settings)
-    return SeedReport(city, created, *counts, *added, first_day, last_day, time.perf_counter() - started)
+    if history is not None:
+        await refresh_history_rollups(rt, city)
+    return SeedReport(
+        city, created, *counts, *added, first_day, last_day, time.perf_counter() - started, history=history
+    )
 
 
 async def _register_kiosk(db, city: CityContext) -> None:

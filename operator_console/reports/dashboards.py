@@ -37,10 +37,10 @@ from ..kit.files import content_disposition
 from ..kit.pages import Console, console_page
 from .charts import report_option
 
-DEFAULT_DAYS = 30
-# Statistics are of closed days (T+1, through yesterday) unless asked otherwise: a day still
-# under way is half counted, and closed days are read from the rollups. "ahead": the booking
-# window from today.
+DEFAULT_RANGE = "30"
+# "Last N days" and "this year" run up to and including today: closed days are read from the
+# rollups and today live, so the figures of the day under way show as they come in. A page
+# opened without dates shows the last 30 days. "ahead": the booking window from today.
 QUICK_RANGES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("year", "This year"),
                 ("ahead", "Next 14 days"))
 AHEAD_DAYS = 14
@@ -156,17 +156,22 @@ def _date(c: Console, name: str) -> date | None:
 
 
 def _dates(c: Console) -> tuple[date, date, str]:
+    """The request's first and last day and the quick range that gave them: a quick range, else
+    the dates asked for (a missing one a default range's length from the other), else the
+    default range, up to and including today."""
     today = _today(c)
-    closed = today - timedelta(days=1)
-    quick = c.request.query_params.get("range", "")
+    params = c.request.query_params
+    quick = params.get("range", "")
+    if not quick and not params.get("from", "").strip() and not params.get("to", "").strip():
+        quick = DEFAULT_RANGE
     if quick == "ahead":
         return today, today + timedelta(days=AHEAD_DAYS - 1), quick
     if quick == "year":
-        return date(closed.year, 1, 1), closed, quick
+        return date(today.year, 1, 1), today, quick
     if quick.isdigit() and quick in dict(QUICK_RANGES):
-        return closed - timedelta(days=int(quick) - 1), closed, quick
-    date_to = _date(c, "to") or closed
-    date_from = _date(c, "from") or date_to - timedelta(days=DEFAULT_DAYS - 1)
+        return today - timedelta(days=int(quick) - 1), today, quick
+    date_to = _date(c, "to") or today
+    date_from = _date(c, "from") or date_to - timedelta(days=int(DEFAULT_RANGE) - 1)
     return date_from, date_to, ""
 
 
