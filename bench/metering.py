@@ -2,12 +2,13 @@
 over a million ledger rows, in one run on PostgreSQL (and Redis when ``REDIS_URL`` is set).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/guahao python -m bench.metering \\
-        [--members 2000] [--rounds 3] [--ledger-rows 1000000]
+        [--inventories 2] [--members 4000] [--rounds 3] [--ledger-rows 1000000]
 
-Storm: as ``bench.storm`` measures it (members connect, then all book at the same moment for
-500 units; attempts per second over real HTTP), run alternately with the platform as shipped
-(metering on) and with ``bench.metering_off`` (the licensing plugin's metering hooks taken out
-of the process, API calls not counted), each run on a city of its own. The outbox is drained
+Storm: as ``bench.storm`` measures it (members connect, then all book at the same moment;
+attempts per second over real HTTP), here for ``--inventories`` sets of 500 units so that the
+storm lasts long enough for the outbox to be drained while it runs; alternately with the
+platform as shipped (metering on) and with ``bench.metering_off`` (the licensing plugin's
+metering hooks taken out of the process, API calls not counted), each run on a city of its own. The outbox is drained
 during the storm in both: by the web process itself without Redis, by a ``guahao worker``
 process with Redis (started with the server, stopped once the city's due rows are done). Each
 run reports how long the outbox took to drain after the storm began, and how many ledger rows
@@ -114,12 +115,12 @@ async def ledger_rows(rt, city, until=None) -> int:
         return int(await s.scalar(q) or 0)
 
 
-async def storm_run(rt, settings, mode: str, n: int, members: int, workers: int) -> dict:
+async def storm_run(rt, settings, mode: str, n: int, members: int, workers: int, inventories: int) -> dict:
     """One storm on a fresh city with metering ``on`` or ``off``; waits for the outbox to drain."""
     city = await create_city(rt.db, slug=f"m{n}-{mode}", name=f"计量压测{n}{mode}")
     for plugin in ("pay_at_hospital", "demo_his", "message_log"):
         await configure_plugin(rt.db, city, plugin)
-    periods = await build_inventory(rt, city, f"{n}{mode}")
+    periods = [p for k in range(inventories) for p in await build_inventory(rt, city, f"{n}{mode}{k}")]
     member_ids = await make_members(rt, city, members)
     tokens = [issue(settings, member_id=m, city_id=city.id)[0] for m in member_ids]
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
@@ -151,34 +152,31 @@ async def storm_run(rt, settings, mode: str, n: int, members: int, workers: int)
 
 # --- the ledger of a million rows -------------------------------------------------------------
 
-_METERS = (
-    ("booking.confirmed", lambda i: {"channel": ("web", "app", "wechat", "phone")[i % 4], "registration_type": "general"}),
-    ("notification.sent", lambda i: {"channel": "sms", "kind": "booking_confirmed"}),
-    ("booking.cancelled", lambda i: {"channel": "web", "registration_type": "general", "reason": ""}),
-    ("fee.paid_fen", lambda i: {"provider": "stripe"}),
-    ("member.registered", lambda i: {"registered_by": "self"}),
-)
+_METERS = [  # (meter, quantity, dimensions): a mix of what a city's ledger holds
+    *(("booking.confirmed", 1, {"channel": c, "registration_type": "general"}) for c in ("web", "app", "wechat", "phone")),
+    ("notification.sent", 1, {"channel": "sms", "kind": "booking_confirmed"}),
+    ("notification.sent", 2, {"channel": "sms", "kind": "reminder_day_before"}),
+    ("booking.cancelled", 1, {"channel": "web", "registration_type": "general", "reason": "行程有变"}),
+    ("fee.paid_fen", 500, {"provider": "stripe"}),
+    ("member.registered", 1, {"registered_by": "self"}),
+]
+_STORED = [(m, q, json.dumps(d, ensure_ascii=False), chain.dimensions_text(d)) for m, q, d in _METERS]
 
 
-def ledger_records(city_id: int, count: int, start_seq: int = 1, prev: str = chain.GENESIS):
-    """``count`` rows of a correct chain as COPY records, and the last hash."""
-    now = utcnow()
-    first = now - timedelta(days=365)
-    step = timedelta(days=365) / max(count, 1)
+def ledger_records(city_id: int, count: int, start_seq: int, prev: str, *, total: int, start):
+    """Rows ``start_seq …`` (``count`` of them) of a chain of ``total`` rows spread over the year
+    after ``start``, as COPY records, and the last hash."""
+    first = start
+    step = timedelta(days=365) / max(total, 1)
     records = []
-    for k in range(count):
-        seq = start_seq + k
-        meter, dims = _METERS[seq % len(_METERS)]
-        dimensions = dims(seq)
-        quantity = 500 if meter == "fee.paid_fen" else 1
-        occurred = first + step * k
+    for seq in range(start_seq, start_seq + count):
+        meter, quantity, stored, canonical_dims = _STORED[seq % len(_STORED)]
+        occurred = first + step * seq
         recorded = occurred + timedelta(seconds=3)
         source = f"{meter}:bench-{seq}"
-        digest = chain.link(prev, chain.canonical(city_id=city_id, seq=seq, meter=meter, quantity=quantity,
-                                                  dimensions=dimensions, occurred_at=occurred, source_id=source,
-                                                  recorded_at=recorded))
-        records.append((city_id, seq, meter, quantity, json.dumps(dimensions, ensure_ascii=False), occurred, source,
-                        recorded, prev, digest))
+        digest = chain.link(prev, chain.content(city_id, seq, meter, quantity, canonical_dims, chain.utc_text(occurred),
+                                                source, chain.utc_text(recorded)))
+        records.append((city_id, seq, meter, quantity, stored, occurred, source, recorded, prev, digest))
         prev = digest
     return records, prev
 
@@ -188,13 +186,13 @@ async def seed_ledger(settings, city_id: int, rows: int, batch: int = 100_000) -
     seconds spent computing the chain and loading it."""
     conn = await asyncpg.connect(pg_dsn(settings.database_url))
     compute = load = 0.0
-    prev, seq = chain.GENESIS, 1
+    prev, seq, start = chain.GENESIS, 1, utcnow() - timedelta(days=365)
     columns = ["city_id", "seq", "meter", "quantity", "dimensions", "occurred_at", "source_id", "recorded_at",
                "prev_hash", "hash"]
     try:
         while seq <= rows:
             t0 = time.perf_counter()
-            records, prev = ledger_records(city_id, min(batch, rows - seq + 1), seq, prev)
+            records, prev = ledger_records(city_id, min(batch, rows - seq + 1), seq, prev, total=rows, start=start)
             t1 = time.perf_counter()
             await conn.copy_records_to_table("usage_events", records=records, columns=columns)
             load += time.perf_counter() - t1
@@ -236,8 +234,8 @@ def table(headers: list[str], rows: list[list[str]]) -> None:
         print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
 
 
-def report_storm(runs: list[dict], members: int, workers: int, redis: bool) -> float:
-    print(f"slot-release storm, metering on and off: {members} members for 500 units per run, {workers} server "
+def report_storm(runs: list[dict], members: int, units: int, workers: int, redis: bool) -> float:
+    print(f"slot-release storm, metering on and off: {members} members for {units} units per run, {workers} server "
           f"worker(s), outbox drained {'by a guahao worker (Redis)' if redis else 'in the web process (no Redis)'}")
     rows = []
     for r in runs:
@@ -255,8 +253,8 @@ def report_storm(runs: list[dict], members: int, workers: int, redis: bool) -> f
     print(f"  median attempts/s: on {statistics.median(on):.0f}, off {statistics.median(off):.0f}; "
           f"ratio on/off {ratio:.3f} (target >= {TARGET_RATIO}) {'OK' if ratio >= TARGET_RATIO else 'BELOW TARGET'}")
     print(f"  median time until the outbox was drained: on {drain_on:.1f} s, off {drain_off:.1f} s")
-    bad = [r for r in runs if r["confirmed"] != 500 or r["overbooked"]]
-    print(f"  every run confirmed 500 with none overbooked: {not bad}")
+    bad = [r for r in runs if r["confirmed"] != units or r["overbooked"]]
+    print(f"  every run confirmed {units} with none overbooked: {not bad}")
     return ratio
 
 
@@ -283,14 +281,14 @@ async def main(args) -> None:
         if args.rounds:
             for n in range(1, args.rounds + 1):
                 for mode in (("on", "off") if n % 2 else ("off", "on")):
-                    runs.append(await storm_run(rt, settings, mode, n, args.members, args.workers))
+                    runs.append(await storm_run(rt, settings, mode, n, args.members, args.workers, args.inventories))
                     print(f"  … run {n} {mode}: {runs[-1]['rate']:.0f} attempts/s", flush=True)
         verified = await verify_run(rt, settings, args.ledger_rows) if args.ledger_rows else None
     finally:
         await rt.stop()
     print()
     if runs:
-        report_storm(runs, args.members, args.workers, bool(settings.redis_url))
+        report_storm(runs, args.members, 500 * args.inventories, args.workers, bool(settings.redis_url))
     if verified:
         print()
         report_verify(verified)
@@ -298,7 +296,9 @@ async def main(args) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--members", type=int, default=2000, help="members in each storm (500 units; default 2000)")
+    ap.add_argument("--inventories", type=int, default=2,
+                    help="sets of 500 units (one hospital each, as bench.storm builds it) per storm (default 2)")
+    ap.add_argument("--members", type=int, default=4000, help="members booking in each storm (default 4000)")
     ap.add_argument("--rounds", type=int, default=3, help="storms per mode, alternating on/off (0: none; default 3)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="uvicorn worker processes (default: one per core, as deployed)")

@@ -28,14 +28,10 @@ import asyncio
 import weakref
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
-from guahao.core.models import Notification, OutboxMessage
 from guahao.plugin_api import city_session
 
-from .append import Usage, append
+from .append import append
 
-TOPICS = ("booking.event", "member.event", "notification.sent", "usage.reported")
 PEEK_LIMIT = 500
 """The most outbox messages one batch reads besides its own event."""
 REMEMBERED = 50_000
@@ -76,61 +72,20 @@ def _city(rt, city_id: int) -> _City:
 
 
 def forget(rt) -> None:
-    """Drop what this process remembers for ``rt`` (tests that rewrite a database)."""
+    """Drop what this process remembers for ``rt``: it meters as a newly started process would."""
     _state.pop(rt, None)
 
 
-async def _waiting(s, city, after: int) -> tuple[list[Usage], int]:
-    """The facts of the city's metered messages that wait in the outbox with an id above
-    ``after``, and the last id read (malformed messages are left to their own handler, which
-    reports the error)."""
-    from guahao.core.notifications import notification_event
-
-    from .metering import booking_events_usage, member_usage, reported_usage
-
-    rows = (
-        await s.execute(
-            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
-            .where(OutboxMessage.topic.in_(TOPICS), OutboxMessage.status.in_(("pending", "queued")),
-                   OutboxMessage.id > after)
-            .order_by(OutboxMessage.id)
-            .limit(PEEK_LIMIT)
-        )
-    ).all()
-    bookings, out = [], []
-    sent: dict[int, str] = {}
-    last = after
-    for outbox_id, topic, payload in rows:
-        last = max(last, outbox_id)
-        payload = dict(payload or {})
-        try:
-            if topic == "booking.event":
-                bookings.append(payload)
-            elif topic == "member.event":
-                out += member_usage(payload)
-            elif topic == "usage.reported":
-                out.append(reported_usage(payload))
-            elif topic == "notification.sent":
-                sent[int(payload["notification_id"])] = str(payload.get("channel", "sms"))
-        except (KeyError, TypeError, ValueError):
-            continue
-    if sent:
-        from .metering import notification_usage
-
-        notes = (await s.scalars(select(Notification).where(Notification.id.in_(sent)))).all()
-        out += [notification_usage(notification_event(n, sent[n.id])) for n in notes]
-    if bookings:
-        out += await booking_events_usage(s, city, bookings, strict=False)
-    return out, last
-
-
-async def meter(rt, city, ids: list[str] | None, own) -> int:
+async def meter(rt, city, ids: list[str] | None, own, waiting) -> int:
     """Count an event's facts, with the city's waiting ones; returns the rows added.
 
     Parameters:
         ids: the source ids the event counts, when they follow from the event alone (``None``
             when they need the database, e.g. a refund's history); all known → nothing to do.
         own: ``async (session) -> list[Usage]``, the event's own facts.
+        waiting: ``async (session, after) -> (list[Usage], last id)``, the facts of the city's
+            metered outbox messages waiting with an id above ``after`` (at most
+            :data:`PEEK_LIMIT` of them), and the last id read.
     """
     known = _city(rt, city.id)
     if ids is not None and known.knows(ids):
@@ -140,8 +95,8 @@ async def meter(rt, city, ids: list[str] | None, own) -> int:
             return 0
         async with city_session(rt, city) as s:
             items = await own(s)
-            waiting, last = await _waiting(s, city, known.read_up_to)
-            items += waiting
+            more, last = await waiting(s, known.read_up_to)
+            items += more
             added = await append(s, items)
         known.remember(i.source_id for i in items)
         known.read_up_to = last

@@ -38,13 +38,16 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from guahao.core.models import BookingEvent, ClinicSession, RegistrationType
+from guahao.core.models import BookingEvent, ClinicSession, Notification, OutboxMessage, RegistrationType
+from guahao.core.notifications import notification_event
 from guahao.plugin_api import utcnow
 
 from . import batch
 from .append import Usage
 from .meters import METERS, sms_segments
 
+TOPICS = ("booking.event", "member.event", "notification.sent", "usage.reported")
+"""The outbox topics whose messages carry facts the ledger counts."""
 BILLED_KINDS = frozenset({"confirmed", "cancelled", "paid", "paid_late", "refunded", "refund_succeeded", "refund_failed"})
 REFUND_KINDS = ("refunded", "refund_succeeded", "refund_failed")
 
@@ -195,6 +198,44 @@ def reported_usage(usage: dict) -> Usage:
                  {str(k): str(v) for k, v in dict(usage.get("dimensions") or {}).items()})
 
 
+async def waiting_usage(s, city, after: int) -> tuple[list[Usage], int]:
+    """The facts of the city's metered messages that wait in the outbox with an id above
+    ``after``, and the last id read (malformed messages are left to their own handler, which
+    reports the error)."""
+    rows = (
+        await s.execute(
+            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
+            .where(OutboxMessage.topic.in_(TOPICS), OutboxMessage.status.in_(("pending", "queued")),
+                   OutboxMessage.id > after)
+            .order_by(OutboxMessage.id)
+            .limit(batch.PEEK_LIMIT)
+        )
+    ).all()
+    bookings, out = [], []
+    sent: dict[int, str] = {}
+    last = after
+    for outbox_id, topic, payload in rows:
+        last = max(last, outbox_id)
+        payload = dict(payload or {})
+        try:
+            if topic == "booking.event":
+                bookings.append(payload)
+            elif topic == "member.event":
+                out += member_usage(payload)
+            elif topic == "usage.reported":
+                out.append(reported_usage(payload))
+            elif topic == "notification.sent":
+                sent[int(payload["notification_id"])] = str(payload.get("channel", "sms"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    if sent:
+        notes = (await s.scalars(select(Notification).where(Notification.id.in_(sent)))).all()
+        out += [notification_usage(notification_event(n, sent[n.id])) for n in notes]
+    if bookings:
+        out += await booking_events_usage(s, city, bookings, strict=False)
+    return out, last
+
+
 async def meter_booking_event(city, event: dict, rt) -> int:
     """Count what a booking event bills (``guahao_booking_event``)."""
     if event.get("kind") not in BILLED_KINDS:
@@ -206,7 +247,7 @@ async def meter_booking_event(city, event: dict, rt) -> int:
     async def own(s):
         return await booking_events_usage(s, city, [event])
 
-    return await batch.meter(rt, city, ids, own)
+    return await batch.meter(rt, city, ids, own, _waiting(city))
 
 
 async def meter_notification(city, notification: dict, rt) -> int:
@@ -224,6 +265,13 @@ async def meter_reported(city, usage: dict, rt) -> int:
     return await _meter(rt, city, [reported_usage(usage)])
 
 
+def _waiting(city):
+    async def waiting(s, after: int):
+        return await waiting_usage(s, city, after)
+
+    return waiting
+
+
 async def _meter(rt, city, items: list[Usage]) -> int:
     if not items:
         return 0
@@ -231,4 +279,4 @@ async def _meter(rt, city, items: list[Usage]) -> int:
     async def own(s):
         return list(items)
 
-    return await batch.meter(rt, city, [i.source_id for i in items], own)
+    return await batch.meter(rt, city, [i.source_id for i in items], own, _waiting(city))
