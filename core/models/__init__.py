@@ -53,7 +53,7 @@ from .reports import (
     SlotStatsDaily,
     SlotStatsMonthly,
 )
-from .staff import HOSPITAL_ROLES, SsoProvider, StaffAccount, StaffRole, VendorAccount
+from .staff import HOSPITAL_ROLES, LoginFailure, SsoProvider, StaffAccount, StaffRole, VendorAccount
 
 __all__ = [
     "ACTIVE",
@@ -87,6 +87,7 @@ __all__ = [
     "HospitalKind",
     "HospitalPlugin",
     "IdempotencyRecord",
+    "LoginFailure",
     "Member",
     "Notification",
     "OutboxMessage",

@@ -4,7 +4,8 @@ A city's staff (operators, hospital back office, agents, referral clerks, bureau
 tenant rows; the vendor's own administrators are platform rows with no city. Passwords are
 Argon2id hashes, TOTP secrets are encrypted with the data key, and a lock-out after repeated
 failures (passwords and second-factor codes counted apart) and the last TOTP step accepted live
-in the row itself, so every web process sees them.
+in the row itself, so every web process sees them. Wrong passwords are also counted per client
+address (:class:`LoginFailure`), so one address guessing cannot lock the account for everyone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from guahao.tenants.clock import utcnow
@@ -111,3 +112,24 @@ class SsoProvider(TenantModel, table=True):
     client_secret_encrypted: str = Field(default="", max_length=2000)
     match_email: bool = False  # also accept a verified e-mail equal to an account's
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Wrong passwords for one account from one client address, in a row, and until when that
+    address must wait before its next try (``core.staff.auth``). A platform row (the vendor's
+    accounts have no city); the address is kept only as a keyed hash.
+    """
+
+    __tablename__ = "staff_login_failures"
+    __table_args__ = (
+        UniqueConstraint("account_kind", "account_id", "address"),
+        Index("ix_staff_login_failures_last_failed_at", "last_failed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_kind: str = Field(max_length=10)  # "staff" or "vendor"
+    account_id: int
+    address: str = Field(max_length=64)  # keyed hash of the client address (tenants.crypto)
+    failures: int = 0
+    last_failed_at: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None

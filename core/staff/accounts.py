@@ -20,6 +20,7 @@ from guahao.core.errors import Conflict, NotFound, ValidationFailed
 from guahao.core.members.passwords import hash_password
 from guahao.core.models import District, Doctor, Hospital
 from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
+from guahao.core.staff.auth import forget_failures, locked_addresses
 from guahao.tenants.context import require_city
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
@@ -206,24 +207,28 @@ async def update_staff(s: AsyncSession, actor: audit.Actor, account_id: int, **c
 
 
 async def set_password(s: AsyncSession, actor: audit.Actor, account_id: int, password: str) -> StaffAccount:
-    """A new password (set by an administrator or the person); also lifts a lock-out."""
+    """A new password (set by an administrator or the person); also lifts a lock-out and every
+    address's pause."""
     check_password_strength(password)
     account = await get_staff(s, account_id)
     account.password_hash = await hash_password(password)
     account.failed_logins = account.totp_failures = 0
     account.locked_until = None
+    await forget_failures(s, account)
     audit.record(s, actor, "staff.password", target_type="staff", target_id=account.id,
                  summary=f"password reset for {account.username}")
     return account
 
 
 async def unlock(s: AsyncSession, actor: audit.Actor, account_id: int) -> StaffAccount:
+    """Lift the account's lock and the pause of every address that guessed wrong (audited)."""
     account = await get_staff(s, account_id)
-    before = snapshot(account)
+    before = {**snapshot(account), "locked_addresses": await locked_addresses(s, account)}
     account.failed_logins = account.totp_failures = 0
     account.locked_until = None
+    await forget_failures(s, account)
     audit.record(s, actor, "staff.unlock", target_type="staff", target_id=account.id,
-                 summary=account.username, before=before, after=snapshot(account))
+                 summary=account.username, before=before, after={**snapshot(account), "locked_addresses": 0})
     return account
 
 

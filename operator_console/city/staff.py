@@ -15,7 +15,7 @@ from guahao.core.errors import Conflict, DomainError, Forbidden, ValidationFaile
 from guahao.core.models import District, Doctor, Hospital
 from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
 from guahao.core.staff import accounts
-from guahao.core.staff.auth import is_locked, reset_totp
+from guahao.core.staff.auth import is_locked, locked_addresses, reset_totp
 
 from ..kit import access
 from ..kit.pages import Console, console_page
@@ -134,8 +134,10 @@ async def staff_edit(c: Console) -> Response:
         async with c.transaction() as s:
             account = await _managed(c, s, account_id)
             pickers = await _pickers(c, s)
+            paused = await locked_addresses(s, account)
         return c.render("staff/form.html", account=account, values=accounts.snapshot(account),
-                        selected_districts=account.district_ids, errors={}, locked=is_locked(account), **pickers)
+                        selected_districts=account.district_ids, errors={}, locked=is_locked(account) or paused > 0,
+                        locked_addresses=paused, **pickers)
     values: dict = {}
     try:
         async with c.transaction() as s:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
+import httpx
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -12,12 +13,12 @@ from sqlalchemy import select
 from guahao.core.errors import DomainError
 from guahao.core.models import AuditEntry
 from guahao.core.models.staff import StaffAccount, VendorAccount
-from guahao.core.staff.auth import AccountLocked, second_factor
+from guahao.core.staff.auth import ACCOUNT_LOCK_AFTER, AccountLocked, second_factor
 from guahao.tenants.clock import frozen, utcnow
 from guahao.tenants.context import use_city
 from guahao.tenants.crypto import cipher
 
-from .conftest import PASSWORD, add_staff, add_vendor
+from .conftest import PASSWORD, Browser, add_staff, add_vendor
 
 
 async def _audit(rt, city, action: str) -> list[AuditEntry]:
@@ -61,40 +62,103 @@ async def test_vendor_logs_in_without_a_city(rt, browser):
     assert page.status_code == 200 and 'id="nav-cities"' in page.text
 
 
-async def test_lock_out_after_five_failures_and_unlock_by_admin(rt, city, browser, new_browser, admin):
+WRONG = "wrong-password-1"
+
+
+def _from(app, address: str) -> Browser:
+    """A browser on another machine: its requests come from ``address``."""
+    return Browser(httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 52000)),
+                                     base_url="http://testserver"))
+
+
+async def _fail_until_locked(browser, who, start) -> list[int]:
+    """Wrong passwords from one address, each once the address may try again (0, 0, 2, 4 s)."""
+    statuses, at = [], start
+    for wait in (0, 0, 2, 4, 8):
+        at += timedelta(seconds=wait)
+        with frozen(at):
+            statuses.append((await browser.login(who, password=WRONG)).status_code)
+    return statuses
+
+
+async def test_wrong_passwords_from_one_address_lock_that_address_only(rt, city, app, new_browser, admin):
     clerk = await add_staff(rt, city, "agent")
-    for _ in range(4):
-        assert (await browser.login(clerk, password="wrong-password-1")).status_code == 401
-    r = await browser.login(clerk, password="wrong-password-1")
-    assert r.status_code == 403 and "锁定" in r.text
-    r = await browser.login(clerk)  # the right password no longer helps
-    assert r.status_code == 403
+    guesser, colleague = _from(app, "203.0.113.66"), _from(app, "198.51.100.7")
+    start = utcnow()
+    assert await _fail_until_locked(guesser, clerk, start) == [401, 401, 401, 401, 403]
+    with frozen(start + timedelta(seconds=20)):
+        r = await guesser.login(clerk)  # the right password no longer helps from there
+        assert r.status_code == 403 and "此地址" in r.text and 'id="login-error"' in r.text
+        assert (await colleague.login(clerk)).status_code == 303  # the account works from everywhere else
     with use_city(city):
         async with rt.db.transaction() as s:
             row = await s.get(StaffAccount, clerk.id)
-    assert row.failed_logins == 5 and row.locked_until > utcnow() + timedelta(minutes=14)
-    assert len(await _audit(rt, city, "staff.locked")) == 1
+    assert row.locked_until is None
+    [locked] = await _audit(rt, city, "staff.locked")
+    assert locked.summary == f"{clerk.username}: log-in from one address paused for 15 minutes after 5 wrong passwords"
+    assert locked.ip == "203.0.113.66"
 
+    # A city administrator sees the paused address and lifts it (audited).
     boss = new_browser()
     await boss.login(admin)
     page = await boss.get(f"/console/c/{city.slug}/staff/{clerk.id}")
-    assert 'id="unlock"' in page.text
+    assert 'id="unlock"' in page.text and 'id="locked-addresses"' in page.text
     r = await boss.post(f"/console/c/{city.slug}/staff/{clerk.id}/unlock")
     assert r.status_code == 303
     [entry] = await _audit(rt, city, "staff.unlock")
-    assert entry.actor == f"staff:{admin.id}" and entry.before["locked_until"] and entry.after["locked_until"] is None
-    assert (await browser.login(clerk)).status_code == 303
+    assert entry.actor == f"staff:{admin.id}" and entry.before["locked_addresses"] == 1
+    assert entry.after["locked_addresses"] == 0
+    with frozen(start + timedelta(seconds=30)):
+        assert (await guesser.login(clerk)).status_code == 303
 
 
-async def test_lock_expires_after_fifteen_minutes(rt, city, browser):
+async def test_the_delay_grows_with_each_wrong_password_and_the_lock_runs_out(rt, city, app):
     clerk = await add_staff(rt, city, "agent")
+    guesser = _from(app, "203.0.113.67")
     start = utcnow()
     with frozen(start):
-        for _ in range(5):
-            await browser.login(clerk, password="wrong-password-1")
-        assert (await browser.login(clerk)).status_code == 403
-    with frozen(start + timedelta(minutes=16)):
-        assert (await browser.login(clerk)).status_code == 303
+        for _ in range(3):
+            assert (await guesser.login(clerk, password=WRONG)).status_code == 401
+        too_soon = await guesser.login(clerk)  # within 2 s of the third: not even the right password is tried
+        assert too_soon.status_code == 429 and "秒后再试" in too_soon.text
+    with frozen(start + timedelta(seconds=2)):
+        assert (await guesser.login(clerk, password=WRONG)).status_code == 401
+    with frozen(start + timedelta(seconds=5)):
+        assert (await guesser.login(clerk, password=WRONG)).status_code == 429  # now 4 s
+    with frozen(start + timedelta(seconds=6)):
+        assert (await guesser.login(clerk, password=WRONG)).status_code == 403  # the fifth: 15 minutes
+    with frozen(start + timedelta(minutes=16)):  # the lock runs out by itself
+        assert (await guesser.login(clerk, password=WRONG)).status_code == 403  # the sixth: 30 minutes
+    with frozen(start + timedelta(minutes=40)):
+        assert (await guesser.login(clerk)).status_code == 403
+    with frozen(start + timedelta(minutes=47)):
+        assert (await guesser.login(clerk)).status_code == 303  # a success forgets the address's count
+        await guesser.post("/console/logout")
+        assert (await guesser.login(clerk, password=WRONG)).status_code == 401
+
+
+async def test_wrong_passwords_from_many_addresses_lock_the_account(rt, city, app):
+    clerk = await add_staff(rt, city, "agent")
+    start = utcnow()
+    for n in range(ACCOUNT_LOCK_AFTER // 5):
+        assert await _fail_until_locked(_from(app, f"203.0.113.{n + 1}"), clerk, start) == [401, 401, 401, 401, 403]
+    with frozen(start + timedelta(minutes=1)):
+        r = await _from(app, "198.51.100.8").login(clerk)
+        assert r.status_code == 403 and "锁定" in r.text
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            row = await s.get(StaffAccount, clerk.id)
+    assert row.failed_logins == ACCOUNT_LOCK_AFTER and row.locked_until > start + timedelta(minutes=14)
+    assert [e.summary for e in await _audit(rt, city, "staff.locked")][-1] == (
+        f"{clerk.username} locked after {ACCOUNT_LOCK_AFTER} failed log-ins")
+
+
+async def test_vendor_log_in_pauses_one_address_too(rt, app):
+    vendor = await add_vendor(rt)
+    start = utcnow()
+    assert await _fail_until_locked(_from(app, "203.0.113.90"), vendor, start) == [401, 401, 401, 401, 403]
+    with frozen(start + timedelta(seconds=20)):
+        assert (await _from(app, "198.51.100.9").login(vendor)).status_code == 303
 
 
 async def test_totp_enrolment_and_second_step(rt, city, browser, new_browser, admin):
