@@ -84,7 +84,7 @@ async def test_the_worker_settings_describe_the_jobs(settings):
     assert [f.name for f in ws.functions] == ["run_outbox"]
     assert ws.functions[0].keep_result_s == 0
     crons = {c.name: c for c in ws.cron_jobs}
-    assert set(crons) == {"cron:relay", "cron:no_show_sweep", "cron:pool_release", "cron:report_rollups"}
+    assert set(crons) == {"cron:relay", "cron:no_show_sweep", "cron:pool_release", "cron:report_rollups", "cron:api_calls"}
     assert all(c.unique for c in crons.values())
     assert crons["cron:no_show_sweep"].minute == set(range(0, 60, 5))
     with pytest.raises(RuntimeError):
