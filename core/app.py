@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from guahao.core.plugins.routes import plugin_routes
     from guahao.core.usage_api import ApiCallsMiddleware
     from guahao.core.web.headers import SecurityHeaders
+    from guahao.core.web.limits import IMPORT_UPLOAD, BodyLimit, upload_bytes
     from guahao.core.web.routes import web_routes
 
     settings = settings or _settings_from_env()
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         debug=settings.debug,
         routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
         middleware=[Middleware(SecurityHeaders),  # outermost: every answer carries the security headers
+                    Middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=[(IMPORT_UPLOAD, upload_bytes())]),
                     *proxies, Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver),
                     Middleware(ApiCallsMiddleware, rt=rt)],
         exception_handlers=exception_handlers(),

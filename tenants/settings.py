@@ -33,6 +33,7 @@ class InsecureKeys(SettingsError):
 
 
 DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_BODY = 1024 * 1024
 
 
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:
@@ -146,6 +147,9 @@ class Settings:
             city without a licence works and its console says it is unlicensed.
         vat_percent: the VAT rate invoices show, in percent (env ``GUAHAO_VAT_PERCENT``,
             default ``6``).
+        max_body_bytes: the largest request body the app reads; a larger one is refused with
+            413 before any parsing (env ``GUAHAO_MAX_BODY_BYTES``, default 1 MiB; the console's
+            catalogue upload has a cap of its own, ``core.web.limits``).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -174,6 +178,7 @@ class Settings:
     licence_public_keys: tuple[str, ...] = ()
     licence_required: bool = False
     vat_percent: str = "6"
+    max_body_bytes: int = DEFAULT_MAX_BODY
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -205,6 +210,7 @@ class Settings:
             if env.get("GUAHAO_LICENCE_REQUIRED", "").strip()
             else env.get("GUAHAO_ENV", "").strip().lower() == "production",
             vat_percent=_percent(env, "GUAHAO_VAT_PERCENT", "6"),
+            max_body_bytes=_positive_int(env, "GUAHAO_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}
