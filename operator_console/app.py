@@ -42,6 +42,8 @@ AREAS = [
     "booking.referral",
     "reports.dashboards",
     "licensing.usage",
+    "licensing.city",
+    "licensing.vendor",
     "vendor.platform",
 ]
 

@@ -108,11 +108,11 @@ CITY_NAV: list[NavItem] = [
         "Bookings, no-shows, slots, complaints, satisfaction and referrals of your region, with charts and exports.",
     ),
     NavItem(
-        "licensing-usage",
-        "Usage",
-        "licensing/usage",
+        "licensing",
+        "Licence and billing",
+        "licensing/",
         "licensing.view",
-        "What the city used month by month (bookings, fees, messages, calls), as invoices count it.",
+        "The city's contract with the vendor, its usage month by month, its invoices and its licence.",
     ),
 ]
 
@@ -121,6 +121,12 @@ VENDOR_NAV: list[NavItem] = [
     NavItem("vendor-audit", "Audit log (all cities)", "audit", "vendor.manage", "Search staff actions across cities."),
     NavItem("vendor-plugins", "Plugins", "plugins", "vendor.manage",
             "Installed plugins, their versions and the cities using them; broken ones and why."),
+    NavItem("vendor-contracts", "Contracts", "contracts", "vendor.manage",
+            "Every city's contract; set a new version (an amendment) with its terms."),
+    NavItem("vendor-invoices", "Invoices", "invoices", "vendor.manage",
+            "Invoice runs, drafts to finalize, payments, voids and credit notes; the seller on invoices."),
+    NavItem("vendor-licences", "Licences", "licences", "vendor.manage",
+            "Every city's licence: its state, limits and overage; install a signed licence, renew or revoke."),
     NavItem("vendor-usage", "Usage", "usage", "vendor.manage", "Every city's metered usage for a month."),
 ]
 
