@@ -102,13 +102,13 @@ def _where(settings: Settings) -> str:
 # --- demo ---------------------------------------------------------------------------------
 
 
-async def _seed(rt, reset: bool, days: int):
+async def _seed(rt, reset: bool, days: int, history_days: int | None = None):
     from guahao.core.demo import drop_city, seed_demo
     from guahao.core.demo.data import CITY_SLUG
 
     if reset and await drop_city(rt, CITY_SLUG):
         print("removed the old demo city")
-    return await seed_demo(rt, days=days)
+    return await seed_demo(rt, days=days, history_days=history_days)
 
 
 def _print_seed(report) -> None:
@@ -120,6 +120,10 @@ def _print_seed(report) -> None:
         f"{report.doctors} doctors, {report.sessions} sessions {report.first_day} … {report.last_day}{added} "
         f"[{report.seconds:.1f} s]"
     )
+    h = report.history
+    if h is not None and h.bookings:
+        print(f"  history {h.first_day} … {h.last_day}: {h.bookings:,} bookings, {h.members:,} members, "
+              f"{h.notifications:,} messages, {h.surveys:,} surveys, {h.complaints:,} complaints [{h.seconds:.1f} s]")
 
 
 def _print_logins() -> None:
@@ -136,7 +140,7 @@ def _print_logins() -> None:
 
 
 def cmd_seed_demo(args) -> int:
-    report = run(_seed, args.reset, args.days)
+    report = run(_seed, args.reset, args.days, args.history_days)
     _print_seed(report)
     _print_logins()
     return 0
@@ -148,7 +152,7 @@ def cmd_demo(args) -> int:
     settings = serving_settings()
     print(f"database: {_where(settings)}")
     _migrate(settings)
-    report = run(_seed, args.reset, args.days)
+    report = run(_seed, args.reset, args.days, args.history_days)
     _print_seed(report)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown}:{args.port}"
@@ -200,11 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=default_port, help="port to listen on (default $PORT or 8000)")
     p.add_argument("--no-serve", action="store_true", help="seed and print, then exit without serving")
     p.add_argument("--days", type=int, default=14, help="days of sessions from today (default 14)")
+    p.add_argument("--history-days", type=int, default=None,
+                   help="days of past activity for a new demo city (default 30 with the full fortnight, else 0)")
 
     p = add_command(subs, "seed-demo", "Seed the demo city 示例市 (or add the days its schedule lacks).",
              cmd_seed_demo, "example:\n  guahao seed-demo --reset")
     p.add_argument("--reset", action="store_true", help="delete the demo city and seed it afresh")
     p.add_argument("--days", type=int, default=14, help="days of sessions from today (default 14)")
+    p.add_argument("--history-days", type=int, default=None,
+                   help="days of past activity for a new demo city (default 30 with the full fortnight, else 0)")
 
     add_city_commands(subs, EPILOG)
     add_plugin_commands(subs, EPILOG)

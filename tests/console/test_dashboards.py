@@ -11,13 +11,14 @@ import csv
 import io
 import json
 import re
+import uuid
 from datetime import date, timedelta
 
 import openpyxl
 import pytest
 from sqlalchemy import select
 
-from guahao.core.models import Booking, Department, Doctor, Member, Period, SlotPool
+from guahao.core.models import Booking, Department, Doctor, Hospital, Member, Period, SlotPool
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
 from tests.core.reports.dataset import build
@@ -273,3 +274,57 @@ async def test_every_grouping_of_every_report_renders(rt, city, data, browser):
             assert r.status_code == 200, (key, group)
             option = json.loads(re.search(r'id="chart-report-option">(.*?)</script>', r.text, re.S).group(1))
             assert all(len(s["data"]) == len(row_labels(r.text)) for s in option["series"]), (key, group)
+
+
+# --- the demo city: the dashboards open on its history -----------------------------------------
+
+KPI_RE = re.compile(r'<div id="kpi-(\w+)"><dt>[^<]*</dt><dd>([^<]*)</dd>')
+
+
+@pytest.fixture(scope="module")
+async def demo_city(rt):
+    """The demo city with a few days of history (the demo itself seeds a month)."""
+    from guahao.core.demo import seed_demo
+
+    report = await seed_demo(rt, slug=f"dashdemo-{uuid.uuid4().hex[:6]}", days=1, history_days=5)
+    return report.city
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "").rstrip("%"))
+
+
+async def test_the_demo_dashboards_open_on_its_history(rt, demo_city, browser):
+    city = demo_city
+    await login_as(browser, rt, city, "city_admin")
+    today = utcnow().astimezone(city.tz).date()
+    r = await browser.get(f"/console/c/{city.slug}/dashboards")
+    assert r.status_code == 200
+    # The default range is the last 30 days up to and including today, shown as that quick range.
+    assert f"{today - timedelta(days=29)} – {today}" in r.text
+    assert f'id="f-to" value="{today}"' in r.text and 'id="quick-30" aria-current' in r.text
+    kpis = dict(KPI_RE.findall(r.text))
+    assert set(kpis) == {"bookings", "checked_in", "no_show_rate", "cancel_rate", "fill_rate", "referrals",
+                         "complaints", "satisfaction"}
+    assert all(v != "—" and _number(v) > 0 for v in kpis.values()), kpis
+    for key in REPORT_KEYS:
+        page = await browser.get(f"/console/c/{city.slug}/dashboards/{key}")
+        assert page.status_code == 200 and 'id="quick-30" aria-current' in page.text, key
+        sums = totals(page.text)
+        assert row_labels(page.text) and any(_number(v) > 0 for v in sums.values() if v.strip("—% ")), key
+    week = await browser.get(f"/console/c/{city.slug}/dashboards/bookings?range=7&group=day")
+    days = row_labels(week.text)
+    assert len(days) == 5 and today.isoformat() not in days  # history to yesterday; none booked for today
+
+
+async def test_the_demo_hospital_statistics_open_on_its_history(rt, demo_city, browser):
+    city = demo_city
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            first = await s.scalar(select(Hospital.id).where(Hospital.code == "SY01"))
+    await login_as(browser, rt, city, "hospital_admin", hospital_id=first)
+    r = await browser.get(f"/console/c/{city.slug}/hospital/stats")
+    assert r.status_code == 200
+    today = utcnow().astimezone(city.tz).date()
+    assert f'id="f-to" value="{today}"' in r.text
+    assert r.text.count("<tfoot>") == 3 and "No bookings in this range." not in r.text and "该范围内没有预约" not in r.text

@@ -34,8 +34,9 @@ NATIONAL_CODE = re.compile(r"\d{2}(\.\d{2})?")
 
 @pytest.fixture(scope="module")
 async def demo(rt):
-    """The demo city, seeded once for the module (seeding again only tops it up)."""
-    return await seed_demo(rt)
+    """The demo city, seeded once for the module (seeding again only tops it up); its past
+    months are tested in ``test_history``."""
+    return await seed_demo(rt, history_days=0)
 
 
 async def _scalar(rt, city, stmt):
@@ -144,6 +145,21 @@ async def test_landing_page_shows_demo_logins_and_a_real_booking_example(rt, dem
     city_page = (await client.get("/c/demo/")).text
     assert all(spec.name in city_page for spec in data.HOSPITALS)
     assert "/c/demo/messages" in city_page
+
+
+async def test_the_full_demo_seeds_its_history_and_quick_seeds_none(rt, monkeypatch):
+    from guahao.core.demo import seed as seed_module
+
+    monkeypatch.setattr(seed_module, "HISTORY_DAYS", 2)  # the demo's own (a month) takes longer
+    full = await seed_demo(rt, slug=f"demo-full-{utcnow().strftime('%H%M%S%f')}")
+    today = utcnow().astimezone(full.city.tz).date()
+    assert full.history is not None and full.history.bookings > 0
+    assert (full.first_day, full.history.last_day) == (today - timedelta(days=2), today - timedelta(days=1))
+    assert full.last_day == today + timedelta(days=13)
+    again = await seed_demo(rt, slug=full.city.slug)
+    assert again.history is None and again.sessions == full.sessions  # an existing city is only topped up
+    quick = await seed_demo(rt, slug=f"demo-quick-{utcnow().strftime('%H%M%S%f')}", days=2)
+    assert quick.history is None and quick.first_day == today
 
 
 async def test_seeding_again_adds_only_missing_days(rt):
