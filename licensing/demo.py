@@ -15,8 +15,16 @@ DEMO_ACTOR = Actor("system", name="guahao demo", role="demo")
 
 
 async def seed_demo(rt, city) -> None:
-    """Fill the demo city's licensing data (``guahao_demo_seed``)."""
+    """Fill the demo city's licensing data (``guahao_demo_seed``): a licence, a revenue-share
+    contract since the start of last year, and the ledger rows of the demo's history."""
+    from .backfill import backfill
+    from .contracts.demo import seed_demo_contract
+
     await seed_demo_licence(rt, city)
+    today = utcnow().astimezone(city.tz).date()
+    await seed_demo_contract(rt, city, actor=DEMO_ACTOR, since=date(today.year - 1, 1, 1))
+    done = await backfill(rt, city)
+    log.info("demo city %s: %s usage rows counted from its history", city.slug, done.total)
 
 
 def a_year_on(day: date) -> date:

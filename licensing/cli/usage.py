@@ -12,6 +12,7 @@ EXAMPLES = """\
 examples:
   guahao usage verify demo
   guahao usage export demo --period 2026-11 --format xlsx --out usage-demo-2026-11.xlsx
+  guahao usage backfill demo
 """
 
 
@@ -64,6 +65,20 @@ def cmd_export(args) -> int:
     return 0
 
 
+async def _backfill(rt, slug: str):
+    from ..backfill import backfill
+
+    return await backfill(rt, await find_city(rt, slug))
+
+
+def cmd_backfill(args) -> int:
+    started = time.perf_counter()
+    done = run(_backfill, args.city)
+    print(f"{args.city}: {done.total} ledger rows added ({done.bookings} from bookings, {done.messages} from messages, "
+          f"{done.members} from registrations) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def add_usage_commands(subs) -> None:
     usage = add_command(subs, "usage", "Check or export a city's usage ledger (metering, R14.3).", None, EXAMPLES)
     inner = usage.add_subparsers(dest="usage_command", metavar="ACTION", required=True)
@@ -76,3 +91,7 @@ def add_usage_commands(subs) -> None:
     p.add_argument("--period", required=True, help="the month, YYYY-MM (the city's local calendar)")
     p.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format (default csv)")
     p.add_argument("--out", help="file to write (default: CSV to standard output)")
+    p = add_command(inner, "backfill", "Count the city's past from its own records (bookings, messages, members) "
+                    "that the ledger lacks; what is already counted is left out.", cmd_backfill,
+                    "example:\n  guahao usage backfill demo")
+    p.add_argument("city", help="the city's slug")
