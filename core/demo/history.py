@@ -33,6 +33,7 @@ import random
 import secrets
 import string
 import time as clock
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -77,6 +78,7 @@ from . import data
 from .roster import RESERVED_RELEASE, RosterDoctor, _period_rows, _session_rows
 
 CS, P, SP = ClinicSession.__table__, Period.__table__, SlotPool.__table__
+RESERVED = ("clinic", "referral")  # pools released to the public pool a day ahead (R2.4)
 
 HISTORY_DAYS = 30  # the dashboards' default range: the last 30 days
 SCALE = 1.0  # demand multiplier (1.0: the shapes below)
@@ -87,11 +89,11 @@ LEVEL_PULL = {("general", 3): 1.0, ("specialty", 3): 0.85, ("general", 2): 0.5, 
 TITLE_PULL = {"chief": 1.9, "associate_chief": 1.3, "attending": 0.75, "resident": 0.55}
 WEEKDAY_PULL = (1.3, 1.12, 1.05, 1.0, 0.95, 0.66, 0.5)
 HALF_DAY_PULL = {"am": 1.2, "pm": 0.78, "evening": 0.65}
-BASE_FILL = 0.05  # arrivals per public unit at pull 1.0, on top of the floor
-FLOOR_FILL = 0.02  # arrivals per public unit however little sought
-PULL_POWER = 2.8  # demand grows faster than pull: sought-after clinics fill, the others see few
+BASE_FILL = 0.02  # arrivals per public unit at pull 1.0, on top of the floor
+FLOOR_FILL = 0.012  # arrivals per public unit however little sought
+PULL_POWER = 3.5  # demand grows faster than pull: sought-after clinics fill, the others see few
 GROWTH = 0.25  # the platform's use grows this much over the history
-RESERVED_FILL = {"clinic": 0.1, "referral": 0.15, "onsite": 0.05}
+RESERVED_FILL = {"clinic": 0.05, "referral": 0.05, "onsite": 0.03}
 RUSH_PULL = 1.0  # sessions sought more than this fill at the release instant
 
 # The public pool's channels, as booked by members (and the call centre for ``phone``).
@@ -232,12 +234,12 @@ class BulkWriter:
 
     async def ids(self, stmt) -> list[int]:
         """The first column of a Core statement's rows (ids read back, without the ORM)."""
-        return [row[0] for row in await self.conn.execute(stmt)]
+        return list((await self.conn.execute(stmt)).scalars().all())
 
 
 def _python_type(type_) -> type | None:
     try:
-        return type_.python_type
+        return getattr(type_, "impl", type_).python_type  # a TypeDecorator says it of its impl
     except NotImplementedError:
         return None
 
@@ -278,7 +280,7 @@ class _Period:
     starts_at: datetime
     ends_at: datetime
     units: dict[str, int]
-    final: dict[str, list[int]] = field(default_factory=dict)  # pool → [capacity, booked]
+    final: dict[str, list[int]] = field(default_factory=dict)  # pool → [capacity, booked, pool id]
 
 
 @dataclass(slots=True)
@@ -558,7 +560,7 @@ class _History:
             plan.actor = "staff"
         if rng.random() < CANCEL[channel]:
             deadline = cancel_deadline(cs.day, p.starts_at, self.c)
-            if plan.pool in ("clinic", "referral"):
+            if plan.pool in RESERVED:
                 deadline = min(deadline, p.starts_at - RESERVED_RELEASE)
             earliest = plan.created + timedelta(minutes=10)
             if earliest < deadline:
@@ -618,7 +620,7 @@ class _History:
         if not arrivals:
             return []
         arrivals.sort(key=lambda x: x.created)
-        holding: list[datetime] = []  # when each held unit comes back (a cancellation); None: never
+        holding: list[datetime] = []  # when the units held by bookings cancelled later come back
         kept = 0
         out = []
         for plan in arrivals:
@@ -1170,41 +1172,38 @@ async def _write_pools(s, writer: BulkWriter, h: _History, periods: list[_Period
     kept, the rest added to the public pool), a suspended session's pools emptied
     (``core.backoffice.changes``). Reserved bookings are never cancelled after the release, so
     what a reserved pool kept is what it holds."""
-    held: dict[tuple[int, str], int] = {}
-    for plan in h.plans:
-        if plan.status != "cancelled":
-            key = (plan.period.id, plan.pool)
-            held[key] = held.get(key, 0) + 1
+    held: Counter = Counter((plan.period.id, plan.pool) for plan in h.plans if plan.status != "cancelled")
+    city_id = h.c.city.id
     rows = []
+    keys = []
     for cs in h.sessions:
+        emptied = cs.suspended_at is not None
         for p in cs.periods:
+            final = p.final
             released = 0
             for pool, units in p.units.items():
-                booked = held.get((p.id, pool), 0)
-                if cs.suspended_at is not None:
-                    capacity = booked = 0
-                elif pool in ("clinic", "referral"):
-                    capacity = booked
+                booked = held[(p.id, pool)]
+                if emptied:
+                    final[pool] = [0, 0, 0]
+                elif pool in RESERVED:
+                    final[pool] = [booked, booked, 0]
                     released += units - booked
                 else:
-                    capacity = units
-                p.final[pool] = [capacity, booked, 0]
-            if "public" in p.final:
-                p.final["public"][0] += released
+                    final[pool] = [units, booked, 0]
+            if released and "public" in final:
+                final["public"][0] += released
             for pool in p.units:
-                capacity, booked, _ = p.final[pool]
-                rows.append({"city_id": h.c.city.id, "period_id": p.id, "session_id": cs.id, "pool": pool,
+                capacity, booked, _ = final[pool]
+                rows.append({"city_id": city_id, "period_id": p.id, "session_id": cs.id, "pool": pool,
                              "capacity": capacity, "booked": booked, "release_to_public_at": None})
+                keys.append((p, pool))
     await writer.insert(SP, rows)
-    city_id = h.c.city.id
     ids = await writer.ids(
         select(SP.c.id).join(CS, CS.c.id == SP.c.session_id)
         .where(SP.c.city_id == city_id, CS.c.city_id == city_id, CS.c.date.between(h.first, h.last))
         .order_by(SP.c.id))
-    by_key = {(row["period_id"], row["pool"]): pool_id for pool_id, row in zip(ids, rows, strict=True)}
-    for p in periods:
-        for pool in p.final:
-            p.final[pool][2] = by_key[(p.id, pool)]
+    for (p, pool), pool_id in zip(keys, ids, strict=True):
+        p.final[pool][2] = pool_id
 
 
 def _schedule_changes(h: _History) -> list[dict]:
