@@ -22,8 +22,9 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Callable
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import col, select
@@ -98,11 +99,14 @@ def _cache(rt) -> _Cache:
     return found
 
 
-def _reader(rt, cache: _Cache) -> async_sessionmaker:
+def _reader(rt, cache: _Cache) -> Callable[[], AsyncSession]:
     """Sessions on connections of their own (opened per load, closed after), with the tenant
     walls of every session (``TenantSession``). On SQLite no ``BEGIN IMMEDIATE``: a plain read
     in WAL mode waits for no writer."""
     if cache.reader is None:
+        url = make_url(rt.db.url)
+        if rt.db.dialect == "sqlite" and url.database in (None, "", ":memory:"):
+            return rt.db.session  # an in-memory database has one connection: no other to read on
         args = {"timeout": 10} if rt.db.dialect == "sqlite" else {}
         cache.engine = create_async_engine(rt.db.url, poolclass=NullPool, connect_args=args)
         cache.reader = async_sessionmaker(cache.engine, class_=AsyncSession, sync_session_class=TenantSession,
