@@ -170,6 +170,14 @@ async def test_a_city_admin_sees_its_own_contract_invoices_and_licence_and_never
     text = (await browser.get(f"/console/c/{city.slug}/licensing/usage")).text
     assert 'id="tab-usage" href' in text and 'aria-current="page">用量' in text
 
+    # In English, the same facts in English words.
+    browser.client.cookies.set("guahao_console_lang", "en")
+    text = (await browser.get(f"/console/c/{city.slug}/licensing/contract")).text
+    assert "Revenue share" in text and "8% of registration fees (paid minus refunded)" in text
+    assert "0.50 yuan per confirmed booking" in text
+    text = (await browser.get(f"/console/c/{city.slug}/licensing/invoices")).text
+    assert "Issued" in _between(text, f'id="invoice-{issued}"')
+
 
 async def test_a_profit_share_operator_declares_each_month_until_it_is_invoiced(rt, city, browser, admin):
     await _contract(rt, city, model="profit_share", terms={"percent": "30"})
