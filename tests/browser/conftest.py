@@ -27,14 +27,48 @@ def base_url(tmp_path_factory) -> str:
         yield base
 
 
+class WatchedBrowser:
+    """The session's Chromium: every context it opens reports what the pages' Content-Security-
+    Policy refused (an inline script, a handler, a resource from elsewhere) to ``violations``."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.violations: list[str] = []
+
+    async def new_context(self, **options):
+        context = await self.browser.new_context(**options)
+        context.on("console", self._console)
+        return context
+
+    def _console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            page = message.page.url if message.page else "?"
+            self.violations.append(f"{page}: {message.text}")
+
+    def __getattr__(self, name):
+        return getattr(self.browser, name)
+
+
 @pytest.fixture(scope="session")
 async def chromium():
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
+        yield WatchedBrowser(browser)
         await browser.close()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request):
+    """A browser test fails when any page it opened broke the Content-Security-Policy."""
+    if "chromium" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("chromium")
+    seen = len(browser.violations)
+    yield
+    assert browser.violations[seen:] == [], "the Content-Security-Policy refused something"
 
 
 @pytest.fixture(params=[("phone", PHONE), ("desktop", DESKTOP)], ids=["phone", "desktop"])

@@ -1,5 +1,5 @@
 """A real server for browser tests and screenshots: the demo city on its own SQLite file,
-served by uvicorn in a child process (the way `make demo` runs it)."""
+served by ``guahao serve`` (uvicorn) in a child process, the way `make demo` runs it."""
 
 from __future__ import annotations
 
@@ -55,10 +55,9 @@ def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) ->
     port = _free_port()
     log = workdir / "server.log"
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "guahao.core.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stderr=out,
+        proc = subprocess.Popen(  # the way production serves: `guahao serve` (uvicorn, as configured there)
+            [sys.executable, "-m", "guahao.core.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stderr=out, stdout=out,
         )
     base = f"http://127.0.0.1:{port}"
     try:
