@@ -24,7 +24,7 @@ from .conftest import PASSWORD, Browser, add_staff, add_vendor
 async def _audit(rt, city, action: str) -> list[AuditEntry]:
     with use_city(city):
         async with rt.db.transaction() as s:
-            return list((await s.scalars(select(AuditEntry).where(AuditEntry.action == action))).all())
+            return list((await s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))).all())
 
 
 async def test_login_success_and_failure(rt, city, browser, admin):

@@ -10,6 +10,7 @@ Deselected without ``REDIS_URL``.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ from guahao.core.usage import report_usage
 from guahao.licensing.ledger.models import UsageEvent
 from guahao.licensing.ledger.verify import verify
 from guahao.plugin_api import city_session
-from guahao.tenants.context import use_city
+from guahao.tenants.context import platform_scope, use_city
 from tests.core.jobs.test_worker_kill import log_tail, start_worker, stop, wait_for
 from tests.core.plugins.probes import make_member
 from tests.factories import make_catalogue
@@ -29,7 +30,6 @@ from tests.factories import make_catalogue
 REPORTED = 120
 BOOKINGS = 10
 METERED = ("booking.event", "notification.sent", "usage.reported")
-LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 async def ledger_count(rt, city) -> int:
@@ -51,6 +51,28 @@ async def due(rt, city) -> list[OutboxMessage]:
             return list((await s.scalars(select(OutboxMessage).where(OutboxMessage.due_at <= func.now()))).all())
 
 
+@contextlib.asynccontextmanager
+async def queue_to_itself(rt, city):
+    """Earlier tests leave due rows of their cities in the shared database, which a worker would
+    run too (and run first when they are older): they wait until the test is over."""
+    parked = datetime(2100, 1, 1, tzinfo=UTC)
+    with platform_scope("test: other cities' outbox rows wait while a worker runs this one's"):
+        async with rt.db.transaction() as s:
+            rows = (await s.execute(
+                select(OutboxMessage.id, OutboxMessage.due_at)
+                .where(OutboxMessage.city_id != city.id, OutboxMessage.status.in_(("pending", "queued")))
+            )).all()
+            if rows:
+                await s.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows])).values(due_at=parked))
+    try:
+        yield
+    finally:
+        with platform_scope("test: other cities' outbox rows are due again"):
+            async with rt.db.transaction() as s:
+                for start in range(0, len(rows), 1000):
+                    await s.execute(update(OutboxMessage), [{"id": r.id, "due_at": r.due_at} for r in rows[start:start + 1000]])
+
+
 async def test_a_worker_killed_while_metering_leaves_every_fact_counted_once(rt, redis_rt, city, pg_only):
     cat = await make_catalogue(rt, city, days_ahead=2, periods=1, capacity=BOOKINGS)
     period = cat.periods[cat.sessions[0].id][0]
@@ -62,13 +84,11 @@ async def test_a_worker_killed_while_metering_leaves_every_fact_counted_once(rt,
             for i in range(REPORTED):
                 report_usage(s, meter="phone.minutes", quantity=1 + i % 5, source_id=f"call:{i}",
                              occurred_at=datetime(2026, 11, 3, 2, 0, tzinfo=UTC), dimensions={"channel": "ivr"})
-        # Earlier tests left rows in the shared database; these go to the front of the queue.
-        async with rt.db.transaction() as s:
-            await s.execute(update(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.due_at <= func.now())
-                            .values(due_at=LONG_AGO))
 
     first = second = None
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(queue_to_itself(rt, city))
+        stack.callback(lambda: (stop(first), stop(second)))
         first = start_worker(redis_rt.settings)
 
         async def counting_began():
@@ -95,9 +115,6 @@ async def test_a_worker_killed_while_metering_leaves_every_fact_counted_once(rt,
             return all(m.status == "done" for m in rows)
 
         await wait_for(all_done, timeout=90, what="every due message of the city is done", procs=[second], state=state)
-    finally:
-        stop(first)
-        stop(second)
 
     messages = await metered(rt, city)
     async with city_session(rt, city) as s:
