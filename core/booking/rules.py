@@ -154,9 +154,9 @@ async def run_extra_checks(extra_checks: Callable[..., Any] | None, **kwargs: An
         results = await results
     if results is None or isinstance(results, str):
         results = [results]
-    for result in results:
-        if inspect.isawaitable(result):
-            result = await result
+    # Every answer is awaited before the first refusal is raised: none is left un-awaited.
+    answers = [await r if inspect.isawaitable(r) else r for r in results]
+    for result in answers:
         if isinstance(result, DomainError):
             raise result
         if result:

@@ -141,6 +141,7 @@ async def test_another_members_booking_is_not_found(client, rt, city, catalogue,
     assert r.json()["status"] == "confirmed"  # untouched by the other member's cancel
 
 
+@pytest.mark.city_rules(cancel_days_before=1)  # the platform's default: 18:00 the day before
 async def test_cancel_after_the_cutoff_and_booking_before_release(client, rt, city, member):
     def fresh_token():  # tokens issued "in the future" are refused, so one per frozen moment
         member.token = issue(rt.settings, member_id=member.id, city_id=city.id)[0]

@@ -91,6 +91,7 @@ def _deadline(day, days_before: int, at: time, city) -> datetime:
     return datetime.combine(day - timedelta(days=days_before), at, tzinfo=city.tz).astimezone(UTC)
 
 
+@pytest.mark.city_rules(cancel_days_before=1)  # the platform's default: 18:00 the day before
 async def test_cancel_until_the_evening_before(rt, city, catalogue):
     cs = catalogue.sessions[-1]  # three days ahead: the default cut-off (18:00 the day before) is ahead
     period = catalogue.periods[cs.id][0]
