@@ -5,6 +5,9 @@ model and fills ``city_id`` on insert, refusing rows of another city.
 Wall 2 (PostgreSQL): each transaction sets ``app.city_id`` with ``set_config(..., true)``
 (the ``SET LOCAL`` form) so the row-level security policies of ``tenants.rls`` apply; the
 application connects as a role that is neither superuser nor table owner.
+
+A transaction begun inside ``tenants.context.platform_scope`` runs on a second, small pool
+that logs in as the platform role (BYPASSRLS); the application's own login cannot reach it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from sqlalchemy.sql import column as sql_column
 
 from .context import current_city, platform_reason
 from .models import TenantModel
-from .rls import platform_role
 from .settings import DEFAULT_POOL_SIZE, Settings
 
 log = logging.getLogger("guahao.db")
+
+# Connections the platform pool keeps per process: cross-city work is the outbox relay, job
+# look-ups, metering flushes, the vendor's pages and commands, never the booking rush.
+PLATFORM_POOL_SIZE = 3
 
 
 # ``with_loader_criteria`` first analyses the criterion against the mixin itself, where
@@ -38,7 +44,17 @@ class TenantIsolationError(RuntimeError):
 
 
 class TenantSession(Session):
-    """ORM session whose queries are scoped to the current city (see module docstring)."""
+    """ORM session whose queries are scoped to the current city (see module docstring).
+
+    The connection comes from the platform pool (``info["platform_bind"]``, when the
+    database has one) if the transaction begins inside ``platform_scope``.
+    """
+
+    def get_bind(self, *args, **kwargs):
+        platform_bind = self.info.get("platform_bind")
+        if platform_bind is not None and platform_reason() is not None:
+            return platform_bind
+        return super().get_bind(*args, **kwargs)
 
 
 @event.listens_for(TenantSession, "do_orm_execute")
@@ -90,14 +106,8 @@ _SET_LOCAL_CITY_ASYNCPG = "SELECT set_config('app.city_id', $1, true)"
 
 @event.listens_for(TenantSession, "after_begin")
 def _set_local_city(session, transaction, connection) -> None:
-    if connection.dialect.name != "postgresql":
-        return
-    if platform_reason() is not None:
-        # The named bypass: a NOLOGIN role with BYPASSRLS, for this transaction only.
-        role = session.info.get("platform_role")
-        if role:
-            connection.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
-        return
+    if connection.dialect.name != "postgresql" or platform_reason() is not None:
+        return  # a platform transaction is on the platform login, which bypasses the policies
     city = current_city()
     value = str(city.id) if city else ""
     if connection.dialect.driver == "asyncpg":  # every transaction pays this: skip the compiler
@@ -123,10 +133,12 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, pre_ping: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, pre_ping: bool = False, application_name: str = "guahao"
+) -> AsyncEngine:
     """An engine for ``url``; on PostgreSQL a pool of ``pool_size`` connections (as many again
     in overflow), testing each before use when ``pre_ping`` (``Settings.db_pool_size`` and
-    ``db_pre_ping``)."""
+    ``db_pre_ping``), named ``application_name`` in ``pg_stat_activity``."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -143,16 +155,20 @@ def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, pre_ping: bool 
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "guahao"}},
+        connect_args={"server_settings": {"application_name": application_name}},
     )
 
 
 class Database:
-    """Owns the application's engine and hands out tenant-scoped sessions.
+    """Owns the application's engines and hands out tenant-scoped sessions.
 
     Parameters:
-        settings: where to connect; the app uses ``settings.app_url``.
-        url: override the URL (the owner connection for migrations and admin commands).
+        settings: where to connect; the app uses ``settings.app_url``, and for transactions
+            begun inside ``platform_scope`` ``settings.platform_url`` (on PostgreSQL a second
+            pool of at most ``PLATFORM_POOL_SIZE`` connections, as many again in overflow,
+            opened only when platform work first needs one).
+        url: override the URL (the owner connection for migrations and admin commands); every
+            transaction then uses it.
     """
 
     def __init__(self, settings: Settings, url: str | None = None):
@@ -160,12 +176,20 @@ class Database:
         self.url = url or settings.app_url
         self.engine = make_engine(self.url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping)
         self.dialect = self.engine.dialect.name
+        self.platform_engine: AsyncEngine | None = None
+        if self.url == settings.app_url and settings.platform_url != self.url:
+            self.platform_engine = make_engine(
+                settings.platform_url,
+                pool_size=min(settings.db_pool_size, PLATFORM_POOL_SIZE),
+                pre_ping=settings.db_pre_ping,
+                application_name="guahao-platform",
+            )
         self._factory = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
             sync_session_class=TenantSession,
             expire_on_commit=False,
-            info={"platform_role": platform_role(settings.app_role) if self.url == settings.app_url else ""},
+            info={"platform_bind": self.platform_engine.sync_engine if self.platform_engine else None},
         )
 
     def session(self) -> AsyncSession:
@@ -181,3 +205,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.platform_engine is not None:
+            await self.platform_engine.dispose()

@@ -5,8 +5,10 @@ Every tenant table gets ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and one poli
 the setting is empty, ``NULLIF`` makes it NULL and no row matches.
 
 The application logs in as ``<app_role>``: not superuser, not owner, no BYPASSRLS. Cross-city
-work switches, for one transaction, to ``<app_role>_platform`` (NOLOGIN, BYPASSRLS) with
-``SET LOCAL ROLE`` — only inside ``tenants.context.platform_scope``.
+work (only inside ``tenants.context.platform_scope``) runs on a second connection pool that
+logs in as ``<app_role>_platform`` (LOGIN, BYPASSRLS, not superuser, owns nothing). The
+application role is not a member of the platform role, so its credentials cannot
+``SET ROLE`` past the policies: lifting the wall takes the platform login's own credentials.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ def enable_rls_sql(table: str) -> list[str]:
 
 
 def roles_sql(app_role: str) -> list[str]:
-    """Create the login role and the platform role if missing (idempotent)."""
+    """Create the application login and the platform login if missing, and bring roles made by
+    earlier releases in line: the platform role may log in, and the application role is no
+    longer a member of it (idempotent; each change runs only when needed, so an owner without
+    the right to alter roles can migrate a database whose roles are already right)."""
     plat = platform_role(app_role)
     return [
         f"""DO $$ BEGIN
@@ -37,10 +42,16 @@ def roles_sql(app_role: str) -> list[str]:
     CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{plat}') THEN
-    CREATE ROLE "{plat}" NOLOGIN NOSUPERUSER BYPASSRLS;
+    CREATE ROLE "{plat}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS;
+  ELSIF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = '{plat}') THEN
+    ALTER ROLE "{plat}" LOGIN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_auth_members m
+             JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+             WHERE r.rolname = '{plat}' AND u.rolname = '{app_role}') THEN
+    REVOKE "{plat}" FROM "{app_role}";
   END IF;
 END $$""",
-        f'GRANT "{plat}" TO "{app_role}"',
     ]
 
 

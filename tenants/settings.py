@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from .rls import platform_role
+
 DEFAULT_SQLITE = "sqlite+aiosqlite:///var/guahao.sqlite3"
 # The embedded demo's key. It is public (it is in this file): a production server refuses it.
 DEV_SECRET = "guahao-dev-secret-change-me-in-production-0123456789"
@@ -88,6 +90,13 @@ def _async_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def _as_user(url: str, user: str) -> str:
+    """``url`` logging in as ``user``, without the owner's password (trust auth, or a
+    ``.pgpass`` entry, supplies the login's own)."""
+    u = make_url(url)._replace(username=user, password=None)
+    return u.render_as_string(hide_password=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration.
@@ -97,8 +106,13 @@ class Settings:
         database_app_url: the application's connection. On PostgreSQL it is a role that is
             neither superuser nor table owner, so row-level security applies to it
             (env ``DATABASE_APP_URL``; default: ``database_url`` with the user set to
-            ``app_role``).
+            ``app_role`` and without the owner's password).
         app_role: PostgreSQL role the application uses (env ``DATABASE_APP_ROLE``).
+        database_platform_url: the connection for cross-city work (``platform_scope``): a login
+            role of its own with BYPASSRLS, which the application role cannot switch to
+            (env ``DATABASE_PLATFORM_URL``; default: ``database_url`` with the user set to
+            ``<app_role>_platform`` and without the owner's password). Only processes that do
+            platform-scope work connect with it.
         redis_url: Redis for arq jobs and the sold-out gate; empty runs jobs in-process.
         secret_key: signs bearer tokens and session cookies (env ``GUAHAO_SECRET_KEY``).
         data_key: encrypts personal data and plugin secrets, keys the ID-number hash
@@ -155,6 +169,7 @@ class Settings:
     database_url: str = DEFAULT_SQLITE
     database_app_url: str = ""
     app_role: str = "guahao_app"
+    database_platform_url: str = ""
     redis_url: str = ""
     secret_key: str = field(default=DEV_SECRET, repr=False)
     data_key: str = field(default="", repr=False)
@@ -187,6 +202,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", DEFAULT_SQLITE),
             database_app_url=env.get("DATABASE_APP_URL", ""),
             app_role=env.get("DATABASE_APP_ROLE", "guahao_app"),
+            database_platform_url=env.get("DATABASE_PLATFORM_URL", ""),
             redis_url=env.get("REDIS_URL", ""),
             secret_key=env.get("GUAHAO_SECRET_KEY", "").strip() or DEV_SECRET,
             data_key=env.get("GUAHAO_DATA_KEY", "").strip(),
@@ -273,8 +289,17 @@ class Settings:
             return _async_url(self.database_app_url)
         if not self.is_postgres:
             return self.owner_url
-        u = make_url(self.owner_url).set(username=self.app_role, password=None)
-        return u.render_as_string(hide_password=False)
+        return _as_user(self.owner_url, self.app_role)
+
+    @property
+    def platform_url(self) -> str:
+        """Where platform-scope transactions connect: the platform login on PostgreSQL, the
+        one database file on SQLite."""
+        if self.database_platform_url:
+            return _async_url(self.database_platform_url)
+        if not self.is_postgres:
+            return self.owner_url
+        return _as_user(self.owner_url, platform_role(self.app_role))
 
     @property
     def outbox_in_process(self) -> bool:

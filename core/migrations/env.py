@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import guahao.core.models  # noqa: F401  (registers every table)
 from guahao.core.plugins.loader import import_plugin_models
+from guahao.tenants import rls
 
 import_plugin_models()
 
@@ -30,6 +31,17 @@ def _run_sync(connection) -> None:
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+        _align_roles(connection)
+
+
+def _align_roles(connection) -> None:
+    """On PostgreSQL, every run leaves the application and platform logins as ``tenants.rls``
+    defines them, so a database migrated by an earlier release loses what that release granted
+    (the application role's membership in the platform role)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for stmt in rls.roles_sql(config.attributes.get("app_role", "guahao_app")):
+        connection.exec_driver_sql(stmt)
 
 
 async def _run_async() -> None:

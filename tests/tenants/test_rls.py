@@ -2,7 +2,7 @@
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from guahao.tenants.models import tenant_tables
@@ -117,11 +117,86 @@ async def test_app_role_cannot_switch_the_wall_off(rt, app_conn):
         await app_conn.execute("DROP POLICY city_isolation ON bookings")
 
 
-async def test_platform_role_is_the_only_bypass(rt, city, catalogue, app_conn):
-    async with app_conn.transaction():
-        await app_conn.execute(f'SET LOCAL ROLE "{platform_role(rt.settings.app_role)}"')
-        assert await app_conn.fetchval("SELECT count(*) FROM hospitals WHERE city_id = $1", city.id) == 1
+async def test_the_app_login_cannot_become_the_platform_role(rt, city, catalogue, app_conn):
+    plat = platform_role(rt.settings.app_role)
+    assert await app_conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", plat) is False
+    for stmt in (f'SET ROLE "{plat}"', f'SET SESSION AUTHORIZATION "{plat}"'):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app_conn.execute(stmt)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with app_conn.transaction():
+            await app_conn.execute(f'SET LOCAL ROLE "{plat}"')
     assert await app_conn.fetchval("SELECT current_user") == rt.settings.app_role
+    assert await app_conn.fetchval("SELECT count(*) FROM hospitals WHERE city_id = $1", city.id) == 0
+
+
+async def test_the_platform_login_is_its_own_role_and_reads_every_city(rt, city, catalogue):
+    from tests.factories import make_catalogue, make_city
+
+    other = await make_city(rt, city.slug + "-p")
+    await make_catalogue(rt, other)
+    conn = await asyncpg.connect(_dsn(rt.settings.platform_url))
+    try:
+        role = await conn.fetchrow(
+            "SELECT rolname, rolcanlogin, rolbypassrls, rolsuper, rolcreaterole, rolcreatedb"
+            " FROM pg_roles WHERE rolname = current_user"
+        )
+        assert tuple(role) == (platform_role(rt.settings.app_role), True, True, False, False, False)
+        owned = await conn.fetchval(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user"
+        )
+        assert owned == 0
+        cities = await conn.fetch(
+            "SELECT DISTINCT city_id FROM hospitals WHERE city_id = ANY($1::int[]) ORDER BY 1", [city.id, other.id]
+        )
+        assert [r["city_id"] for r in cities] == sorted([city.id, other.id])
+    finally:
+        await conn.close()
+
+
+async def test_platform_scope_transactions_log_in_as_the_platform_role(rt, city, catalogue):
+    from guahao.core.models import Hospital
+    from guahao.tenants.context import platform_scope
+    from tests.factories import make_catalogue, make_city
+
+    other = await make_city(rt, city.slug + "-s")
+    await make_catalogue(rt, other)
+    with platform_scope("test: read every city"):
+        async with rt.db.transaction() as s:
+            who = (await s.execute(text("SELECT current_user, session_user"))).one()
+            ids = set((await s.scalars(select(Hospital.city_id).where(Hospital.city_id.in_([city.id, other.id])))).all())
+    plat = platform_role(rt.settings.app_role)
+    assert tuple(who) == (plat, plat)
+    assert ids == {city.id, other.id}
+    async with rt.db.transaction() as s:  # outside the scope: the app login again, no city, no rows
+        who = (await s.execute(text("SELECT current_user"))).scalar_one()
+        assert who == rt.settings.app_role
+        assert (await s.execute(text("SELECT count(*) FROM hospitals"))).scalar_one() == 0
+
+
+async def test_migrating_takes_the_platform_role_away_from_an_app_role_that_had_it(settings):
+    """A database migrated by an earlier release: the app role was a member of a NOLOGIN
+    platform role. Migrating again leaves a platform login the app role cannot switch to."""
+    import dataclasses
+    import os
+
+    from guahao.core.migrate import upgrade_async
+
+    app = f"guahao_old_{os.getpid()}"
+    plat = platform_role(app)
+    admin = await asyncpg.connect(_dsn(settings.owner_url))
+    try:
+        await admin.execute(f'CREATE ROLE "{app}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        await admin.execute(f'CREATE ROLE "{plat}" NOLOGIN NOSUPERUSER BYPASSRLS')
+        await admin.execute(f'GRANT "{plat}" TO "{app}"')
+        await upgrade_async(dataclasses.replace(settings, app_role=app))
+        member = await admin.fetchval("SELECT pg_has_role($1, $2, 'MEMBER')", app, plat)
+        can_login = await admin.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", plat)
+        assert (member, can_login) == (False, True)
+    finally:
+        await admin.execute(f'DROP ROLE IF EXISTS "{plat}"')
+        await admin.execute(f'DROP ROLE IF EXISTS "{app}"')
+        await admin.close()
 
 
 async def test_orm_sessions_run_as_the_app_role_with_the_city_set(rt, city, catalogue):

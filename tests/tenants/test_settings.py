@@ -10,7 +10,7 @@ import pytest
 
 from guahao.core.booking.gate import MemoryGate, RedisGate, make_gate
 from guahao.core.cli import main
-from guahao.tenants.db import Database
+from guahao.tenants.db import PLATFORM_POOL_SIZE, Database
 from guahao.tenants.settings import DEFAULT_POOL_SIZE, Settings, SettingsError
 
 PG = "postgresql://guahao@127.0.0.1:1/nothing"
@@ -43,6 +43,30 @@ async def test_the_database_pool_follows_the_settings():
         assert db.engine.pool.size() == 7 and db.engine.pool._pre_ping is True
     finally:
         await db.dispose()
+
+
+def test_the_platform_login_defaults_to_the_owner_url_with_the_platform_user():
+    s = Settings.from_env({"DATABASE_URL": "postgresql://guahao:owner-pw@db:5432/guahao", "DATABASE_APP_ROLE": "gh"})
+    assert s.app_url == "postgresql+asyncpg://gh@db:5432/guahao"
+    assert s.platform_url == "postgresql+asyncpg://gh_platform@db:5432/guahao"
+    own = Settings.from_env({"DATABASE_URL": "postgresql://guahao@db/guahao",
+                             "DATABASE_PLATFORM_URL": "postgresql://ops:pw@db2/guahao"})
+    assert own.platform_url == "postgresql+asyncpg://ops:pw@db2/guahao"
+    demo = Settings.from_env({})
+    assert demo.platform_url == demo.app_url == demo.owner_url
+
+
+async def test_platform_work_has_a_small_pool_of_its_own_on_postgresql_only():
+    db = Database(Settings(database_url=PG, secret_key=KEY, db_pool_size=7))
+    owner = Database(Settings(database_url=PG, secret_key=KEY), url=Settings(database_url=PG).owner_url)
+    demo = Database(Settings(secret_key=KEY))
+    try:
+        assert db.platform_engine is not None and db.platform_engine.url.username == "guahao_app_platform"
+        assert db.platform_engine.pool.size() == PLATFORM_POOL_SIZE < 7
+        assert owner.platform_engine is None and demo.platform_engine is None
+    finally:
+        for d in (db, owner, demo):
+            await d.dispose()
 
 
 def test_the_booking_gate_admits_twice_the_pool():
