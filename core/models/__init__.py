@@ -39,7 +39,7 @@ from .feedback import (
     ReviewStatus,
     SurveyResponse,
 )
-from .members import CreditEvent, Member
+from .members import CreditEvent, Member, RefreshToken
 from .outbox import Notification, OutboxMessage
 from .plugins import HospitalPlugin
 from .reports import (
@@ -97,6 +97,7 @@ __all__ = [
     "PeriodStatsMonthly",
     "PoolKind",
     "Referral",
+    "RefreshToken",
     "RegistrationType",
     "ReportRollup",
     "ReviewStatus",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field
 
 from guahao.tenants.clock import utcnow
@@ -37,6 +37,30 @@ class Member(TenantModel, table=True):
     registered_by: str = Field(default="self", max_length=80)  # 代办: staff who registered
     email: str | None = Field(default=None, max_length=254)  # R1.5 contact details
     wechat_openid: str | None = Field(default=None, max_length=64)
+    # Carried in every site cookie and access token; raising it ends all of them at once.
+    session_generation: int = 0
+
+
+class RefreshToken(TenantModel, table=True):
+    """One API refresh token of a member (only its SHA-256 is kept). Each use spends it and
+    issues the next of the same ``family_id``; a spent one presented again revokes the family."""
+
+    __tablename__ = "member_refresh_tokens"
+    __table_args__ = (
+        UniqueConstraint("city_id", "token_hash", name="uq_member_refresh_token_hash"),
+        Index("ix_member_refresh_tokens_family", "city_id", "family_id"),
+        Index("ix_member_refresh_tokens_expires_at", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    family_id: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64)
+    generation: int  # the member's session generation when the family began
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class CreditEvent(TenantModel, table=True):

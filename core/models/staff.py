@@ -73,6 +73,7 @@ class StaffAccount(TenantModel, table=True):
     totp_failures: int = 0  # wrong second-factor codes in a row (a right password does not reset it)
     totp_last_step: int | None = None  # the last accepted TOTP time step: it and earlier ones are spent
     sso_subject: str | None = Field(default=None, max_length=255)
+    session_generation: int = 0  # carried in each console cookie; raising it ends every session
     last_login_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -94,6 +95,7 @@ class VendorAccount(SQLModel, table=True):
     totp_enabled: bool = False
     totp_failures: int = 0
     totp_last_step: int | None = None
+    session_generation: int = 0  # carried in each console cookie; raising it ends every session
     last_login_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -1,4 +1,5 @@
-"""Managing a city's staff accounts (R12.1): create, edit, reset password, unlock, deactivate.
+"""Managing a city's staff accounts (R12.1): create, edit, reset password, unlock, end sessions,
+deactivate.
 
 Every function takes the acting :class:`~core.audit.Actor` and records the change in the same
 transaction. The account's scope must fit its role (a scheduler belongs to a hospital, a
@@ -21,6 +22,7 @@ from guahao.core.members.passwords import hash_password
 from guahao.core.models import District, Doctor, Hospital
 from guahao.core.models.staff import HOSPITAL_ROLES, StaffAccount, StaffRole
 from guahao.core.staff.auth import forget_failures, locked_addresses
+from guahao.core.staff.sessions import end_sessions as _end_sessions
 from guahao.tenants.context import require_city
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
@@ -208,10 +210,11 @@ async def update_staff(s: AsyncSession, actor: audit.Actor, account_id: int, **c
 
 async def set_password(s: AsyncSession, actor: audit.Actor, account_id: int, password: str) -> StaffAccount:
     """A new password (set by an administrator or the person); also lifts a lock-out and every
-    address's pause."""
+    address's pause, and ends every console session of the account issued before."""
     check_password_strength(password)
     account = await get_staff(s, account_id)
     account.password_hash = await hash_password(password)
+    _end_sessions(account)
     account.failed_logins = account.totp_failures = 0
     account.locked_until = None
     await forget_failures(s, account)
@@ -229,6 +232,16 @@ async def unlock(s: AsyncSession, actor: audit.Actor, account_id: int) -> StaffA
     await forget_failures(s, account)
     audit.record(s, actor, "staff.unlock", target_type="staff", target_id=account.id,
                  summary=account.username, before=before, after={**snapshot(account), "locked_addresses": 0})
+    return account
+
+
+async def end_sessions(s: AsyncSession, actor: audit.Actor, account_id: int) -> StaffAccount:
+    """Log the person out everywhere at once: every console cookie issued so far stops working
+    at its next request (audited)."""
+    account = await get_staff(s, account_id)
+    _end_sessions(account)
+    audit.record(s, actor, "staff.end_sessions", target_type="staff", target_id=account.id,
+                 summary=f"all sessions of {account.username} ended")
     return account
 
 

@@ -1,4 +1,4 @@
-"""Staff accounts of a city: list, create, edit, reset password, unlock, (de)activate.
+"""Staff accounts of a city: list, create, edit, reset password, unlock, end sessions, (de)activate.
 
 City administrators (and the vendor) manage every role of the city; a hospital administrator
 manages the schedulers and doctors of its own hospital only. An account or hospital outside
@@ -175,6 +175,12 @@ async def staff_unlock(c: Console) -> Response:
 
 
 @console_page("staff.manage")
+async def staff_end_sessions(c: Console) -> Response:
+    return await _action(c, c._("Every session of this account has ended: its next request asks for a log-in."),
+                         lambda s, a: accounts.end_sessions(s, c.actor(), a.id))
+
+
+@console_page("staff.manage")
 async def staff_active(c: Console) -> Response:
     active = c.form.get("active") == "1"
     reason = c.form.get("reason", "")[:500]
@@ -194,6 +200,7 @@ def routes() -> list:
         Route("/c/{city}/staff/{id:int}", staff_edit, methods=["GET", "POST"]),
         Route("/c/{city}/staff/{id:int}/password", staff_password, methods=["POST"]),
         Route("/c/{city}/staff/{id:int}/unlock", staff_unlock, methods=["POST"]),
+        Route("/c/{city}/staff/{id:int}/end-sessions", staff_end_sessions, methods=["POST"]),
         Route("/c/{city}/staff/{id:int}/active", staff_active, methods=["POST"]),
         Route("/c/{city}/staff/{id:int}/totp-reset", staff_totp_reset, methods=["POST"]),
     ]

@@ -220,14 +220,16 @@ ERROR_TEXT = {
 
 
 async def load_principal(c: Console) -> Principal | None:
-    """The session's principal if its account is still active and unlocked; else log out."""
+    """The session's principal if its account is still active, unlocked and its sessions were not
+    ended since the cookie was issued (same session generation); else log out."""
     s = c.session
     if not s.logged_in:
         return None
     if s.kind == "vendor":
         async with c.rt.db.transaction() as db:
             account = await db.get(VendorAccount, s.account_id)
-        principal = Principal.of_vendor(account) if usable(account) else None
+        ok = usable(account) and account.session_generation == s.generation
+        principal = Principal.of_vendor(account) if ok else None
     else:
         home = c.city if c.city is not None and c.city.id == s.city_id else None
         if home is None and s.city_slug:
@@ -238,7 +240,7 @@ async def load_principal(c: Console) -> Principal | None:
             with use_city(home):
                 async with c.rt.db.transaction() as db:
                     account = await db.get(StaffAccount, s.account_id)
-            ok = usable(account) and account.city_id == home.id
+            ok = usable(account) and account.city_id == home.id and account.session_generation == s.generation
             principal = Principal.of_staff(account) if ok else None
             if principal is not None and c.city is None:
                 c.city = home

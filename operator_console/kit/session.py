@@ -5,6 +5,11 @@ HttpOnly, SameSite=Strict, Secure when the request came over HTTPS (directly or 
 trusted proxy, see ``core.web.session``). A session ends 8 hours after log-in whatever
 happens, or after 30 minutes without a request. A fresh CSRF token is issued at log-in.
 
+The cookie also carries the account's session generation at log-in; every request compares it
+with the account row it loads anyway (``kit.pages.load_principal``), so raising the account's
+generation — log-out, a new password, an administrator's "End sessions" — ends every copy of
+every cookie issued before, on all devices, at once.
+
 Besides the logged-in principal it carries short-lived state of an unfinished log-in: the
 account awaiting its TOTP code, and the OpenID Connect state and nonce during single sign-on.
 """
@@ -42,6 +47,7 @@ class ConsoleSession:
         kind: ``"staff"``/``"vendor"`` when logged in, else ``None``.
         account_id: the logged-in account.
         city_id, city_slug: a staff member's city (``None`` for the vendor).
+        generation: the account's session generation at log-in (see the module docstring).
         issued: log-in time (absolute expiry counts from here).
         seen: the last request (idle expiry counts from here).
         csrf: the synchronizer token every form posts back.
@@ -54,6 +60,7 @@ class ConsoleSession:
     account_id: int | None = None
     city_id: int | None = None
     city_slug: str | None = None
+    generation: int = 0
     issued: int = 0
     seen: int = 0
     csrf: str = field(default_factory=new_csrf_token)
@@ -66,9 +73,11 @@ class ConsoleSession:
     def logged_in(self) -> bool:
         return self.kind is not None and self.account_id is not None
 
-    def log_in(self, kind: str, account_id: int, city_id: int | None, city_slug: str | None) -> None:
+    def log_in(self, kind: str, account_id: int, city_id: int | None, city_slug: str | None,
+               generation: int = 0) -> None:
         """Start a session; a new CSRF token so one seen before log-in cannot be replayed."""
         self.kind, self.account_id, self.city_id, self.city_slug = kind, account_id, city_id, city_slug
+        self.generation = generation
         self.issued = self.seen = now()
         self.csrf = new_csrf_token()
         self.pending = None
@@ -76,7 +85,7 @@ class ConsoleSession:
 
     def log_out(self) -> None:
         self.kind = self.account_id = self.city_id = self.city_slug = None
-        self.issued = self.seen = 0
+        self.issued = self.seen = self.generation = 0
         self.csrf = new_csrf_token()
         self.pending = None
         self.changed = True
@@ -138,6 +147,7 @@ def load(request: Request, secret: str | Sequence[str]) -> ConsoleSession:
             session.city_id = _int(payload.get("c"))
             session.city_slug = payload.get("cs") if isinstance(payload.get("cs"), str) else None
             session.issued, session.seen = issued, t
+            session.generation = _int(payload.get("g")) or 0
             session.changed = True  # the idle clock moves with every request
     return session
 
@@ -149,7 +159,7 @@ def save(response: Response, request: Request, session: ConsoleSession, secret: 
     payload: dict[str, Any] = {"t": session.csrf}
     if session.logged_in:
         payload.update(k=session.kind, a=session.account_id, c=session.city_id, cs=session.city_slug,
-                       i=session.issued, s=session.seen)
+                       i=session.issued, s=session.seen, g=session.generation)
     if session.pending:
         payload["p"] = session.pending
     if session.flash:

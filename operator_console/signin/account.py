@@ -50,7 +50,7 @@ async def totp(c: Console) -> Response:
 
 @console_page()
 async def password(c: Console) -> Response:
-    """Change one's own password (the current one is asked again)."""
+    """Change one's own password (the current one is asked again); the account's other sessions end."""
     if c.request.method == "GET":
         return c.render("account_password.html")
     async with c.transaction() as s:
@@ -62,11 +62,16 @@ async def password(c: Console) -> Response:
             return c.render("account_password.html", status=422, error=c._("The two new passwords differ."))
         if c.principal.is_vendor:
             from guahao.core.members.passwords import hash_password
+            from guahao.core.staff.sessions import end_sessions
 
             accounts.check_password_strength(c.form.get("new", ""))
             account.password_hash = await hash_password(c.form["new"])
+            end_sessions(account)
         else:
-            await accounts.set_password(s, c.actor(), account.id, c.form.get("new", ""))
+            account = await accounts.set_password(s, c.actor(), account.id, c.form.get("new", ""))
+    # Every other session of the account has ended; this one goes on under the new generation.
+    c.session.generation = account.session_generation
+    c.session.changed = True
     return c.redirect("/console/", flash=c._("Your password has been changed."))
 
 

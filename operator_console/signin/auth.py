@@ -13,6 +13,7 @@ from starlette.routing import Route
 from guahao.core.errors import DomainError
 from guahao.core.models.staff import StaffAccount, VendorAccount
 from guahao.core.staff.auth import authenticate_staff, authenticate_vendor, second_factor
+from guahao.core.staff.sessions import log_out
 from guahao.core.web.i18n import pick
 from guahao.tenants.context import use_city
 
@@ -61,7 +62,8 @@ async def _login_form(c: Console, status: int = 200, error: str | None = None, u
 
 
 def _finish_login(c: Console, kind: str, account, city) -> Response:
-    c.session.log_in(kind, account.id, city.id if city else None, city.slug if city else None)
+    c.session.log_in(kind, account.id, city.id if city else None, city.slug if city else None,
+                     account.session_generation)
     target = c.safe_next(c.form.get("next"), home_of(c))
     if kind == "staff" and city is not None and not target.startswith(f"/console/c/{city.slug}/"):
         target = home_of(c)
@@ -145,8 +147,12 @@ async def totp_step(c: Console) -> Response:
 
 @console_page(anonymous=True)
 async def logout(c: Console) -> Response:
-    """POST only (CSRF-checked): ends the session."""
+    """POST only (CSRF-checked): ends the session, and the account's other sessions with it (the
+    account's session generation goes up, so copies of the cookie stop working too)."""
     back = f"/console/c/{c.session.city_slug}/login" if c.session.kind == "staff" and c.session.city_slug else "/console/login"
+    if c.principal is not None:
+        async with c.transaction() as s:
+            await log_out(s, VendorAccount if c.principal.is_vendor else StaffAccount, c.principal.id)
     c.session.log_out()
     return c.redirect(back, flash=c._("You have logged out."))
 

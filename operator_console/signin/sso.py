@@ -125,7 +125,7 @@ async def sso_callback(c: Console) -> Response:
         return _refuse(c, 403, error.code, c._(
             "You signed in at the identity provider, but no active staff account of this city is linked to "
             "that identity. Please ask your city administrator."))
-    c.session.log_in("staff", account.id, c.city.id, c.city.slug)
+    c.session.log_in("staff", account.id, c.city.id, c.city.slug, account.session_generation)
     target = f"/console/c/{c.city.slug}/"
     page = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={html.escape(target)}">'
             f'<title>{html.escape(c._("Signed in"))}</title><p><a href="{html.escape(target)}">'

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from guahao.core.booking.service import credit
 from guahao.core.errors import DomainError
 from guahao.core.members import service
+from guahao.core.members import sessions as member_sessions
 from guahao.core.members.ids import validate_id_number
 from guahao.core.web.session import is_https
 
@@ -97,11 +98,20 @@ async def login(p: Page) -> Response:
     except DomainError as exc:
         status = 429 if exc.code == "too_many_attempts" else 401 if exc.code == "invalid_credentials" else 422
         return await _form(p, "login.html", status=status, values={"login": login_name}, error=p.refusal(exc))
-    p.session.log_in(member.id)
+    p.session.log_in(member.id, member.session_generation)
     return p.redirect(p.next_url())
 
 
+async def end_member_sessions(p: Page) -> None:
+    """Log-out ends every session of the member: this cookie, its copies, other devices and
+    API tokens (the member's session generation goes up)."""
+    if p.member is not None:
+        async with p.rt.db.transaction() as s:
+            await member_sessions.end_sessions(s, p.member.id)
+
+
 async def logout(p: Page) -> Response:
+    await end_member_sessions(p)
     p.session.log_out()
     return p.redirect("")
 

@@ -32,8 +32,8 @@ from guahao.tenants.clock import utcnow
 from guahao.tenants.context import CityContext
 from guahao.tenants.crypto import cipher
 
+from . import account, terminals
 from . import session as sessions
-from . import terminals
 from .otp import LoginCodes, invalid_code
 from .site import HERE, Page, Site, page
 
@@ -71,14 +71,14 @@ def load(request: Request, keys: str | Sequence[str], city_id: int) -> KioskSess
         return KioskSession(city_id, changed=True)
     member, card, earlier = payload.get("m"), payload.get("h"), payload.get("hx")
     return KioskSession(city_id, member if isinstance(member, int) else None, payload["t"],
-                        card=card if isinstance(card, str) else None,
+                        generation=sessions.int_or_zero(payload.get("g")), card=card if isinstance(card, str) else None,
                         earlier=tuple(h for h in earlier if isinstance(h, str)) if isinstance(earlier, list) else ())
 
 
 def save(response: Response, request: Request, session: KioskSession, secret: str, path: str) -> None:
     """Every response slides the two-minute window."""
     payload = {"c": session.city_id, "m": session.member_id, "t": session.csrf, "h": session.card,
-               "e": int(utcnow().timestamp()) + IDLE_SECONDS}
+               "g": session.generation, "e": int(utcnow().timestamp()) + IDLE_SECONDS}
     if session.earlier:
         payload["hx"] = list(session.earlier)
     write_cookie(response, request, name=COOKIE, payload=payload, purpose=PURPOSE, key=secret, max_age=IDLE_SECONDS,
@@ -265,12 +265,13 @@ async def verify(p: KioskPage) -> Response:
         status = exc.status if 400 <= exc.status < 500 else 400
         return p.render("verify.html", status=status, error=p.refusal(exc), code_sent=action == "code")
     await store.delete(tries_key)
-    p.session.log_in(member.id)
+    p.session.log_in(member.id, member.session_generation)
     p.session.card = None
     return p.redirect("")
 
 
 async def logout(p: KioskPage) -> Response:
+    await account.end_member_sessions(p)
     p.session.log_out()
     return p.redirect("")
 

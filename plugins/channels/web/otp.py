@@ -269,7 +269,7 @@ def login_page(codes: LoginCodes):
         member = await _member_by_phone(p, phone) if ok else None
         if member is None:
             return again("code", 401, invalid_code())
-        p.session.log_in(member.id)
+        p.session.log_in(member.id, member.session_generation)
         return p.redirect(next_url)
 
     return login_code

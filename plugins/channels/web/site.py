@@ -121,6 +121,8 @@ class Page:
             return
         async with self.rt.db.transaction() as s:
             self.member = await get_member(s, self.session.member_id)
+        if self.member is not None and self.member.session_generation != self.session.generation:
+            self.member = None  # the member logged out or changed the password since the cookie was issued
         if self.member is None:  # a session outliving its member
             self.session.log_out()
 
