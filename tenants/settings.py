@@ -118,7 +118,8 @@ class Settings:
         data_key: encrypts personal data and plugin secrets, keys the ID-number hash
             (env ``GUAHAO_DATA_KEY``; unset: the secret key does this too).
         sentry_dsn: errors go to Sentry when set.
-        token_ttl_seconds: lifetime of a member access token.
+        token_ttl_seconds: lifetime of a member API access token (15 minutes; clients get new
+            ones with their refresh token, ``core.members.refresh``).
         outbox_poll_seconds: how often the relay looks for due side effects.
         run_outbox_in_process: drain the outbox inside the web process (embedded mode).
         availability_cache_seconds: how long an availability answer is reused in a process
@@ -174,7 +175,7 @@ class Settings:
     secret_key: str = field(default=DEV_SECRET, repr=False)
     data_key: str = field(default="", repr=False)
     sentry_dsn: str = ""
-    token_ttl_seconds: int = 3600 * 12
+    token_ttl_seconds: int = 15 * 60
     outbox_poll_seconds: float = 1.0
     run_outbox_in_process: bool | None = None
     availability_cache_seconds: float = 1.0

@@ -1,8 +1,9 @@
-"""Handlers: registration, login (token) and the member's own profile."""
+"""Handlers: registration, login (access and refresh tokens), refresh, revoke and the member's
+own profile."""
 
 from __future__ import annotations
 
-from guahao.core.members import service, tokens
+from guahao.core.members import refresh, service, tokens
 from guahao.core.members.throttle import LoginThrottle, for_runtime
 
 from .operations import Call
@@ -23,8 +24,29 @@ async def issue_token(call: Call, *, throttle: LoginThrottle) -> dict:
     member = await service.login(
         call.rt.db, login=b.login, password=b.password, throttle=for_runtime(call.rt, throttle), ip=ip
     )
-    token, ttl = tokens.issue(call.rt.settings, member_id=member.id, city_id=call.city.id)
-    return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+    async with call.rt.db.transaction() as s:
+        refresh_token, refresh_ttl = await refresh.start(s, member)
+    return _tokens(call, member, refresh_token, refresh_ttl)
+
+
+def _tokens(call: Call, member, refresh_token: str, refresh_ttl: int) -> dict:
+    token, ttl = tokens.issue(call.rt.settings, member_id=member.id, city_id=call.city.id,
+                              generation=member.session_generation)
+    return {"access_token": token, "token_type": "bearer", "expires_in": ttl, "refresh_token": refresh_token,
+            "refresh_expires_in": refresh_ttl}
+
+
+async def refresh_token(call: Call) -> dict:
+    """A new access token and the family's next refresh token for a refresh token (spent here)."""
+    done = await refresh.rotate(call.rt.db, call.body.refresh_token)
+    return _tokens(call, done.member, done.token, done.expires_in)
+
+
+async def revoke_token(call: Call) -> dict:
+    """RFC 7009: the refresh token's family ends; an unknown token is answered the same."""
+    async with call.rt.db.transaction() as s:
+        await refresh.revoke(s, call.body.token)
+    return {"revoked": True}
 
 
 async def me(call: Call) -> dict:

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from guahao.core.errors import DomainError, NotFound, ValidationFailed
-from guahao.core.members.tokens import unauthorized, verify
+from guahao.core.members import sessions as member_sessions
+from guahao.core.members.tokens import unauthorized, verify_claims
 from guahao.tenants.context import CityContext, require_city
 
 from .errors import field_errors
@@ -129,8 +130,9 @@ class Operation:
 def _endpoint(op: Operation):
     async def endpoint(request: Request) -> Response:
         call = Call(request=request, rt=request.app.state.rt, city=require_city())
+        generation = 0
         if op.auth:
-            call.member_id = _bearer_member(request, call)
+            call.member_id, generation = _bearer_member(request, call)
         for name in op.path_params:
             if name != "city":
                 call.params[name] = _path_param(name, request.path_params[name])
@@ -140,6 +142,8 @@ def _endpoint(op: Operation):
             call.idempotency_key = _idempotency_key(request)
         if op.body is not None:
             call.body = await _read_body(request, op)
+        if op.auth:
+            await _check_current(call, generation)
         result = await op.handler(call)
         if isinstance(result, Reply):
             return json_response(result.payload, result.status, result.headers)
@@ -153,11 +157,24 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(to_json(payload), status_code=status, headers=headers, media_type="application/json")
 
 
-def _bearer_member(request: Request, call: Call) -> int:
+def _bearer_member(request: Request, call: Call) -> tuple[int, int]:
+    """The member id and session generation of the request's bearer token (signature, expiry
+    and city checked; no database read)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("missing", "请先登录：需要 Bearer 访问令牌")
-    return verify(call.rt.settings, token.strip(), city_id=call.city.id)
+    return verify_claims(call.rt.settings, token.strip(), city_id=call.city.id)
+
+
+async def _check_current(call: Call, generation: int) -> None:
+    """The token's member still exists and has not logged out or changed the password since
+    the token was issued (one primary-key read, after the inputs were validated)."""
+    async with call.rt.db.transaction() as s:
+        current = await member_sessions.generation(s, call.member_id)
+    if current is None:
+        raise unauthorized("unknown_member", "会员不存在，请重新登录")
+    if current != generation:
+        raise unauthorized("revoked", "访问令牌已失效（已退出登录或修改了密码），请重新登录")
 
 
 def _path_param(name: str, raw: str) -> int | str:

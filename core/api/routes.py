@@ -32,7 +32,10 @@ from .schemas import (
     HospitalList,
     HospitalQuery,
     MemberOut,
+    RefreshRequest,
     RegisterRequest,
+    RevokedOut,
+    RevokeRequest,
     TokenOut,
     TokenRequest,
     WaitlistRequest,
@@ -93,10 +96,34 @@ def _member_operations(throttle: LoginThrottle) -> list[Operation]:
         Operation(
             "POST", "/{city}/auth/token", functools.partial(members.issue_token, throttle=throttle), "issue_token",
             "登录获取令牌 Log in (bearer token)", "会员 Members", TokenOut, body=TokenRequest,
-            description="login 可为手机号或身份证号（末位 X 不区分大小写）。令牌只在本城市平台有效。",
+            description=(
+                "login 可为手机号或身份证号（末位 X 不区分大小写）。令牌只在本城市平台有效。"
+                "访问令牌短期有效 (expires_in)，到期前后用 refresh_token 调用 /auth/refresh 换取新令牌。"
+            ),
             errors=(
                 E(401, "invalid_credentials", "登录名或密码不正确"),
                 E(429, "too_many_attempts", "同一登录名连续失败 5 次，锁定 15 分钟 (Retry-After)"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/auth/refresh", members.refresh_token, "refresh_token",
+            "刷新令牌 Refresh the access token", "会员 Members", TokenOut, body=RefreshRequest,
+            description=(
+                "用刷新令牌换取新的访问令牌和新的刷新令牌；旧刷新令牌随即作废（轮换）。"
+                "已用过的刷新令牌再次出现时，该次登录得到的全部刷新令牌都被注销 (reason=reused)。"
+                "会员退出登录或修改密码后，此前的访问令牌和刷新令牌均失效。"
+            ),
+            errors=(
+                E(401, "invalid_refresh_token",
+                  "刷新令牌无效、已过期、已注销或已被使用 (details.reason: invalid, expired, revoked, reused)"),
+            ),
+        ),
+        Operation(
+            "POST", "/{city}/auth/revoke", members.revoke_token, "revoke_token",
+            "注销令牌 Revoke a refresh token", "会员 Members", RevokedOut, body=RevokeRequest,
+            description=(
+                "RFC 7009：注销刷新令牌及其轮换得到的全部刷新令牌。未知的令牌同样答 200。"
+                "访问令牌无法单独注销，到期（expires_in）即失效。"
             ),
         ),
         Operation(

@@ -57,6 +57,19 @@ class TokenRequest(Body):
     password: str = Field(max_length=128, examples=["secret123"])
 
 
+class RefreshRequest(Body):
+    """换取新令牌 (exchange a refresh token)."""
+
+    refresh_token: str = Field(min_length=1, max_length=200, description="登录或上次刷新时得到的刷新令牌")
+
+
+class RevokeRequest(Body):
+    """注销刷新令牌 (RFC 7009)."""
+
+    token: str = Field(min_length=1, max_length=2048, description="要注销的刷新令牌")
+    token_type_hint: Literal["refresh_token", "access_token"] | None = None
+
+
 class BookingRequest(Body):
     """预约一个时段 (book one period)."""
 
@@ -122,7 +135,15 @@ class MemberOut(BaseModel):
 class TokenOut(BaseModel):
     access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2ln"])
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="seconds", examples=[43200])
+    expires_in: int = Field(description="访问令牌有效秒数 seconds the access token lives", examples=[900])
+    refresh_token: str = Field(description="刷新令牌：只能用一次，换得新的访问令牌和刷新令牌",
+                               examples=["kD3o9fQm2Yx7p1vS0bWcHnTzR8aEuLgJ4iKqNd6MyXo"])
+    refresh_expires_in: int = Field(description="刷新令牌有效秒数 seconds the refresh token lives",
+                                    examples=[2592000])
+
+
+class RevokedOut(BaseModel):
+    revoked: Literal[True] = True
 
 
 class DistrictOut(BaseModel):

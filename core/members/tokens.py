@@ -1,7 +1,10 @@
 """Member bearer tokens: HS256-signed JWTs (joserfc) bound to one city.
 
-Claims: ``sub`` (member id), ``city`` (city id), ``iat``, ``exp`` and ``typ``. A token of
-another city, an expired, tampered or malformed one is refused with ``Unauthorized``.
+Claims: ``sub`` (member id), ``city`` (city id), ``gen`` (the member's session generation),
+``iat``, ``exp`` and ``typ``. A token of another city, an expired, tampered or malformed one is
+refused with ``Unauthorized``; the API then refuses a token whose ``gen`` is no longer the
+member's (log-out or a new password since, ``core.members.sessions``). Access tokens are short
+lived (``Settings.token_ttl_seconds``); refresh tokens (``core.members.refresh``) get new ones.
 
 Tokens are signed with the current secret key and verified against it and the old keys
 (``Settings.secret_keys``), so rotating the key does not log members out.
@@ -48,16 +51,24 @@ def _derived_key(secret: str) -> OctKey:
     return OctKey.import_key(raw)
 
 
-def issue(settings: Settings, *, member_id: int, city_id: int) -> tuple[str, int]:
-    """A signed access token for a member of a city, and its lifetime in seconds."""
+def issue(settings: Settings, *, member_id: int, city_id: int, generation: int = 0) -> tuple[str, int]:
+    """A signed access token for a member of a city (at the member's session ``generation``),
+    and its lifetime in seconds."""
     now = int(utcnow().timestamp())
     ttl = settings.token_ttl_seconds
-    claims = {"sub": str(member_id), "city": city_id, "iat": now, "exp": now + ttl, "typ": TOKEN_TYPE}
+    claims = {"sub": str(member_id), "city": city_id, "gen": generation, "iat": now, "exp": now + ttl,
+              "typ": TOKEN_TYPE}
     return jwt.encode({"alg": ALGORITHM}, claims, _key(settings), algorithms=[ALGORITHM]), ttl
 
 
 def verify(settings: Settings, token: str, *, city_id: int) -> int:
     """The member id of a valid token for ``city_id``; anything else is ``Unauthorized``."""
+    return verify_claims(settings, token, city_id=city_id)[0]
+
+
+def verify_claims(settings: Settings, token: str, *, city_id: int) -> tuple[int, int]:
+    """The member id and session generation of a valid token for ``city_id`` (a token without
+    ``gen`` is of generation 0); anything else is ``Unauthorized``."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise unauthorized("invalid", "访问令牌无效")
     try:
@@ -80,7 +91,10 @@ def verify(settings: Settings, token: str, *, city_id: int) -> int:
         raise unauthorized("other_city", "访问令牌不属于本城市平台")
     if not (sub.isascii() and sub.isdigit()) or len(sub) > 10:
         raise unauthorized("invalid", "访问令牌无效")
-    return int(sub)
+    generation = claims.get("gen", 0)
+    if type(generation) is not int:
+        raise unauthorized("invalid", "访问令牌无效")
+    return int(sub), generation
 
 
 def unauthorized(reason: str, message: str) -> Unauthorized:

@@ -153,6 +153,7 @@ async def test_cancel_after_the_cutoff_and_booking_before_release(client, rt, ci
         b = (await book(client, city, member, first_period(cat))).json()
         assert b["status"] == "confirmed"
     with frozen(local_morning + timedelta(hours=9)):  # 19:00 the evening before (cut-off 18:00)
+        fresh_token()
         r = await client.post(url(city, f"/bookings/{b['id']}/cancel"), headers=member.headers)
         assert r.status_code == 409 and r.json()["error"]["code"] == "cancel_too_late"
     with frozen(local_morning - timedelta(days=14)):  # before the release (14 days ahead, 07:30)

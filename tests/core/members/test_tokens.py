@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from guahao.core.errors import Unauthorized
-from guahao.core.members.tokens import TOKEN_TYPE, issue, verify
+from guahao.core.members.tokens import TOKEN_TYPE, issue, verify, verify_claims
 from guahao.tenants.clock import frozen
 from guahao.tenants.settings import Settings
 
@@ -30,8 +30,11 @@ def test_round_trip_and_claims():
         assert ttl == 3600
         assert verify(SETTINGS, token, city_id=7) == 42
     payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-    assert payload == {"sub": "42", "city": 7, "iat": int(T0.timestamp()), "exp": int(T0.timestamp()) + 3600,
-                       "typ": TOKEN_TYPE}
+    assert payload == {"sub": "42", "city": 7, "gen": 0, "iat": int(T0.timestamp()),
+                       "exp": int(T0.timestamp()) + 3600, "typ": TOKEN_TYPE}
+    with frozen(T0):
+        token, _ = issue(SETTINGS, member_id=42, city_id=7, generation=3)
+        assert verify_claims(SETTINGS, token, city_id=7) == (42, 3)
 
 
 def test_another_citys_token_is_refused():
