@@ -90,8 +90,9 @@ def reset_city(token) -> None:
 def platform_scope(reason: str) -> Iterator[None]:
     """Explicit bypass of tenant scoping for cross-city work (relay, invoicing, metrics).
 
-    Both walls are lifted only inside this block: the ORM stops adding ``city_id`` filters
-    and the PostgreSQL session variable ``app.platform`` is set for the transaction.
+    Both walls are lifted only inside this block: the ORM stops adding ``city_id`` filters,
+    and on PostgreSQL a transaction begun here runs on the platform login (BYPASSRLS), a
+    connection pool of its own that the application's login cannot switch to (``tenants.db``).
     """
     log.debug("platform scope entered: %s", reason)
     token = _platform.set(reason)
