@@ -146,7 +146,8 @@ class RedisCalls:
     """Counts on their way to Redis: a call adds to a tally in memory, and one task per process
     sends the tallies, a quarter of a second after the first call it has not sent, with one
     pipelined ``HINCRBY`` per city, minute and client (and ``SADD`` of the bucket into the
-    index), so a thousand calls in the same moment make one round trip, not a thousand. While Redis cannot be reached the tallies wait and are sent when it can.
+    index), so a thousand calls in the same moment make one round trip, not a thousand. While
+    Redis cannot be reached the tallies wait and are sent when it can.
     """
 
     RETRY_SECONDS = 1.0

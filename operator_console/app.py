@@ -31,6 +31,7 @@ AREAS = [
     "city.audit",
     "city.importing",
     "city.catalogue",
+    "city.deliveries",
     "hospital.plugins",
     "hospital.schedules",
     "hospital.schedule_changes",

@@ -127,11 +127,12 @@ class Settings:
             database, never by this cache.
         public_base_url: the site's address for links in messages (``https://guahao.example.cn``;
             env ``GUAHAO_PUBLIC_BASE_URL``); a city's own host name wins; empty keeps links relative.
-        outbox_job_timeout_seconds: longest run of one outbox job under arq; the job of a
-            worker that died runs again about ten seconds after this
-            (env ``GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS``).
-        outbox_requeue_after_seconds: a row still ``queued`` this long after it was handed to
-            arq is handed over again (env ``GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS``).
+        outbox_job_timeout_seconds: longest run of one outbox job under arq (env
+            ``GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS``).
+        outbox_requeue_after_seconds: a row still ``queued`` this long after its run began (or
+            after it was handed to arq) is handed over again: the run of a worker that died is
+            taken up by another worker after about this long (default 130 s; never less than
+            ``outbox_job_timeout_seconds`` + 5; env ``GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS``).
         extra: further knobs; ``arq_namespace`` separates deployments (or test runs) sharing
             one Redis (env ``GUAHAO_ARQ_NAMESPACE``).
         secret_keys_old: earlier secret keys that still verify tokens and cookies while the
@@ -180,7 +181,7 @@ class Settings:
     run_outbox_in_process: bool | None = None
     availability_cache_seconds: float = 1.0
     outbox_job_timeout_seconds: float = 120.0
-    outbox_requeue_after_seconds: float = 600.0
+    outbox_requeue_after_seconds: float = 130.0
     public_base_url: str = ""
     debug: bool = False
     extra: dict = field(default_factory=dict)
@@ -214,7 +215,7 @@ class Settings:
         )
         values.update(
             outbox_job_timeout_seconds=float(env.get("GUAHAO_OUTBOX_JOB_TIMEOUT_SECONDS", "120")),
-            outbox_requeue_after_seconds=float(env.get("GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS", "600")),
+            outbox_requeue_after_seconds=float(env.get("GUAHAO_OUTBOX_REQUEUE_AFTER_SECONDS", "130")),
             secret_keys_old=_key_list(env.get("GUAHAO_SECRET_KEYS_OLD", "")),
             data_keys_old=_key_list(env.get("GUAHAO_DATA_KEYS_OLD", "")),
             environment=env.get("GUAHAO_ENV", "").strip().lower(),

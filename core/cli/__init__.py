@@ -20,6 +20,7 @@ from guahao.tenants.settings import Settings, SettingsError
 
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
+from .outbox import add_outbox_commands
 from .plugins import add_plugin_commands
 from .staff import add_staff_commands
 
@@ -33,6 +34,7 @@ examples:
   guahao staff create --city hz --role city_admin --username admin --password 'a-long-secret-1'
   guahao vendor create --username ops --password 'a-long-secret-1'
   guahao serve --host 0.0.0.0 --port 8000
+  guahao outbox list hz --failed      deliveries (HIS pushes, refunds, messages) that keep failing
 
 The database comes from DATABASE_URL (default: SQLite at var/guahao.sqlite3); Redis from
 REDIS_URL (default: none, jobs run inside the web process). See README.md and deploy/README.md.
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_city_commands(subs, EPILOG)
     add_plugin_commands(subs, EPILOG)
     add_staff_commands(subs, EPILOG)
+    add_outbox_commands(subs, EPILOG)
     _add_installed_commands(subs)
     return parser
 

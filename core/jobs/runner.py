@@ -1,8 +1,10 @@
 """Running one outbox message: find its city, run its handler there, record the outcome.
 
 The same function runs under arq (``run_outbox`` job) and in-process (embedded mode). Failures
-are rescheduled on the row itself with exponential back-off, so a retry survives a Redis
-restart and the final failure stays visible on the row (``status = failed``, ``last_error``).
+are rescheduled on the row itself with capped exponential back-off, so a retry survives a
+Redis restart. A message keeps retrying until it succeeds or an administrator abandons it
+(``core.backoffice.deliveries``); only a topic of ``GIVES_UP`` (a notification: late is
+useless) stops after ``MAX_ATTEMPTS``, as ``failed``. The last error stays on the row.
 """
 
 from __future__ import annotations
@@ -18,13 +20,26 @@ from guahao.tenants.clock import utcnow
 from guahao.tenants.context import platform_scope, use_city
 from guahao.tenants.resolver import city_context
 
-from .context import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, MAX_ATTEMPTS, Handler, JobContext, backoff_seconds
+from .context import (
+    BACKOFF_BASE_SECONDS,
+    BACKOFF_MAX_SECONDS,
+    GIVES_UP,
+    MAX_ATTEMPTS,
+    Handler,
+    JobContext,
+    backoff_seconds,
+)
 from .handlers import BUILTIN_HANDLERS
 
-__all__ = ["MAX_ATTEMPTS", "BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "Handler", "JobContext", "backoff_seconds",
+__all__ = ["MAX_ATTEMPTS", "GIVES_UP", "FINISHED",
+           "BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "Handler", "JobContext", "backoff_seconds",
            "process_outbox_message", "resolve_handler", "UnknownTopic"]
 
 log = logging.getLogger("guahao.jobs")
+
+
+FINISHED = ("done", "failed", "abandoned")
+"""States no runner leaves: succeeded, given up (``GIVES_UP`` topics), abandoned by a person."""
 
 
 class UnknownTopic(LookupError):
@@ -41,12 +56,12 @@ def resolve_handler(topic: str, plugins) -> Handler:
 async def process_outbox_message(rt, outbox_id: int) -> str | None:
     """Run one outbox message if it still needs running; returns its status afterwards.
 
-    A message already ``done`` or ``failed`` (a replayed job) is left alone.
+    A message already ``done``, ``failed`` or ``abandoned`` (a replayed job) is left alone.
     """
     with platform_scope("outbox: find the city of a message"):
         async with rt.db.transaction() as s:
             msg = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
-            if msg is None or msg.status in ("done", "failed"):
+            if msg is None or msg.status in FINISHED:
                 return msg.status if msg else None
             city_row = await s.scalar(select(City).where(City.id == msg.city_id))
             topic, payload, failures = msg.topic, dict(msg.payload or {}), msg.attempts
@@ -83,11 +98,12 @@ async def _record_failure(rt, outbox_id: int, topic: str, exc: Exception) -> str
         row.attempts += 1
         head = f"{type(exc).__name__}: {exc}"[:600]
         row.last_error = f"{head}\n{detail[-(1990 - len(head)):]}"
-        if row.attempts >= MAX_ATTEMPTS:
+        if row.attempts >= MAX_ATTEMPTS and topic in GIVES_UP:
             row.status = "failed"
             log.error("outbox %s (%s) failed for good after %s attempts: %s", outbox_id, topic, row.attempts, exc)
         else:
             row.status = "pending"
             row.due_at = utcnow() + timedelta(seconds=_wait_seconds(row.attempts, exc))
-            log.warning("outbox %s (%s) attempt %s failed, retry at %s: %s", outbox_id, topic, row.attempts, row.due_at, exc)
+            report = log.error if row.attempts == MAX_ATTEMPTS else log.warning  # failing from now on: staff see it
+            report("outbox %s (%s) attempt %s failed, retry at %s: %s", outbox_id, topic, row.attempts, row.due_at, exc)
         return row.status

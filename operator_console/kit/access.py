@@ -26,15 +26,16 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     R.vendor_admin: frozenset({
         "vendor.manage", "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage",
         "bookings.view", "bookings.checkin", "complaints.handle", "reports.view", "import.run", "agent.assist",
-        "licensing.view", "licensing.declare",
+        "licensing.view", "licensing.declare", "deliveries.manage",
     }),
     R.city_admin: frozenset({
         "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage", "bookings.view",
         "bookings.checkin", "complaints.handle", "reports.view", "import.run", "licensing.view", "licensing.declare",
+        "deliveries.manage",
     }),
     R.hospital_admin: frozenset({
         "staff.manage", "hospital.manage", "schedule.manage", "bookings.view", "bookings.checkin",
-        "complaints.handle", "reports.view",
+        "complaints.handle", "reports.view", "deliveries.manage",
     }),
     R.scheduler: frozenset({"schedule.manage", "bookings.view", "bookings.checkin"}),
     R.doctor: frozenset({"booking.clinic", "bookings.view"}),

@@ -108,6 +108,13 @@ CITY_NAV: list[NavItem] = [
         "Bookings, no-shows, slots, complaints, satisfaction and referrals of your region, with charts and exports.",
     ),
     NavItem(
+        "deliveries",
+        "Deliveries",
+        "deliveries",
+        "deliveries.manage",
+        "HIS pushes, refunds and messages still to go out or failing: retry or abandon them.",
+    ),
+    NavItem(
         "licensing",
         "Licence and billing",
         "licensing/",

@@ -33,7 +33,8 @@ def _slug() -> str:
 @pytest.mark.parametrize(
     "argv",
     [[], ["serve"], ["worker"], ["migrate"], ["demo"], ["seed-demo"], ["city"], ["city", "create"],
-     ["city", "list"], ["city", "rules"], ["city", "plugin"], ["usage"], ["usage", "verify"], ["usage", "export"]],
+     ["city", "list"], ["city", "rules"], ["city", "plugin"], ["usage"], ["usage", "verify"], ["usage", "export"],
+     ["usage", "backfill"], ["outbox"], ["outbox", "list"], ["outbox", "retry"], ["outbox", "abandon"]],
 )
 def test_every_command_explains_itself(argv, capsys):
     assert main([*argv, "--help"]) == 0

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from guahao.core.jobs import MAX_ATTEMPTS, backoff_seconds, drain_in_process, in_process_runner, process_outbox_message
+from guahao.core.models import OutboxMessage
 from guahao.tenants.clock import frozen, utcnow
+from guahao.tenants.context import use_city
 from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows
 from tests.factories import make_city
 
@@ -34,31 +36,32 @@ async def test_a_replayed_message_is_a_no_op(rt, city, register_plugin):
     assert await process_outbox_message(rt, 10**9) is None  # a job whose row is gone
 
 
-async def test_failures_back_off_exponentially_then_fail_for_good(rt, city, register_plugin):
+async def test_failures_back_off_exponentially_and_never_give_up(rt, city, register_plugin):
     probe = register_plugin(Probe(topic="probe.work"), "failing_probe")
     city = await enable(rt, city, "failing_probe")
     outbox_id = await emit_row(rt, city, "probe.work", {"fail": "HIS down"})
 
     start = utcnow()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_ATTEMPTS + 4):
         at = start + timedelta(hours=attempt)
         with frozen(at):
             status = await process_outbox_message(rt, outbox_id)
         [row] = await outbox_rows(rt, city, id=outbox_id)
         assert row.attempts == attempt
         assert "HIS down" in row.last_error
-        if attempt < MAX_ATTEMPTS:
-            assert status == row.status == "pending"
-            assert row.due_at == at + timedelta(seconds=backoff_seconds(attempt))
-        else:
-            assert status == row.status == "failed"
+        # Past MAX_ATTEMPTS it is failing (shown to staff) and still retried, every 15 minutes at most.
+        assert status == row.status == "pending"
+        assert row.due_at == at + timedelta(seconds=backoff_seconds(attempt))
     assert [backoff_seconds(n) for n in (1, 2, 3)] == [10, 20, 40]
-    assert backoff_seconds(20) == 3600
-    assert [ctx.attempt for ctx, _ in probe.jobs] == list(range(1, MAX_ATTEMPTS + 1))
+    assert backoff_seconds(MAX_ATTEMPTS + 3) == backoff_seconds(20) == 900
+    assert [ctx.attempt for ctx, _ in probe.jobs] == list(range(1, MAX_ATTEMPTS + 4))
 
-    # The final failure stays as it is: nothing runs it again.
-    assert await process_outbox_message(rt, outbox_id) == "failed"
-    assert len(probe.jobs) == MAX_ATTEMPTS
+    # The far end is back: the next try succeeds (a notification would have stopped at MAX_ATTEMPTS).
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            (await s.get(OutboxMessage, outbox_id)).payload = {}
+    with frozen(start + timedelta(hours=MAX_ATTEMPTS + 4)):
+        assert await process_outbox_message(rt, outbox_id) == "done"
 
 
 async def test_a_topic_nobody_handles_is_retried_not_lost(rt, city):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from guahao.core import payments
 from guahao.core.booking import service
 from guahao.core.errors import DomainError
-from guahao.core.jobs import process_outbox_message
+from guahao.core.jobs import drain_in_process, process_outbox_message
 from guahao.core.models import BookingStatus, OutboxMessage
 from guahao.tenants.clock import frozen
 from guahao.tenants.context import use_city
@@ -112,7 +113,9 @@ async def test_cancelling_a_paid_booking_refunds_it_through_the_outbox(stripe_ci
     assert len(sc.account.refunds) == 1
 
 
-async def test_a_refund_that_keeps_failing_ends_visible_on_its_outbox_row(stripe_city, stripe_api):
+async def test_a_refund_that_keeps_failing_shows_on_the_console_and_is_retried_from_there(stripe_city, stripe_api, app):
+    from tests.console.conftest import Browser, add_staff
+
     sc = stripe_city
     booking = await sc.held_booking(2)
     await pay_and_confirm(sc, stripe_api, booking)
@@ -120,12 +123,26 @@ async def test_a_refund_that_keeps_failing_ends_visible_on_its_outbox_row(stripe
         await service.cancel_booking(sc.rt, member_id=booking.member_id, booking_id=booking.id)
     [planned] = await sc.outbox("payment.refund")
     sc.account.fail_refunds = 100
-    statuses = [await process_outbox_message(sc.rt, planned.id) for _ in range(8)]
-    sc.account.fail_refunds = 0
-    assert statuses[-1] == "failed" and set(statuses[:-1]) == {"pending"}
+    statuses = [await process_outbox_message(sc.rt, planned.id) for _ in range(10)]
+    assert set(statuses) == {"pending"}  # a refund never gives up by itself
     [row] = await sc.outbox("payment.refund")
-    assert row.status == "failed" and row.attempts == 8 and row.last_error
+    assert row.attempts == 10 and row.last_error
     assert (await sc.booking(booking.id)).payment_status == "paid"  # staff see money still owed
+
+    admin = await add_staff(sc.rt, sc.city, "city_admin")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        browser = Browser(client)
+        await browser.login(admin)
+        page = await browser.get(f"/console/c/{sc.city.slug}/deliveries")
+        start = page.text.index(f'id="delivery-{row.id}"')
+        shown = page.text[start:page.text.index("</tr>", start)]
+        assert 'data-state="failing"' in shown and "退款" in shown and booking.id in shown
+        sc.account.fail_refunds = 0  # Stripe answers again
+        r = await browser.post(f"/console/c/{sc.city.slug}/deliveries/{row.id}/retry")
+        assert r.status_code == 303
+    await drain_in_process(sc.rt, city_id=sc.city.id)
+    assert (await sc.booking(booking.id)).payment_status == "refunded"
+    assert len(sc.account.refunds) == 1
 
 
 async def test_an_expired_hold_closes_its_checkout_session(stripe_city, stripe_api):
