@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from .rate_limits import DEFAULT_RATE_LIMITS, RateLimitError, parse_rate_limits
 from .rls import platform_role
 
 DEFAULT_SQLITE = "sqlite+aiosqlite:///var/guahao.sqlite3"
@@ -78,6 +79,13 @@ def _percent(env: dict[str, str], name: str, default: str) -> str:
     if not Decimal(0) <= number <= Decimal(100):
         raise SettingsError(f"{name} must be between 0 and 100, not {text!r}")
     return text
+
+
+def _rate_limits(text: str) -> dict[str, str]:
+    try:
+        return parse_rate_limits(text)
+    except RateLimitError as exc:
+        raise SettingsError(f"GUAHAO_RATE_LIMITS: {exc}") from None
 
 
 def _async_url(url: str) -> str:
@@ -166,6 +174,9 @@ class Settings:
         max_body_bytes: the largest request body the app reads; a larger one is refused with
             413 before any parsing (env ``GUAHAO_MAX_BODY_BYTES``, default 1 MiB; the console's
             catalogue upload has a cap of its own, ``core.web.limits``).
+        rate_limits: request limits against scalpers that differ from
+            ``tenants.rate_limits.DEFAULT_RATE_LIMITS`` (env ``GUAHAO_RATE_LIMITS``, e.g.
+            ``register_ip=3/hour;10/day,search_ip=60/minute``); see :meth:`rate_limit`.
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -196,6 +207,7 @@ class Settings:
     licence_required: bool = False
     vat_percent: str = "6"
     max_body_bytes: int = DEFAULT_MAX_BODY
+    rate_limits: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -229,11 +241,16 @@ class Settings:
             else env.get("GUAHAO_ENV", "").strip().lower() == "production",
             vat_percent=_percent(env, "GUAHAO_VAT_PERCENT", "6"),
             max_body_bytes=_positive_int(env, "GUAHAO_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
+            rate_limits=_rate_limits(env.get("GUAHAO_RATE_LIMITS", "")),
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}
         values.update(overrides)
         return cls(**values)
+
+    def rate_limit(self, name: str) -> str:
+        """The windows of a rate-limit rule (``5/hour;20/day``): configured, else the default."""
+        return str(self.rate_limits.get(name) or DEFAULT_RATE_LIMITS[name])
 
     @property
     def production(self) -> bool:

@@ -16,10 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from guahao.core import ratelimit
 from guahao.core.errors import DomainError, NotFound, ValidationFailed
 from guahao.core.members import sessions as member_sessions
 from guahao.core.members.tokens import unauthorized, verify_claims
+from guahao.core.ratelimit import client_ip
 from guahao.tenants.context import CityContext, require_city
+from guahao.tenants.rate_limits import scope_of
 
 from .errors import field_errors
 from .schemas import INT32_MAX
@@ -77,6 +80,8 @@ class Operation:
         auth: a member bearer token is required.
         idempotency: accepts an ``Idempotency-Key`` header.
         errors: refusals specific to this operation (the common ones are added).
+        limits: rate-limit rules counted before the handler runs (``tenants.rate_limits``:
+            ``*_ip`` per client address, ``*_member`` per the token's member).
     """
 
     method: str
@@ -94,6 +99,7 @@ class Operation:
     auth: bool = False
     idempotency: bool = False
     errors: tuple[ErrorCase, ...] = ()
+    limits: tuple[str, ...] = ()
 
     @property
     def path_params(self) -> list[str]:
@@ -118,6 +124,9 @@ class Operation:
             out.append(ErrorCase(422, "validation_error", "字段缺失、类型错误或超出范围 (details lists the fields)"))
         if self.idempotency:
             out.append(ErrorCase(422, "invalid_idempotency_key", "Idempotency-Key 须为 1–255 个可打印 ASCII 字符"))
+        if self.limits:
+            out.append(ErrorCase(429, "rate_limited", "操作过于频繁，请稍后再试 (Retry-After; details.retry_after, "
+                                 "details.scope: " + ", ".join(scope_of(r) for r in self.limits) + ")"))
         unique: dict[tuple[int, str], ErrorCase] = {}
         for case in out:
             unique.setdefault((case.status, case.code), case)
@@ -144,6 +153,9 @@ def _endpoint(op: Operation):
             call.body = await _read_body(request, op)
         if op.auth:
             await _check_current(call, generation)
+        if op.limits:
+            ids = {"ip": client_ip(request), "member": call.member_id}
+            await ratelimit.check(call.rt, call.city.id, [(rule, ids.get(scope_of(rule))) for rule in op.limits])
         result = await op.handler(call)
         if isinstance(result, Reply):
             return json_response(result.payload, result.status, result.headers)

@@ -84,6 +84,7 @@ def _member_operations(throttle: LoginThrottle) -> list[Operation]:
         Operation(
             "POST", "/{city}/members", members.register_member, "register_member",
             "实名注册 Register a member", "会员 Members", MemberOut, status=201, body=RegisterRequest,
+            limits=("register_ip",),
             description="姓名、居民身份证号码（GB 11643 校验）、手机号和密码。身份证号加密保存，只返回掩码。",
             errors=(
                 E(422, "invalid_name", "姓名须为 2–30 个汉字或字母"),
@@ -95,7 +96,7 @@ def _member_operations(throttle: LoginThrottle) -> list[Operation]:
         ),
         Operation(
             "POST", "/{city}/auth/token", functools.partial(members.issue_token, throttle=throttle), "issue_token",
-            "登录获取令牌 Log in (bearer token)", "会员 Members", TokenOut, body=TokenRequest,
+            "登录获取令牌 Log in (bearer token)", "会员 Members", TokenOut, body=TokenRequest, limits=("login_ip",),
             description=(
                 "login 可为手机号或身份证号（末位 X 不区分大小写）。令牌只在本城市平台有效。"
                 "访问令牌短期有效 (expires_in)，到期前后用 refresh_token 调用 /auth/refresh 换取新令牌。"
@@ -142,7 +143,7 @@ def _catalogue_operations() -> list[Operation]:
         ),
         Operation(
             "GET", "/{city}/hospitals", catalogue.hospitals, "list_hospitals", "医院列表 Hospitals",
-            "号源 Catalogue", HospitalList, query=HospitalQuery,
+            "号源 Catalogue", HospitalList, query=HospitalQuery, limits=("search_ip",),
         ),
         Operation(
             "GET", "/{city}/hospitals/{hospital_id}", catalogue.hospital, "get_hospital",
@@ -154,7 +155,7 @@ def _catalogue_operations() -> list[Operation]:
         ),
         Operation(
             "GET", "/{city}/doctors", catalogue.doctors, "list_doctors", "医生 Doctors",
-            "号源 Catalogue", DoctorList, query=DoctorQuery,
+            "号源 Catalogue", DoctorList, query=DoctorQuery, limits=("search_ip",),
             description="按医院、科室筛选；q 匹配姓名或擅长。",
         ),
         Operation(
@@ -163,7 +164,7 @@ def _catalogue_operations() -> list[Operation]:
         ),
         Operation(
             "GET", "/{city}/availability", catalogue.availability, "get_availability",
-            "号源余量 Availability", "号源 Catalogue", AvailabilityList, query=AvailabilityQuery,
+            "号源余量 Availability", "号源 Catalogue", AvailabilityList, query=AvailabilityQuery, limits=("search_ip",),
             description=(
                 "已放号的出诊及其各时段剩余公众号源 (remaining = capacity − booked)；"
                 "即将放号的出诊以 released=false 和 release_at 列出。日期限于预约周期内。"
@@ -182,6 +183,7 @@ def _booking_operations() -> list[Operation]:
         Operation(
             "POST", "/{city}/bookings", bookings.book, "create_booking", "预约挂号 Book a period",
             "预约 Bookings", BookingView, status=201, body=BookingRequest, auth=True, idempotency=True,
+            limits=("book_member", "book_ip"),
             description=(
                 "到院支付的医院直接 confirmed；需在线支付的为 pending_payment，请在 hold_expires_at 前支付。"
                 "带 Idempotency-Key 重试同一请求时返回首次的结果（响应头 Idempotent-Replayed: true）。"
@@ -222,6 +224,7 @@ def _waitlist_operations() -> list[Operation]:
         Operation(
             "POST", "/{city}/waitlist", bookings.join_waitlist, "join_waitlist", "加入候补 Join a waitlist",
             "预约 Bookings", WaitlistView, status=201, body=WaitlistRequest, auth=True,
+            limits=("book_member", "book_ip"),
             errors=(
                 E(404, "not_found", "出诊不存在 (unknown session)"),
                 E(409, "waitlist_not_full", "仍有号源，请直接预约"),
