@@ -56,9 +56,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from guahao.core.jobs import in_process_runner
     from guahao.core.observability import ServerTiming, init_sentry, scrub_access_log
     from guahao.core.plugins.routes import plugin_routes
+    from guahao.core.request_context import ObserveRequests
     from guahao.core.usage_api import ApiCallsMiddleware
     from guahao.core.web.headers import SecurityHeaders
     from guahao.core.web.limits import IMPORT_UPLOAD, BodyLimit, upload_bytes
+    from guahao.core.web.probes import ProbeEndpoints, probe_routes
     from guahao.core.web.routes import web_routes
 
     settings = settings or _settings_from_env()
@@ -80,10 +82,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if settings.trusted_proxies else []
     app = Starlette(
         debug=settings.debug,
-        routes=[Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
+        routes=[*probe_routes(rt), Mount("/api/v1", routes=api_routes()), *plugin_routes(rt), *app_routes(rt), *web_routes(rt)],
         middleware=[Middleware(SecurityHeaders),  # outermost: every answer carries the security headers
+                    Middleware(ObserveRequests),  # request id, log context, request metrics by route template
                     Middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=[(IMPORT_UPLOAD, upload_bytes())]),
-                    *proxies, Middleware(ServerTiming), Middleware(CityMiddleware, resolver=rt.resolver),
+                    *proxies, Middleware(ServerTiming), Middleware(ProbeEndpoints),  # probes need no city
+                    Middleware(CityMiddleware, resolver=rt.resolver),
                     Middleware(ApiCallsMiddleware, rt=rt)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

@@ -6,7 +6,9 @@ leaves the process: values under sensitive keys (passwords, secrets, tokens, coo
 ``Authorization`` header, ID numbers, phone numbers, codes) become ``[Filtered]``, and any
 string anywhere (exception messages, log messages, URLs, query strings, request bodies)
 has its mainland mobile numbers, 18-character resident ID numbers, bearer tokens, JWTs and
-``password=…``-style pairs masked.
+``password=…``-style pairs masked. Events carry the release (``guahao@<version>``), the
+environment (``GUAHAO_ENV``) and tags for the current city, request id and outbox topic.
+Log lines pass through the same :func:`scrub` (``core.logs``).
 """
 
 from __future__ import annotations
@@ -109,8 +111,26 @@ def _scrub_item(item: Any, depth: int) -> Any:
 
 
 def before_send(event: dict, hint: dict | None = None) -> dict:
-    """Sentry ``before_send``: the event with secrets and personal data removed."""
+    """Sentry ``before_send``: the event tagged with the current city and request id (when
+    known), with secrets and personal data removed."""
+    tags = event.setdefault("tags", {})
+    if isinstance(tags, dict):
+        tags.update({k: v for k, v in context_tags().items() if k not in tags})
     return scrub(event)
+
+
+def context_tags() -> dict[str, str]:
+    """The ``city`` slug of the current city and the ``request_id`` / outbox ``topic`` bound
+    for the log lines (``core.logs``), as far as known."""
+    from structlog.contextvars import get_contextvars
+
+    from guahao.tenants.context import current_city
+
+    tags = {k: str(v) for k, v in get_contextvars().items() if k in ("request_id", "topic", "route")}
+    city = current_city()
+    if city is not None:
+        tags["city"] = city.slug
+    return tags
 
 
 def before_breadcrumb(crumb: dict, hint: dict | None = None) -> dict:
@@ -123,17 +143,28 @@ def init_sentry(settings: Settings) -> None:
         return
     import sentry_sdk
 
-    sentry_sdk.init(dsn=settings.sentry_dsn, **sentry_options())
+    sentry_sdk.init(dsn=settings.sentry_dsn, release=release(), environment=environment(settings), **sentry_options())
+
+
+def release() -> str:
+    """``guahao@<package version>``: the release Sentry files events under."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"guahao@{version('guahao')}"
+    except PackageNotFoundError:
+        return "guahao@unknown"
+
+
+def environment(settings: Settings) -> str:
+    """``GUAHAO_ENV``, else ``production`` beyond the embedded demo and ``development`` in it."""
+    return settings.environment or ("production" if settings.production else "development")
 
 
 def sentry_options() -> dict[str, Any]:
     """How this platform talks to Sentry: no personal data by default, no frame locals, scrubbed."""
     return {"send_default_pii": False, "include_local_variables": False, "traces_sample_rate": 0.0,
             "before_send": before_send, "before_breadcrumb": before_breadcrumb}
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 class ServerTiming:

@@ -34,6 +34,7 @@ class Runtime:
 
     def __init__(self, settings: Settings):
         from guahao.core.booking.gate import make_gate
+        from guahao.core.metrics import watch_pool
         from guahao.core.plugins.manager import PluginHost
 
         settings.require_keys()
@@ -43,6 +44,9 @@ class Runtime:
         self.settings = settings
         configure_cipher(settings.data_keys)
         self.db = Database(settings)
+        watch_pool(self.db.engine, "app")
+        if self.db.platform_engine is not None:
+            watch_pool(self.db.platform_engine, "platform")
         self.resolver = CityResolver(self.db)
         self.plugins = PluginHost(self)
         self.gate = make_gate(settings)

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guahao.core import idempotency
+from guahao.core import idempotency, metrics
 from guahao.core.errors import DomainError
 from guahao.core.models import Booking, BookingStatus, WaitlistEntry, WaitlistStatus
 from guahao.tenants.clock import utcnow
@@ -39,8 +39,26 @@ _ENDED = (BookingStatus.cancelled, BookingStatus.expired)
 async def book(
     rt, *, member_id: int, period_id: int, channel: str, idempotency_key: str | None = None
 ) -> tuple[dict, int, bool]:
-    """Book a public unit of a period for the member: ``(BookingView dict, 201, replayed)``."""
+    """Book a public unit of a period for the member: ``(BookingView dict, 201, replayed)``.
+
+    Counted in ``guahao_bookings_total`` by city, channel and result (``booked``, ``replayed``
+    or the refusal's code)."""
     city = require_city()
+    try:
+        body, status, replayed = await _book(rt, city, member_id, period_id, channel, idempotency_key)
+    except DomainError as exc:
+        metrics.record_booking(city.slug, channel, exc.code)
+        raise
+    except Exception:
+        metrics.record_booking(city.slug, channel, "error")
+        raise
+    metrics.record_booking(city.slug, channel, "replayed" if replayed else "booked")
+    return body, status, replayed
+
+
+async def _book(
+    rt, city: CityContext, member_id: int, period_id: int, channel: str, idempotency_key: str | None
+) -> tuple[dict, int, bool]:
     owner = f"member:{member_id}"
     request = {"op": "book", "period_id": period_id, "channel": channel}
     if idempotency_key is not None:
@@ -87,6 +105,7 @@ async def _sold_out(rt, owner: str, key: str | None, request: dict, period_id: i
         hit = await idempotency.replay(rt.db, owner=owner, key=key, request_hash=idempotency.fingerprint(request))
         if hit is not None:
             return hit[0], hit[1], True
+    metrics.record_gate_refusal(require_city().slug)
     raise errors.slot_full(period_id)
 
 

@@ -44,20 +44,41 @@ REDIS_URL (default: none, jobs run inside the web process). See README.md and de
 # --- serve / worker / migrate -------------------------------------------------------------
 
 
-def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
+def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1, log_format: str = "text") -> None:
+    import shutil
+    import tempfile
+
     import uvicorn
 
+    from guahao.core.logs import uvicorn_log_config
+    from guahao.core.metrics import MULTIPROC_ENV, multiprocess_dir, prepare_multiprocess_dir
+
+    # Several workers share their metrics through files: a fresh folder per run unless the
+    # operator named one (PROMETHEUS_MULTIPROC_DIR), whose old values are cleared.
+    own_dir = None
+    if not multiprocess_dir() and workers > 1 and not reload:
+        own_dir = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="guahao-metrics-")
+    if multiprocess_dir():
+        prepare_multiprocess_dir(multiprocess_dir())
     # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES);
     # responses do not name the server software (core.web.headers sets the security headers).
-    uvicorn.run(
-        "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload, workers=None if reload else workers,
-        proxy_headers=False, server_header=False,
-    )
+    try:
+        uvicorn.run(
+            "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload,
+            workers=None if reload else workers, proxy_headers=False, server_header=False,
+            log_config=uvicorn_log_config(log_format),
+        )
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 def cmd_serve(args) -> int:
-    serving_settings()
-    _serve(args.host, args.port, reload=args.reload, workers=args.workers)
+    from guahao.core.logs import log_format
+
+    settings = serving_settings()
+    _serve(args.host, args.port, reload=args.reload, workers=args.workers, log_format=log_format(settings.production))
     return 0
 
 
@@ -66,12 +87,12 @@ def cmd_worker(args) -> int:
         from guahao.core.jobs import run_worker
     except ImportError as exc:
         raise CliError(f"the job worker is not available in this installation ({exc})") from None
-    from guahao.core.observability import configure_logging
+    from guahao.core.logs import configure, log_format
 
     settings = serving_settings()
     if not settings.redis_url:
         raise CliError("the worker needs Redis: set REDIS_URL (without Redis, `guahao serve` runs the jobs itself)")
-    configure_logging()
+    configure(log_format(settings.production))
     result = run_worker(settings)
     if inspect.isawaitable(result):
         asyncio.run(result)

@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy import select
 
-from guahao.core import payments
+from guahao.core import metrics, payments
 from guahao.core.models import Booking, BookingEvent, Hospital, Notification
 from guahao.core.plugins.manager import call_robust
 
@@ -121,7 +121,8 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         return
     settings, secrets = ctx.plugins.config_of(adapter, hospital.id if hospital is not None else None)
     push = adapter.push_booking if action == "book" else adapter.push_cancellation
-    ack = await push(ctx.city, view, settings, secrets)
+    with metrics.provider_call("his", adapter.name, action):
+        ack = await push(ctx.city, view, settings, secrets)
     async with ctx.rt.db.transaction() as s:
         s.add(
             BookingEvent(

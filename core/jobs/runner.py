@@ -10,11 +10,14 @@ useless) stops after ``MAX_ATTEMPTS``, as ``failed``. The last error stays on th
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from guahao.core import metrics
+from guahao.core.logs import bound_contextvars
 from guahao.core.models import City, OutboxMessage
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import platform_scope, use_city
@@ -66,13 +69,18 @@ async def process_outbox_message(rt, outbox_id: int) -> str | None:
             city_row = await s.scalar(select(City).where(City.id == msg.city_id))
             topic, payload, failures = msg.topic, dict(msg.payload or {}), msg.attempts
     city = city_context(city_row)
-    with use_city(city):
+    # Log lines of the job name its city (the current city), topic and outbox id.
+    with use_city(city), bound_contextvars(topic=topic, outbox_id=outbox_id):
+        start = time.perf_counter()
         try:
             plugins = await rt.plugins.for_city(city)
             handler = resolve_handler(topic, plugins)
             await handler(JobContext(rt, city, plugins, outbox_id, failures + 1), payload)
         except Exception as exc:  # recorded on the row and retried; never lost
-            return await _record_failure(rt, outbox_id, topic, exc)
+            status = await _record_failure(rt, outbox_id, topic, exc)
+            metrics.record_job(topic, "failed" if status == "failed" else "retry", time.perf_counter() - start)
+            return status
+        metrics.record_job(topic, "done", time.perf_counter() - start)
         async with rt.db.transaction() as s:
             row = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
             row.status = "done"

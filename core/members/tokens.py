@@ -21,6 +21,7 @@ from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
 
 from guahao.core.errors import Unauthorized
+from guahao.core.logs import bind_member
 from guahao.tenants.clock import utcnow
 from guahao.tenants.settings import Settings
 
@@ -94,6 +95,7 @@ def verify_claims(settings: Settings, token: str, *, city_id: int) -> tuple[int,
     generation = claims.get("gen", 0)
     if type(generation) is not int:
         raise unauthorized("invalid", "访问令牌无效")
+    bind_member(int(sub))  # log lines of this request name the member (by id only)
     return int(sub), generation
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from guahao.core import metrics
 from guahao.core.models import Notification
 from guahao.core.outbox import emit
 from guahao.core.plugins.http import TransportError
@@ -105,7 +106,7 @@ async def deliver(
         params=planned.params,
     )
     try:
-        with sharing(getattr(rt, "redis", None)):
+        with sharing(getattr(rt, "redis", None)), metrics.provider_call("sender", sender.name, "send"):
             result = await sender.send(city, message, settings, secrets)
     except TransportError as exc:
         result = SendResult.from_error(exc)

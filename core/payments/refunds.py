@@ -15,6 +15,7 @@ import logging
 
 from sqlalchemy import select
 
+from guahao.core import metrics
 from guahao.core.booking import events
 from guahao.core.models import Booking, BookingEvent, BookingStatus
 from guahao.tenants.clock import utcnow
@@ -62,7 +63,8 @@ async def refund(rt, plugins, payload: dict) -> None:
     provider = _provider(plugins, payload.get("provider") or booking.payment_provider)
     settings, secrets = plugins.config_of(provider, booking.hospital_id)
     amount = int(payload.get("amount_fen", booking.fee_fen))
-    result = await provider.refund(_copy(booking, payment_ref=payment_ref), amount, settings, secrets)
+    with metrics.provider_call("payment", provider.name, "refund"):
+        result = await provider.refund(_copy(booking, payment_ref=payment_ref), amount, settings, secrets)
     async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
         if booking.payment_ref == payment_ref and result.status == "refunded":  # "pending": the provider settles it
@@ -96,4 +98,5 @@ async def void(rt, plugins, payload: dict) -> None:
         return
     provider = _provider(plugins, payload.get("provider") or booking.payment_provider)
     settings, secrets = plugins.config_of(provider, booking.hospital_id)
-    await provider.cancel(booking, settings, secrets)
+    with metrics.provider_call("payment", provider.name, "cancel"):
+        await provider.cancel(booking, settings, secrets)
