@@ -16,7 +16,7 @@ from guahao.core.web.session import is_https
 from . import session as sessions
 from .booking import period_facts
 from .i18n import LANGUAGES
-from .site import LANG_COOKIE, REASONS, REGISTER_REASONS, Page
+from .site import LANG_COOKIE, REASONS, REGISTER_REASONS, Page, retry_after
 
 REGISTER_FIELDS = ("name", "id_number", "phone")
 # Which form field a refusal belongs to, when the error does not say.
@@ -73,15 +73,18 @@ async def register(p: Page) -> Response:
     values = {k: p.form.get(k, "").strip() for k in REGISTER_FIELDS}
     password = p.form.get("password", "")
     errors = _check_fields(p, values, password)
+    refused: DomainError | None = None
     if not errors:
         try:
+            await p.rate_limit("register_ip", "register_device")
             async with p.rt.db.transaction() as s:
                 member = await service.register(s, password=password, **values)
                 member_id = member.id
         except DomainError as exc:
-            errors = {_field(exc) or "form": p.refusal(exc)}
+            refused, errors = exc, {_field(exc) or "form": p.refusal(exc)}
     if errors:
-        return await _form(p, "register.html", status=422, values=values, errors=errors)
+        status = 429 if refused is not None and refused.status == 429 else 422
+        return retry_after(await _form(p, "register.html", status=status, values=values, errors=errors), refused)
     p.session.log_in(member_id)
     next_url = p.next_url()
     return p.redirect(next_url if next_url != p.root else "?welcome=1")
@@ -92,12 +95,14 @@ async def login(p: Page) -> Response:
         return await _form(p, "login.html", values={}, error=None)
     login_name = p.form.get("login", "").strip()
     try:
+        await p.rate_limit("login_ip")
         member = await service.login(p.rt.db, login=login_name, password=p.form.get("password", ""),
                                      throttle=p.site.login_throttle(p.rt),
                                      ip=p.request.client.host if p.request.client else "")
     except DomainError as exc:
-        status = 429 if exc.code == "too_many_attempts" else 401 if exc.code == "invalid_credentials" else 422
-        return await _form(p, "login.html", status=status, values={"login": login_name}, error=p.refusal(exc))
+        status = 429 if exc.status == 429 else 401 if exc.code == "invalid_credentials" else 422
+        page = await _form(p, "login.html", status=status, values={"login": login_name}, error=p.refusal(exc))
+        return retry_after(page, exc)
     p.session.log_in(member.id, member.session_generation)
     return p.redirect(p.next_url())
 

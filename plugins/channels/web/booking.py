@@ -16,7 +16,7 @@ from guahao.core.errors import DomainError, NotFound
 from guahao.core.feedback import reviews, surveys
 from guahao.core.models import BookingEvent, ClinicSession, Period, RegistrationType
 
-from .site import Page
+from .site import Page, retry_after
 
 CHANNEL = "web"
 SCOPES = ("upcoming", "past", "cancelled")
@@ -63,6 +63,7 @@ async def confirm(p: Page) -> Response:
         return p.render("confirm.html", info=info, key=secrets.token_urlsafe(18), error=None)
     key = p.form.get("key") or None
     try:
+        await p.rate_limit("book_member", "book_ip", "book_device")
         booking, _status, _replayed = await service.book(
             p.rt, member_id=p.member.id, period_id=period_id, channel=getattr(p, "channel", CHANNEL),
             idempotency_key=key
@@ -70,8 +71,8 @@ async def confirm(p: Page) -> Response:
     except DomainError as exc:
         if exc.code in ("not_found", "invalid_idempotency_key"):
             raise
-        return p.render("confirm.html", status=exc.status if 400 <= exc.status < 500 else 409, info=info,
-                        key=secrets.token_urlsafe(18), error=p.refusal(exc), code=exc.code)
+        return retry_after(p.render("confirm.html", status=exc.status if 400 <= exc.status < 500 else 409, info=info,
+                                    key=secrets.token_urlsafe(18), error=p.refusal(exc), code=exc.code), exc)
     if booking["status"] == "pending_payment" and getattr(p, "channel", CHANNEL) == CHANNEL:
         return p.redirect(f"bookings/{booking['id']}/pay")
     return p.redirect(f"bookings/{booking['id']}?new=1")

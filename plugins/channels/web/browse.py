@@ -52,6 +52,8 @@ async def home(p: Page) -> Response:
     district = _int(p.request.query_params.get("district"))
     q = _query(p)
     scope = p.hospital_scope
+    if q:
+        await p.rate_limit("search_ip")
     async with p.rt.db.transaction() as s:
         districts = await queries.list_districts(s) if scope is None else []
         hospitals = await queries.list_hospitals(s, district_id=district if scope is None else None)
@@ -90,6 +92,8 @@ async def hospital(p: Page) -> Response:
 async def department(p: Page) -> Response:
     department_id = p.request.path_params["department_id"]
     q = _query(p)
+    if q:
+        await p.rate_limit("search_ip")
     async with p.rt.db.transaction() as s:
         first = await queries.list_doctors(s, department_id=department_id, limit=1)
         if not first:
@@ -116,6 +120,7 @@ def _with_suspended(sessions: list[dict], suspended: list[dict]) -> list[dict]:
 
 async def doctor(p: Page) -> Response:
     doctor_id = p.request.path_params["doctor_id"]
+    await p.rate_limit("search_ip")  # the doctor's availability
     today = utcnow().astimezone(p.city.tz).date()
     async with p.rt.db.transaction() as s:
         info = await queries.get_doctor(s, doctor_id)

@@ -35,7 +35,7 @@ from guahao.tenants.crypto import cipher
 from . import account, terminals
 from . import session as sessions
 from .otp import LoginCodes, invalid_code
-from .site import HERE, Page, Site, page
+from .site import HERE, Page, Site, page, retry_after
 
 COOKIE = "guahao_kiosk"
 IDLE_SECONDS = 120
@@ -128,6 +128,12 @@ class KioskPage(Page):
         save(response, self.request, self.session, self.secret, self.root)
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def limit_ids(self) -> dict[str, str | int | None]:
+        """The kiosk counts per terminal (its device), not per address: a hospital's terminals
+        often share one."""
+        return {"ip": "", "device": f"kiosk:{self.terminal.id}" if self.terminal is not None else "",
+                "member": self.member.id if self.member is not None else None}
 
     def render(self, name: str, status: int = 200, **context) -> Response:
         return super().render(name, status, kiosk=True, idle_seconds=IDLE_SECONDS, terminal=self.terminal, **context)
@@ -249,6 +255,7 @@ async def verify(p: KioskPage) -> Response:
     action = p.form.get("action")
     try:
         if action == "send":
+            await p.rate_limit("sms_phone", "sms_device", phone=_subject(p, member))
             await p.site.codes.send(p.rt, _subject(p, member), member.id if member else None)
             return p.render("verify.html", error=None, code_sent=True)
         if action == "code":
@@ -263,7 +270,7 @@ async def verify(p: KioskPage) -> Response:
                 raise DomainError("kiosk_mismatch", "身份证与手机号后四位不匹配", status=401)
     except DomainError as exc:
         status = exc.status if 400 <= exc.status < 500 else 400
-        return p.render("verify.html", status=status, error=p.refusal(exc), code_sent=action == "code")
+        return retry_after(p.render("verify.html", status=status, error=p.refusal(exc), code_sent=action == "code"), exc)
     await store.delete(tries_key)
     p.session.log_in(member.id, member.session_generation)
     p.session.card = None

@@ -31,6 +31,7 @@ SENTENCES: dict[str, str] = {
     "invalid_credentials": "The phone or ID number, or the password, is not correct. Please try again.",
     "too_many_attempts": "Too many failed log-ins. For your safety this account is locked for a while; "
     "please try again in %(minutes)s minutes.",
+    "rate_limited": "Too many requests. Please try again in %(seconds)s seconds.",
     "member_exists": "This ID number or phone number is already registered. Please log in instead.",
     "invalid_name": "Please enter your real name as on your ID card (2 to 30 characters).",
     "invalid_id_number": "This ID number is not valid. Please check the 18 characters on your ID card.",
@@ -60,6 +61,8 @@ def sentence(exc: DomainError, _: Translator, tz=None) -> str:
         values = {"until": _local(details.get("suspended_until"), tz)}
     elif exc.code == "too_many_attempts":
         values = {"minutes": max(1, -(-int(details.get("retry_after_seconds") or 60) // 60))}
+    elif exc.code == "rate_limited":
+        values = {"seconds": int(details.get("retry_after") or 60)}
     return _(message, **values)
 
 

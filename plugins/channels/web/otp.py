@@ -34,7 +34,7 @@ from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
 
-from .site import Page
+from .site import Page, retry_after
 
 log = logging.getLogger("guahao.web")
 T = TypeVar("T")
@@ -257,10 +257,11 @@ def login_page(codes: LoginCodes):
         if p.form.get("action") == "send":
             member = await _member_by_phone(p, phone)
             try:
+                await p.rate_limit("sms_phone", "sms_ip", "sms_device", phone=phone)
                 await codes.send(p.rt, phone, member.id if member else None)
             except DomainError as exc:
-                step = "code" if exc.code == "code_too_soon" else "phone"
-                return again(step, exc.status, exc)
+                soon = exc.code == "code_too_soon" or (exc.code == "rate_limited" and exc.details["scope"] == "phone")
+                return retry_after(again("code" if soon else "phone", exc.status, exc), exc)
             return again("code", 200, None, sent=True)
         try:
             ok = await codes.verify(p.rt, phone, p.form.get("code", ""))

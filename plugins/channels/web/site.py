@@ -19,12 +19,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from guahao.core import ratelimit
 from guahao.core.catalogue.places import place_label
 from guahao.core.errors import DomainError
 from guahao.core.members.service import get_member
 from guahao.core.models import Member
 from guahao.tenants.context import CityContext, current_city
+from guahao.tenants.rate_limits import scope_of
 
+from . import device
 from . import session as sessions
 from .i18n import LANGUAGE_NAMES, Translator, pick
 from .messages import sentence
@@ -128,8 +131,21 @@ class Page:
 
     def _finish(self, response: Response) -> Response:
         sessions.save(response, self.request, self.session, self.secret, self.root)
+        device.ensure(response, self.request)
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def limit_ids(self) -> dict[str, str | int | None]:
+        """Whom the anti-scalper limits count this request for: the client address, the
+        browser's device cookie and the member."""
+        return {"ip": ratelimit.client_ip(self.request), "device": device.read(self.request),
+                "member": self.member.id if self.member is not None else None}
+
+    async def rate_limit(self, *rules: str, **ids: str | int | None) -> None:
+        """Count this request under ``rules`` (``tenants.rate_limits``); ``ids`` adds or
+        replaces identifiers (``phone=``). Raises ``RateLimited`` (429) when one is full."""
+        known = {**self.limit_ids(), **ids}
+        await ratelimit.check(self.rt, self.city.id, [(rule, known.get(scope_of(rule))) for rule in rules])
 
     def render(self, name: str, status: int = 200, **context) -> Response:
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
@@ -190,7 +206,14 @@ class Page:
 
     def error(self, exc: DomainError) -> Response:
         status = exc.status if 400 <= exc.status < 500 else 400
-        return self.render("error.html", status=status, message=self.refusal(exc), code=exc.code)
+        return retry_after(self.render("error.html", status=status, message=self.refusal(exc), code=exc.code), exc)
+
+
+def retry_after(response: Response, exc: DomainError | None) -> Response:
+    """``response`` with the refusal's ``Retry-After`` header, when it has one (429s)."""
+    for name, value in (getattr(exc, "headers", None) or {}).items():
+        response.headers[name] = value
+    return response
 
 
 Handler = Callable[[Page], Awaitable[Response]]
