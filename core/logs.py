@@ -84,10 +84,14 @@ def formatter(fmt: str = "json") -> logging.Formatter:
 
 
 def json_formatter() -> logging.Formatter:
+    """uvicorn's formatter factory (JSON); Python's warnings become log lines too."""
+    logging.captureWarnings(True)
     return formatter("json")
 
 
 def text_formatter() -> logging.Formatter:
+    """uvicorn's formatter factory (text); Python's warnings become log lines too."""
+    logging.captureWarnings(True)
     return formatter("text")
 
 
@@ -96,6 +100,7 @@ def configure(fmt: str = "json", level: str | None = None) -> None:
     level = level or os.environ.get("GUAHAO_LOG_LEVEL", "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
+    logging.captureWarnings(True)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
