@@ -32,6 +32,7 @@ AREAS = [
     "city.importing",
     "city.catalogue",
     "city.deliveries",
+    "city.scalpers",
     "hospital.plugins",
     "hospital.schedules",
     "hospital.schedule_changes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from guahao.core.members import refresh, service, tokens
 from guahao.core.members.throttle import LoginThrottle, for_runtime
+from guahao.core.ratelimit import client_ip
 
 from .operations import Call
 
@@ -12,7 +13,8 @@ from .operations import Call
 async def register_member(call: Call) -> dict:
     b = call.body
     async with call.rt.db.transaction() as s:
-        member = await service.register(s, name=b.name, id_number=b.id_number, phone=b.phone, password=b.password)
+        member = await service.register(s, name=b.name, id_number=b.id_number, phone=b.phone, password=b.password,
+                                        ip=client_ip(call.request))
         return service.member_view(member)
 
 

@@ -20,6 +20,7 @@ from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
 
 from .ids import mask_id_number, normalize_id_number, validate_id_number
+from .origin import mask_ip, origin_hash
 from .passwords import hash_password, verify_password
 from .throttle import LoginAttempt, LoginThrottle
 
@@ -74,8 +75,14 @@ async def register(
     phone: str,
     password: str,
     registered_by: str = "self",
+    ip: str = "",
+    device: str = "",
 ) -> Member:
-    """Register a real-name member of the current city (``registered_by`` names staff for 代办)."""
+    """Register a real-name member of the current city (``registered_by`` names staff for 代办).
+
+    ``ip`` and ``device`` (the client address and the browser's device id of a self-registration)
+    are kept hashed, the address also masked (``core.members.origin``), for the scalper view.
+    """
     name = validate_name(name)
     info = validate_id_number(id_number)
     mobile = normalize_phone(phone)
@@ -104,6 +111,9 @@ async def register(
         phone=mobile,
         password_hash=password_hash,
         registered_by=registered_by[:80],
+        registration_ip_hash=origin_hash("ip", ip),
+        registration_net=mask_ip(ip),
+        registration_device_hash=origin_hash("device", device),
     )
     s.add(member)
     try:

@@ -19,6 +19,8 @@ class Member(TenantModel, table=True):
         UniqueConstraint("city_id", "id_number_hash"),
         UniqueConstraint("city_id", "phone"),
         UniqueConstraint("city_id", "wechat_openid", name="uq_members_wechat_openid"),  # NULLs never collide
+        Index("ix_members_registration_ip", "city_id", "registration_ip_hash"),
+        Index("ix_members_registration_device", "city_id", "registration_device_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -39,6 +41,11 @@ class Member(TenantModel, table=True):
     wechat_openid: str | None = Field(default=None, max_length=64)
     # Carried in every site cookie and access token; raising it ends all of them at once.
     session_generation: int = 0
+    # Where a self-registration came from, for the console's scalper view (core.members.origin):
+    # keyed hashes of the client address and of the browser's device id, and the address masked.
+    registration_ip_hash: str | None = Field(default=None, max_length=32)
+    registration_net: str = Field(default="", max_length=45)
+    registration_device_hash: str | None = Field(default=None, max_length=32)
 
 
 class RefreshToken(TenantModel, table=True):

@@ -26,12 +26,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     R.vendor_admin: frozenset({
         "vendor.manage", "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage",
         "bookings.view", "bookings.checkin", "complaints.handle", "reports.view", "import.run", "agent.assist",
-        "licensing.view", "licensing.declare", "deliveries.manage",
+        "licensing.view", "licensing.declare", "deliveries.manage", "scalpers.view",
     }),
     R.city_admin: frozenset({
         "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage", "bookings.view",
         "bookings.checkin", "complaints.handle", "reports.view", "import.run", "licensing.view", "licensing.declare",
-        "deliveries.manage",
+        "deliveries.manage", "scalpers.view",
     }),
     R.hospital_admin: frozenset({
         "staff.manage", "hospital.manage", "schedule.manage", "bookings.view", "bookings.checkin",

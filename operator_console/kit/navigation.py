@@ -115,6 +115,13 @@ CITY_NAV: list[NavItem] = [
         "HIS pushes, refunds and messages still to go out or failing: retry or abandon them.",
     ),
     NavItem(
+        "scalpers",
+        "Suspected scalpers",
+        "scalpers",
+        "scalpers.view",
+        "Accounts registered together from one address or browser, and members who book and soon cancel.",
+    ),
+    NavItem(
         "licensing",
         "Licence and billing",
         "licensing/",

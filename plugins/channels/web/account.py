@@ -78,7 +78,9 @@ async def register(p: Page) -> Response:
         try:
             await p.rate_limit("register_ip", "register_device")
             async with p.rt.db.transaction() as s:
-                member = await service.register(s, password=password, **values)
+                ids = p.limit_ids()
+                member = await service.register(s, password=password, ip=str(ids["ip"] or ""),
+                                                device=str(ids["device"] or ""), **values)
                 member_id = member.id
         except DomainError as exc:
             refused, errors = exc, {_field(exc) or "form": p.refusal(exc)}
