@@ -6,9 +6,11 @@ a city slug, a channel, a result code, an outbox topic, an adapter name).
 Several uvicorn workers (``guahao serve --workers N``) each count for themselves; with
 ``PROMETHEUS_MULTIPROC_DIR`` set (``guahao serve`` sets a fresh one per run when it is unset)
 every process writes its values into files there and :func:`exposition` adds them up with
-``MultiProcessCollector``, whichever worker answers the scrape. A ``guahao worker`` given the
-same folder (same host) shows its job metrics there too. The variable must be set before this
-module is first imported; without it the process's default registry is served.
+``MultiProcessCollector``, whichever worker answers the scrape. The variable must be set before
+this module is first imported; without it the process's default registry is served. A
+``guahao worker`` runs apart from the web processes and serves its own job metrics on
+``GUAHAO_WORKER_METRICS_PORT`` (:func:`serve_worker_metrics`); it must not share the web's
+folder, which ``guahao serve`` clears when it starts.
 
 Scrape-time gauges (outbox depth and oldest open delivery per city) are read from the database
 by the process that answers, at most every :data:`OUTBOX_CACHE_SECONDS`.
@@ -183,6 +185,20 @@ def exposition(extra=None) -> bytes:
         scrape.register(extra)
         text += generate_latest(scrape)
     return text
+
+
+def serve_worker_metrics(env: dict[str, str] | None = None) -> int | None:
+    """Serve this process's metrics (job durations and outcomes, outside calls) on
+    ``GUAHAO_WORKER_METRICS_PORT`` at ``GUAHAO_WORKER_METRICS_ADDR`` (default ``127.0.0.1``), from
+    a thread; the port, or ``None`` when unset."""
+    env = os.environ if env is None else env
+    port = env.get("GUAHAO_WORKER_METRICS_PORT", "").strip()
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    start_http_server(int(port), addr=env.get("GUAHAO_WORKER_METRICS_ADDR", "127.0.0.1").strip() or "127.0.0.1")
+    return int(port)
 
 
 def prepare_multiprocess_dir(path: str) -> None:

@@ -88,11 +88,13 @@ def cmd_worker(args) -> int:
     except ImportError as exc:
         raise CliError(f"the job worker is not available in this installation ({exc})") from None
     from guahao.core.logs import configure, log_format
+    from guahao.core.metrics import serve_worker_metrics
 
     settings = serving_settings()
     if not settings.redis_url:
         raise CliError("the worker needs Redis: set REDIS_URL (without Redis, `guahao serve` runs the jobs itself)")
     configure(log_format(settings.production))
+    serve_worker_metrics()
     result = run_worker(settings)
     if inspect.isawaitable(result):
         asyncio.run(result)

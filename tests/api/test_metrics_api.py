@@ -159,3 +159,21 @@ async def test_readyz_503_when_the_schema_is_behind(tmp_path):
 async def test_probe_routes_are_not_city_pages(client, path):
     r = await client.get(path)
     assert r.headers.get("cache-control") == "no-store"
+
+
+def test_alert_rules_use_metrics_that_exist():
+    import re
+    from pathlib import Path
+
+    from prometheus_client import REGISTRY
+
+    from guahao.core.metrics import OutboxStats
+
+    rules = (Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text()
+    families = [*REGISTRY.collect(), *OutboxStats().collect()]
+    known = {s.name for f in families for s in f.samples} | {f.name for f in families}
+    known |= {f.name + suffix for f in families for suffix in ("_total", "_bucket", "_count", "_sum")}
+    used = set(re.findall(r"\bguahao_\w+", rules))
+    assert "guahao_outbox_oldest_pending_age_seconds" in used
+    assert used <= known, used - known
+    assert re.search(r"guahao_outbox_oldest_pending_age_seconds\) > 900", rules)  # 15 minutes

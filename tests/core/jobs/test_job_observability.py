@@ -71,3 +71,19 @@ def test_sentry_events_carry_the_city_and_request_id(city):
         event = before_send({"message": "boom for 13912345678", "tags": {"route": "kept"}})
     assert event["tags"] == {"city": city.slug, "request_id": "req-7", "route": "kept"}
     assert "13912345678" not in event["message"]
+
+
+def test_a_worker_serves_its_own_metrics_on_the_port_it_is_given():
+    import socket
+
+    import httpx
+
+    assert metrics.serve_worker_metrics({}) is None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert metrics.serve_worker_metrics({"GUAHAO_WORKER_METRICS_PORT": str(port)}) == port
+    with metrics.provider_call("payment", "probe_pay", "refund"):
+        pass
+    r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert r.status_code == 200 and 'adapter="probe_pay"' in r.text
