@@ -70,7 +70,7 @@ def formatter(fmt: str = "json") -> logging.Formatter:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
     ]
     renderer = (structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json"
-                else structlog.dev.ConsoleRenderer(colors=False, event_key="message"))
+                else structlog.dev.ConsoleRenderer(colors=False, event_key="message", timestamp_key="time"))
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=pre_chain,
         processors=[

@@ -16,6 +16,7 @@ import time
 import uuid
 
 from starlette.routing import Match, Mount
+from structlog.contextvars import get_contextvars, unbind_contextvars
 
 from . import metrics
 from .logs import bound_contextvars
@@ -90,8 +91,11 @@ class ObserveRequests:
             await send(message)
 
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        had_member = "member_id" in get_contextvars()
         with bound_contextvars(request_id=rid, method=method, route=route):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
                 metrics.record_request(method, route, status[0], time.perf_counter() - start)
+                if not had_member:  # the signed-in member (``core.logs.bind_member``) is this request's only
+                    unbind_contextvars("member_id")

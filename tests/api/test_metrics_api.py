@@ -177,3 +177,11 @@ def test_alert_rules_use_metrics_that_exist():
     assert "guahao_outbox_oldest_pending_age_seconds" in used
     assert used <= known, used - known
     assert re.search(r"guahao_outbox_oldest_pending_age_seconds\) > 900", rules)  # 15 minutes
+
+
+async def test_a_requests_log_context_ends_with_it(client, rt, city):
+    from structlog.contextvars import get_contextvars
+
+    m = await signup(client, rt, city)
+    assert (await client.get(url(city, "/bookings"), headers=m.headers)).status_code == 200
+    assert not {"member_id", "request_id", "route"} & set(get_contextvars())  # the next request starts clean
