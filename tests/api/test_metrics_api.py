@@ -185,3 +185,17 @@ async def test_a_requests_log_context_ends_with_it(client, rt, city):
     m = await signup(client, rt, city)
     assert (await client.get(url(city, "/bookings"), headers=m.headers)).status_code == 200
     assert not {"member_id", "request_id", "route"} & set(get_contextvars())  # the next request starts clean
+
+
+async def test_gate_refusals_are_counted(client, rt, city):
+    from tests.factories import make_catalogue
+
+    cat = await make_catalogue(rt, city, capacity=1)
+    pid = first_period(cat)
+    first, second, third = [await signup(client, rt, city) for _ in range(3)]
+    assert (await book(client, city, first, pid)).status_code == 201
+    assert (await book(client, city, second, pid)).json()["error"]["code"] == "slot_full"  # marks the period sold out
+    assert (await book(client, city, third, pid)).json()["error"]["code"] == "slot_full"  # the gate says so
+    text = await scrape(client)
+    assert sample(text, "guahao_gate_refusals_total", city=city.slug) == 1
+    assert sample(text, "guahao_bookings_total", city=city.slug, result="slot_full") == 2
