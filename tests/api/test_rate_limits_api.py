@@ -108,6 +108,15 @@ async def test_limits_reset_after_the_window(client, city, rt, monkeypatch):
     assert (await register(client, city, "203.0.113.11")).status_code == 201
 
 
+async def test_log_in_attempts_from_one_address_are_limited(client, city, rt, monkeypatch):
+    monkeypatch.setitem(ratelimit._limiters, rt,
+                        RateLimiter(dataclasses.replace(rt.settings, rate_limits={"login_ip": "2/minute"})))
+    answers = [await client.post(url(city, "/auth/token"), json={"login": f"1390000000{i}", "password": "x1234567"},
+                                 headers=from_ip("203.0.113.14")) for i in range(3)]
+    assert [r.status_code for r in answers] == [401, 401, 429]
+    assert answers[2].json()["error"]["code"] == "rate_limited" and answers[2].headers["Retry-After"]
+
+
 def test_configured_limits_are_checked_at_start():
     assert parse_rate_limits("register_ip=3/hour;10/day, search_ip=60/minute") == {
         "register_ip": "3/hour;10/day", "search_ip": "60/minute"}

@@ -97,8 +97,9 @@ async def test_searches_are_limited_per_address(client, site_city, rt, monkeypat
     monkeypatch.setitem(ratelimit._limiters, rt,
                         RateLimiter(dataclasses.replace(rt.settings, rate_limits={"search_ip": "2/minute"})))
     visitor = Visitor(client, site_city.city.slug)
-    codes = [(await visitor.get(f"doctors/{site_city.doctor.id}")).status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
+    answers = [await visitor.get(f"doctors/{site_city.doctor.id}") for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 429]
+    assert LIMITED in answers[2].text and int(answers[2].headers["Retry-After"]) > 0
 
 
 async def test_bookings_at_one_kiosk_terminal_are_limited(client, rt, site_city, monkeypatch):
@@ -123,3 +124,10 @@ async def test_booking_too_often_shows_the_sentence(client, site_city, visitor, 
     refused = await client.post(visitor.root + f"book/{periods[1]}",
                                 data={"csrf": csrf_of(page.text), "key": KEY.search(page.text).group(1)})
     assert refused.status_code == 429 and LIMITED in refused.text and refused.headers["Retry-After"]
+
+
+async def test_log_in_attempts_from_one_address_are_limited(client, site_city, visitor, rt, monkeypatch):
+    monkeypatch.setitem(ratelimit._limiters, rt,
+                        RateLimiter(dataclasses.replace(rt.settings, rate_limits={"login_ip": "2/minute"})))
+    codes = [(await visitor.login(password="wrong-password1")).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
