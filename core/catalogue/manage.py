@@ -181,6 +181,96 @@ async def add_doctor(s: AsyncSession, actor: Actor, hospital_id: int, values: di
     return doctor
 
 
+CAMPUS_FIELDS = ("name", "address")
+DEPARTMENT_FIELDS = ("code", "name", "description")
+DOCTOR_FIELDS = ("name", "title", "department_id", "specialty", "introduction", "photo_url")
+PHOTO_URL = re.compile(r"^(https://[^\s\"'<>]{4,290}|/static/[A-Za-z0-9._/-]{1,280})$")
+
+
+def _in_scope(row, hospital_id: int, scope: int | None) -> bool:
+    return row is not None and row.hospital_id == hospital_id and (scope is None or hospital_id == scope)
+
+
+async def update_campus(
+    s: AsyncSession, actor: Actor, hospital_id: int, campus_id: int, values: dict, *, scope: int | None = None
+) -> Campus:
+    """Rename a campus or change its address (what patients are told to go to)."""
+    campus = await s.get(Campus, campus_id)
+    if not _in_scope(campus, hospital_id, scope):
+        raise NotFound("campus", code="campus_not_found")
+    errors: dict[str, str] = {}
+    changes = {"name": _text(values, "name", 200, errors, required=True), "address": _text(values, "address", 300, errors)}
+    _check(errors)
+    before = _snapshot(campus, CAMPUS_FIELDS)
+    for name, value in changes.items():
+        setattr(campus, name, value)
+    await s.flush()
+    audit.record(s, actor, "campus.update", target_type="campus", target_id=campus.id, summary=f"修改院区 {campus.name}",
+                 before=before, after=_snapshot(campus, CAMPUS_FIELDS))
+    return campus
+
+
+async def update_department(
+    s: AsyncSession, actor: Actor, hospital_id: int, department_id: int, values: dict, *, scope: int | None = None
+) -> Department:
+    """Change a department's national code (《医疗机构诊疗科目名录》), name or description."""
+    department = await s.get(Department, department_id)
+    if not _in_scope(department, hospital_id, scope):
+        raise NotFound("department", code="department_not_found")
+    errors: dict[str, str] = {}
+    code = _text(values, "code", 20, errors, required=True)
+    if code and not DEPARTMENT_CODE.match(code):
+        errors["code"] = "bad_department_code"
+    changes = {"code": code, "name": _text(values, "name", 100, errors, required=True),
+               "description": _text(values, "description", 2000, errors)}
+    _check(errors)
+    clash = await s.scalar(select(Department.id).where(Department.hospital_id == hospital_id, Department.code == code))
+    if clash is not None and clash != department.id:
+        raise Conflict("code_taken", "本院已有该科室编码 / this hospital already has this department code",
+                       details={"code": "taken"})
+    before = _snapshot(department, DEPARTMENT_FIELDS)
+    for name, value in changes.items():
+        setattr(department, name, value)
+    await s.flush()
+    audit.record(s, actor, "department.update", target_type="department", target_id=department.id,
+                 summary=f"修改科室 {code} {department.name}", before=before, after=_snapshot(department, DEPARTMENT_FIELDS))
+    return department
+
+
+async def update_doctor(
+    s: AsyncSession, actor: Actor, hospital_id: int, doctor_id: int, values: dict, *, scope: int | None = None
+) -> Doctor:
+    """Change what patients read of a doctor: name, title, department (of the same hospital),
+    specialties, introduction and photo (an ``https://`` address or a ``/static/…`` path).
+    Sessions already published keep their doctor; they show the new details."""
+    doctor = await s.get(Doctor, doctor_id)
+    if not _in_scope(doctor, hospital_id, scope):
+        raise NotFound("doctor", code="doctor_not_found")
+    errors: dict[str, str] = {}
+    department_id = str(values.get("department_id") or "")
+    department = await s.get(Department, int(department_id)) if department_id.isdigit() and len(department_id) < 10 else None
+    if department is None or department.hospital_id != hospital_id:
+        errors["department_id"] = "not_found"
+    title = str(values.get("title") or "")
+    if title not in DoctorTitle.__members__:
+        errors["title"] = "bad_choice"
+    photo = _text(values, "photo_url", 300, errors)
+    if photo and "photo_url" not in errors and not PHOTO_URL.match(photo):
+        errors["photo_url"] = "bad_photo_url"
+    changes = {"name": _text(values, "name", 60, errors, required=True), "title": title,
+               "department_id": department.id if department else 0,
+               "specialty": _text(values, "specialty", 300, errors),
+               "introduction": _text(values, "introduction", 4000, errors), "photo_url": photo}
+    _check(errors)
+    before = _snapshot(doctor, DOCTOR_FIELDS)
+    for name, value in changes.items():
+        setattr(doctor, name, value)
+    await s.flush()
+    audit.record(s, actor, "doctor.update", target_type="doctor", target_id=doctor.id, summary=f"修改医生 {doctor.name}",
+                 before=before, after=_snapshot(doctor, DOCTOR_FIELDS))
+    return doctor
+
+
 async def set_doctor_active(
     s: AsyncSession, actor: Actor, doctor_id: int, active: bool, *, scope: int | None = None, reason: str = ""
 ) -> Doctor:

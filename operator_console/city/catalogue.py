@@ -1,5 +1,6 @@
-"""Hospital catalogue pages (R12.1): hospitals, and per hospital its campuses, departments,
-doctors (activate/deactivate) and registration types with fees (yuan in the form, fen stored).
+"""Hospital catalogue pages (R11.1, R12.1): hospitals, and per hospital its campuses,
+departments and doctors (added, edited; doctors activated/deactivated) and registration types
+with fees (yuan in the form, fen stored).
 
 A city administrator sees and edits every hospital and creates new ones; a hospital
 administrator sees only their own (another hospital is 404) and manages what is inside it.
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from guahao.core.catalogue import manage
 from guahao.core.catalogue.queries import KIND_NAMES, TITLE_NAMES
-from guahao.core.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from guahao.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from guahao.core.models import Campus, Department, District, Doctor, Hospital, RegistrationType
 
 from ..kit.pages import Console, console_page
@@ -28,6 +29,7 @@ FIELD_ERRORS = {
     "bad_department_code": "A code of the national list of clinical subjects, e.g. 03 or 03.01.",
     "bad_choice": "Choose one of the options.",
     "bad_fee": "An amount in yuan with at most two decimals, e.g. 25 or 25.50.",
+    "bad_photo_url": "An https:// address of the photo, or a /static/… path.",
 }
 
 
@@ -148,6 +150,50 @@ add_doctor = _adder("doctors", manage.add_doctor, "Doctor added.")
 save_fee = _adder("fees", manage.save_registration_type, "Registration type saved.")
 
 
+# Each editor: (model, service of core.catalogue.manage, the fields of its form, the message after saving)
+EDITORS = {
+    "campuses": (Campus, manage.update_campus, manage.CAMPUS_FIELDS, "Campus saved."),
+    "departments": (Department, manage.update_department, manage.DEPARTMENT_FIELDS, "Department saved."),
+    "doctors": (Doctor, manage.update_doctor, manage.DOCTOR_FIELDS, "Doctor saved."),
+}
+
+
+def _editor(kind: str):
+    """GET: the form of one campus, department or doctor of the hospital; POST: save it (errors
+    field by field, the typed values kept). Another hospital's row is 404."""
+    model, service, fields, flash = EDITORS[kind]
+
+    async def _form(c: Console, s, hospital, row, values: dict, errors: dict, error: str | None = None,
+                    status: int = 200) -> Response:
+        departments = (await s.scalars(
+            select(Department).where(Department.hospital_id == hospital.id).order_by(Department.code))).all()
+        return c.render(f"catalogue/edit_{kind}.html", status=status, hospital=hospital, row=row, values=values,
+                        errors=errors, error=error, departments=departments, titles=TITLE_NAMES)
+
+    @console_page("hospital.manage")
+    async def handler(c: Console) -> Response:
+        hospital_id, row_id = c.request.path_params["id"], c.request.path_params["row_id"]
+        async with c.transaction() as s:
+            hospital = await c.check_hospital(s, hospital_id)
+            row = await s.get(model, row_id)
+            if row is None or row.hospital_id != hospital.id:
+                raise NotFound(kind[:-1], code=f"{kind[:-1]}_not_found")
+            if c.request.method == "GET":
+                values = {f: (str(v) if hasattr(v, "value") else v) for f in fields for v in [getattr(row, f)]}
+                return await _form(c, s, hospital, row, values, {})
+        try:
+            async with c.transaction() as s:
+                await service(s, c.actor(), hospital_id, row_id, c.form, scope=await _scope(c, s))
+        except (ValidationFailed, Conflict) as exc:
+            async with c.transaction() as s:
+                hospital = await c.check_hospital(s, hospital_id)
+                return await _form(c, s, hospital, await s.get(model, row_id), c.form, _field_errors(c, exc),
+                                   c.refusal(exc), exc.status)
+        return c.redirect(f"catalogue/{hospital_id}#{kind[:-1]}-{row_id}", flash=c._(flash))
+
+    return handler
+
+
 @console_page("hospital.manage")
 async def doctor_active(c: Console) -> Response:
     hospital_id, doctor_id = c.request.path_params["id"], c.request.path_params["doctor_id"]
@@ -172,4 +218,6 @@ def routes() -> list:
         Route("/c/{city}/catalogue/{id:int}/doctors", add_doctor, methods=["POST"]),
         Route("/c/{city}/catalogue/{id:int}/fees", save_fee, methods=["POST"]),
         Route("/c/{city}/catalogue/{id:int}/doctors/{doctor_id:int}/active", doctor_active, methods=["POST"]),
+        *[Route(f"/c/{{city}}/catalogue/{{id:int}}/{kind}/{{row_id:int}}/edit", _editor(kind), methods=["GET", "POST"])
+          for kind in EDITORS],
     ]
