@@ -19,7 +19,6 @@ that is with PostgreSQL, Redis or ``GUAHAO_ENV=production``; ``text`` otherwise)
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -52,12 +51,11 @@ def bind_member(member_id: int) -> None:
     bind_contextvars(member_id=member_id)
 
 
-def log_format(production: bool, env: dict[str, str] | None = None) -> str:
-    """``GUAHAO_LOG_FORMAT`` if it names a format, else ``json`` when ``production``."""
-    chosen = (os.environ if env is None else env).get("GUAHAO_LOG_FORMAT", "").strip().lower()
-    if chosen in FORMATS:
-        return chosen
-    return "json" if production else "text"
+def log_format(settings) -> str:
+    """The settings' ``log_format`` if it names a format, else ``json`` in production."""
+    if settings.log_format in FORMATS:
+        return settings.log_format
+    return "json" if settings.production else "text"
 
 
 def formatter(fmt: str = "json") -> logging.Formatter:
@@ -95,9 +93,8 @@ def text_formatter() -> logging.Formatter:
     return formatter("text")
 
 
-def configure(fmt: str = "json", level: str | None = None) -> None:
+def configure(fmt: str = "json", level: str = "INFO") -> None:
     """Send every logger's records to standard error through :func:`formatter`."""
-    level = level or os.environ.get("GUAHAO_LOG_LEVEL", "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     logging.captureWarnings(True)
@@ -112,10 +109,9 @@ def configure(fmt: str = "json", level: str | None = None) -> None:
     )
 
 
-def uvicorn_log_config(fmt: str = "json", level: str | None = None) -> dict:
+def uvicorn_log_config(fmt: str = "json", level: str = "INFO") -> dict:
     """uvicorn's ``log_config``: each worker process sends every record, uvicorn's own and its
     access lines included, through :func:`formatter`."""
-    level = level or os.environ.get("GUAHAO_LOG_LEVEL", "INFO").upper()
     factory = "guahao.core.logs.json_formatter" if fmt == "json" else "guahao.core.logs.text_formatter"
     return {
         "version": 1,

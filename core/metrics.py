@@ -55,10 +55,6 @@ DB_POOL_IN_USE = Gauge("guahao_db_pool_checked_out", "Database connections check
                        multiprocess_mode="livesum")
 
 
-def multiprocess_dir() -> str:
-    return os.environ.get(MULTIPROC_ENV, "").strip()
-
-
 def record_booking(city: str, channel: str, result: str) -> None:
     BOOKINGS.labels(city, channel or "unknown", result).inc()
 
@@ -169,10 +165,11 @@ class OutboxGauges:
         return self.stats
 
 
-def exposition(extra=None) -> bytes:
-    """The scrape text: every process's values (multiprocess mode) or this process's, followed
-    by ``extra`` (a collector such as :class:`OutboxStats`)."""
-    if multiprocess_dir():
+def exposition(extra=None, *, shared_dir: str = "") -> bytes:
+    """The scrape text: every process's values (from ``shared_dir``, the settings'
+    ``metrics_dir``, in multiprocess mode) or this process's, followed by ``extra`` (a collector
+    such as :class:`OutboxStats`)."""
+    if shared_dir:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
@@ -187,17 +184,16 @@ def exposition(extra=None) -> bytes:
     return text
 
 
-def serve_worker_metrics(env: dict[str, str] | None = None) -> int | None:
-    """Serve this process's metrics (job durations and outcomes, outside calls) on
-    ``GUAHAO_WORKER_METRICS_PORT`` at ``GUAHAO_WORKER_METRICS_ADDR`` (default ``127.0.0.1``), from
-    a thread; the port, or ``None`` when unset."""
-    env = os.environ if env is None else env
-    port = env.get("GUAHAO_WORKER_METRICS_PORT", "").strip()
+def serve_worker_metrics(settings) -> int | None:
+    """Serve this process's metrics (job durations and outcomes, outside calls) on the
+    settings' ``worker_metrics_port`` at ``worker_metrics_addr``, from a thread; the port, or
+    ``None`` when none is set."""
+    port = settings.worker_metrics_port
     if not port:
         return None
     from prometheus_client import start_http_server
 
-    start_http_server(int(port), addr=env.get("GUAHAO_WORKER_METRICS_ADDR", "127.0.0.1").strip() or "127.0.0.1")
+    start_http_server(int(port), addr=settings.worker_metrics_addr)
     return int(port)
 
 

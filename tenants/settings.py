@@ -177,6 +177,19 @@ class Settings:
         rate_limits: request limits against scalpers that differ from
             ``tenants.rate_limits.DEFAULT_RATE_LIMITS`` (env ``GUAHAO_RATE_LIMITS``, e.g.
             ``register_ip=3/hour;10/day,search_ip=60/minute``); see :meth:`rate_limit`.
+        log_format: ``json`` or ``text`` for the log lines of ``guahao serve`` and ``guahao
+            worker`` (env ``GUAHAO_LOG_FORMAT``; empty: JSON in production, text for the demo).
+        log_level: the lowest level logged (env ``GUAHAO_LOG_LEVEL``, default ``INFO``).
+        metrics_allow: addresses or networks that may read ``/metrics`` (env
+            ``GUAHAO_METRICS_ALLOW``, comma-separated); ``None``: loopback and the trusted proxies.
+        metrics_token: a bearer token that may read ``/metrics`` from anywhere (env
+            ``GUAHAO_METRICS_TOKEN``; empty: none).
+        metrics_dir: the folder where several worker processes share their metrics (env
+            ``PROMETHEUS_MULTIPROC_DIR``, prometheus-client's own; ``guahao serve --workers N``
+            sets one per run); empty: each process counts alone.
+        worker_metrics_port, worker_metrics_addr: where ``guahao worker`` serves its own
+            metrics (env ``GUAHAO_WORKER_METRICS_PORT``, none by default, and
+            ``GUAHAO_WORKER_METRICS_ADDR``, default ``127.0.0.1``).
     """
 
     database_url: str = DEFAULT_SQLITE
@@ -208,6 +221,13 @@ class Settings:
     vat_percent: str = "6"
     max_body_bytes: int = DEFAULT_MAX_BODY
     rate_limits: dict = field(default_factory=dict)
+    log_format: str = ""
+    log_level: str = "INFO"
+    metrics_allow: tuple[str, ...] | None = None
+    metrics_token: str = field(default="", repr=False)
+    metrics_dir: str = ""
+    worker_metrics_port: int | None = None
+    worker_metrics_addr: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -242,6 +262,13 @@ class Settings:
             vat_percent=_percent(env, "GUAHAO_VAT_PERCENT", "6"),
             max_body_bytes=_positive_int(env, "GUAHAO_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
             rate_limits=_rate_limits(env.get("GUAHAO_RATE_LIMITS", "")),
+            log_format=env.get("GUAHAO_LOG_FORMAT", "").strip().lower(),
+            log_level=env.get("GUAHAO_LOG_LEVEL", "").strip().upper() or "INFO",
+            metrics_allow=_key_list(env["GUAHAO_METRICS_ALLOW"]) if "GUAHAO_METRICS_ALLOW" in env else None,
+            metrics_token=env.get("GUAHAO_METRICS_TOKEN", "").strip(),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
+            worker_metrics_port=_positive_int(env, "GUAHAO_WORKER_METRICS_PORT", 0) or None,
+            worker_metrics_addr=env.get("GUAHAO_WORKER_METRICS_ADDR", "").strip() or "127.0.0.1",
         )
         if env.get("GUAHAO_ARQ_NAMESPACE"):
             values["extra"] = {"arq_namespace": env["GUAHAO_ARQ_NAMESPACE"]}

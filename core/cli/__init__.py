@@ -44,29 +44,30 @@ REDIS_URL (default: none, jobs run inside the web process). See README.md and de
 # --- serve / worker / migrate -------------------------------------------------------------
 
 
-def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1, log_format: str = "text") -> None:
+def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1, log_format: str = "text",
+           log_level: str = "INFO") -> None:
     import shutil
     import tempfile
 
     import uvicorn
 
     from guahao.core.logs import uvicorn_log_config
-    from guahao.core.metrics import MULTIPROC_ENV, multiprocess_dir, prepare_multiprocess_dir
+    from guahao.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
     # Several workers share their metrics through files: a fresh folder per run unless the
     # operator named one (PROMETHEUS_MULTIPROC_DIR), whose old values are cleared.
     own_dir = None
-    if not multiprocess_dir() and workers > 1 and not reload:
+    if not os.environ.get(MULTIPROC_ENV, "").strip() and workers > 1 and not reload:
         own_dir = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="guahao-metrics-")
-    if multiprocess_dir():
-        prepare_multiprocess_dir(multiprocess_dir())
+    if os.environ.get(MULTIPROC_ENV, "").strip():
+        prepare_multiprocess_dir(os.environ[MULTIPROC_ENV].strip())
     # The app itself decides which proxies' forwarded headers to believe (GUAHAO_TRUSTED_PROXIES);
     # responses do not name the server software (core.web.headers sets the security headers).
     try:
         uvicorn.run(
             "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload,
             workers=None if reload else workers, proxy_headers=False, server_header=False,
-            log_config=uvicorn_log_config(log_format),
+            log_config=uvicorn_log_config(log_format, log_level),
         )
     finally:
         if own_dir is not None:
@@ -78,7 +79,8 @@ def cmd_serve(args) -> int:
     from guahao.core.logs import log_format
 
     settings = serving_settings()
-    _serve(args.host, args.port, reload=args.reload, workers=args.workers, log_format=log_format(settings.production))
+    _serve(args.host, args.port, reload=args.reload, workers=args.workers, log_format=log_format(settings),
+           log_level=settings.log_level)
     return 0
 
 
@@ -93,8 +95,8 @@ def cmd_worker(args) -> int:
     settings = serving_settings()
     if not settings.redis_url:
         raise CliError("the worker needs Redis: set REDIS_URL (without Redis, `guahao serve` runs the jobs itself)")
-    configure(log_format(settings.production))
-    serve_worker_metrics()
+    configure(log_format(settings), settings.log_level)
+    serve_worker_metrics(settings)
     result = run_worker(settings)
     if inspect.isawaitable(result):
         asyncio.run(result)

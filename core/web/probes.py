@@ -19,7 +19,6 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-import os
 from functools import cached_property
 
 from sqlalchemy import text
@@ -58,11 +57,11 @@ class MetricsAccess:
         self.token = token
 
     @classmethod
-    def from_env(cls, trusted_proxies=(), env: dict[str, str] | None = None) -> MetricsAccess:
-        env = os.environ if env is None else env
-        listed = env.get("GUAHAO_METRICS_ALLOW")
-        entries = listed.split(",") if listed is not None else [*LOOPBACK, *trusted_proxies]
-        return cls(_networks(entries), env.get("GUAHAO_METRICS_TOKEN", "").strip())
+    def from_settings(cls, settings) -> MetricsAccess:
+        """``metrics_allow`` (default: loopback and the trusted proxies) and ``metrics_token``."""
+        listed = settings.metrics_allow
+        entries = list(listed) if listed is not None else [*LOOPBACK, *settings.trusted_proxies]
+        return cls(_networks(entries), settings.metrics_token)
 
     def permits(self, request: Request) -> bool:
         if self.token:
@@ -82,7 +81,7 @@ class Probes:
 
     def __init__(self, rt):
         self.rt = rt
-        self.access = MetricsAccess.from_env(rt.settings.trusted_proxies)
+        self.access = MetricsAccess.from_settings(rt.settings)
         self.outbox = metrics.OutboxGauges()
 
     async def metrics(self, request: Request) -> Response:
@@ -94,7 +93,8 @@ class Probes:
             extra = await asyncio.wait_for(self.outbox.refresh(self.rt.db), CHECK_TIMEOUT)
         except Exception as exc:  # the other metrics still answer; the gap shows in the graphs
             log.warning("outbox metrics unavailable: %r", exc)
-        return Response(metrics.exposition(extra), media_type=metrics.CONTENT_TYPE, headers=NO_STORE)
+        return Response(metrics.exposition(extra, shared_dir=self.rt.settings.metrics_dir), media_type=metrics.CONTENT_TYPE,
+                        headers=NO_STORE)
 
     async def readyz(self, request: Request) -> Response:
         checks = {"database": await _check(self._database()), "redis": await self._redis(),

@@ -85,7 +85,7 @@ async def test_outbox_age_gauge_shows_a_failing_delivery(client, rt, city):
 
 
 async def test_metrics_refused_to_untrusted_addresses_unless_the_token_is_given(rt, monkeypatch):
-    monkeypatch.setenv("GUAHAO_METRICS_TOKEN", "scrape-token-0123456789")
+    monkeypatch.setattr(rt, "settings", dataclasses.replace(rt.settings, metrics_token="scrape-token-0123456789"))
     app = create_app(rt.settings, runtime=rt)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as outsider:
@@ -99,7 +99,7 @@ async def test_metrics_refused_to_untrusted_addresses_unless_the_token_is_given(
 
 
 async def test_metrics_allow_list_replaces_the_default(rt, monkeypatch):
-    monkeypatch.setenv("GUAHAO_METRICS_ALLOW", "10.20.0.0/16")
+    monkeypatch.setattr(rt, "settings", dataclasses.replace(rt.settings, metrics_allow=("10.20.0.0/16",)))
     app = create_app(rt.settings, runtime=rt)
     for host, status in (("10.20.3.4", 200), ("127.0.0.1", 403)):
         transport = httpx.ASGITransport(app=app, client=(host, 40000))

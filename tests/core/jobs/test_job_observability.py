@@ -78,11 +78,13 @@ def test_a_worker_serves_its_own_metrics_on_the_port_it_is_given():
 
     import httpx
 
-    assert metrics.serve_worker_metrics({}) is None
+    from guahao.tenants.settings import Settings
+
+    assert metrics.serve_worker_metrics(Settings.from_env({})) is None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert metrics.serve_worker_metrics({"GUAHAO_WORKER_METRICS_PORT": str(port)}) == port
+    assert metrics.serve_worker_metrics(Settings.from_env({"GUAHAO_WORKER_METRICS_PORT": str(port)})) == port
     with metrics.provider_call("payment", "probe_pay", "refund"):
         pass
     r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
