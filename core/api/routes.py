@@ -58,6 +58,7 @@ _BOOKING_RULES = (
     E(404, "not_found", "时段不存在 (unknown period)"),
     E(409, "slot_full", "该时段已约满，可加入候补"),
     E(409, "duplicate_session", "同一出诊只能预约一个号 (R3.1)"),
+    E(409, "try_again", "预约号恰与已有预约重复（极少发生），未写入任何内容，请重新提交"),
     E(409, "too_many_active", "未就诊预约数已达上限 (R3.2)"),
     E(409, "outside_window", "未到放号时间或已过预约截止时间 (R3.3)"),
     E(409, "session_unavailable", "出诊已停诊或取消"),

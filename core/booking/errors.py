@@ -42,6 +42,12 @@ def duplicate_session(session_id: int | None) -> Conflict:
     )
 
 
+def try_again() -> Conflict:
+    """The new booking's reference was already in use (a one-in-millions draw): nothing was
+    written and the same request succeeds when sent again."""
+    return Conflict("try_again", "预约未能完成，请重新提交一次（号源未被占用）。")
+
+
 def too_many_active(limit: int, active: int) -> Conflict:
     return Conflict(
         "too_many_active",

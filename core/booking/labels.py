@@ -186,6 +186,8 @@ REFUSAL_STAFF: dict[str, Label] = {
     "hold_expired": {"zh-CN": "该预约的支付时间已过，号源已释放。",
                      "en": "The time to pay for this booking has passed; its unit was released."},
     "no_payment_provider": {"zh-CN": "本市暂未开通在线支付。", "en": "Online payment is not enabled in this city."},
+    "try_again": {"zh-CN": "预约未能完成（未占用号源），请再提交一次。",
+                  "en": "The booking did not go through (no unit was taken); submit it once more."},
 }
 
 # The same without the details, for an error that came without them.

@@ -44,6 +44,7 @@ from guahao.tenants.context import CityContext, require_city
 
 from . import errors, events, rules
 from .inventory import unit_booking
+from .refs import RefTaken
 from .statements import DuplicateBooking, HotPathStatements, statements_for
 from .views import ViewParts, remember_parts
 
@@ -275,6 +276,8 @@ async def _write_and_take(
         taken = await hot.write_and_take(s, row, records, pool_id=pool_id)
     except DuplicateBooking:
         raise errors.duplicate_session(session_id) from None
+    except RefTaken:
+        raise errors.try_again() from None
     if not taken:
         raise errors.slot_full(period_id)
     make_transient_to_detached(booking)

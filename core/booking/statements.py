@@ -29,10 +29,16 @@ from guahao.core.models import Booking, BookingEvent, IdempotencyRecord, OutboxM
 
 from . import events
 from .inventory import take_unit
+from .refs import RefTaken
 
 
 class DuplicateBooking(Exception):
     """The booking row broke one of the bookings table's constraints (one per member and session)."""
+
+
+def _is_primary_key(message: str) -> bool:
+    """Whether a unique violation is the bookings table's primary key (a reference already in use)."""
+    return "bookings_pkey" in message or "bookings.id" in message
 
 
 class HotPathStatements(Protocol):
@@ -44,7 +50,8 @@ class HotPathStatements(Protocol):
     ) -> bool:
         """Insert the booking, the collected events/outbox rows and ``records`` (idempotency),
         then take one unit of the pool: ``False`` when none is left. A booking that breaks
-        the bookings table's constraints raises :class:`DuplicateBooking`."""
+        the bookings table's constraints raises :class:`DuplicateBooking` (:class:`RefTaken`
+        when its reference is already in use)."""
 
 
 _INSERT_BOOKING = insert(Booking.__table__)
@@ -65,7 +72,9 @@ class CoreStatements:
         conn = await s.connection()
         try:
             await conn.execute(_INSERT_BOOKING, booking)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if _is_primary_key(str(exc.orig)):
+                raise RefTaken() from None
             raise DuplicateBooking() from None
         await events.write(s)
         if records:
@@ -185,6 +194,8 @@ class AsyncpgStatements:
             row = await apg.fetchrow(_WRITE_AND_TAKE, *args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             if exc.table_name == Booking.__table__.name:
+                if _is_primary_key(exc.constraint_name or ""):
+                    raise RefTaken() from None
                 raise DuplicateBooking() from None
             raise IntegrityError(_WRITE_AND_TAKE, None, exc) from None
         return row is not None
