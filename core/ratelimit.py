@@ -3,9 +3,11 @@ booking, counted per client address, member, phone and device (kiosk terminal).
 
 The rules and their defaults are in ``tenants.rate_limits`` (``GUAHAO_RATE_LIMITS`` changes
 them for the deployment). :class:`RateLimiter` counts them with the ``limits`` package in a
-moving window: in Redis (``async+redis://`` at ``settings.redis_url``, keys under
-``guahao[:<arq namespace>]:ratelimit``) when the deployment has Redis, so every web and API
-process shares one count; in the process's memory otherwise (the embedded demo).
+sliding window (the current and the previous window's counts, weighted: one cheap script per
+count, where a moving window keeps every hit's time): in Redis (``async+redis://`` at
+``settings.redis_url``, keys under ``guahao[:<arq namespace>]:ratelimit``) when the
+deployment has Redis, so every web and API process shares one count; in the process's memory
+otherwise (the embedded demo).
 
 When Redis does not answer (refused, or slower than ``REDIS_TIMEOUT``), the choice is per rule:
 searches go through unlimited (a warning is logged: reads must not stop because the counter is
@@ -28,7 +30,7 @@ from collections.abc import Iterable
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from starlette.requests import Request
 
@@ -80,32 +82,29 @@ class RateLimiter:
         self.rules: dict[str, list[RateLimitItem]] = {
             name: parse_many(settings.rate_limit(name)) for name in DEFAULT_RATE_LIMITS
         }
-        self.memory = MovingWindowRateLimiter(MemoryStorage())
-        self.shared: MovingWindowRateLimiter | None = None
+        self.memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.shared: SlidingWindowCounterRateLimiter | None = None
         self._redis_down_until = 0.0
         if settings.redis_url:
             storage = storage_from_string(
                 _storage_uri(settings.redis_url), implementation="redispy", key_prefix=key_prefix(settings),
                 socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
             )
-            self.shared = MovingWindowRateLimiter(storage)
+            self.shared = SlidingWindowCounterRateLimiter(storage)
 
     async def hit(self, city_id: int, *checks: tuple[str, str | int | None]) -> None:
         """Count one request under each ``(rule, identifier)``; a rule without an identifier
-        (unknown address, no device cookie) is skipped. Raise :class:`RateLimited` (nothing
-        counted) when any window of any rule is full."""
-        keyed = [(name, _hashed(city_id, name, ident)) for name, ident in checks if ident not in (None, "")]
-        for name, ident in keyed:
-            await self._test(name, city_id, ident)
-        for name, ident in keyed:
+        (unknown address, no device cookie) is skipped. Raise :class:`RateLimited` at the first
+        window that is full: the windows counted before it keep the refused request (a script
+        that keeps knocking stays limited), those after it are not touched. One round trip to
+        Redis per window: the booking rush pays two or three per booking."""
+        for name, ident in checks:
+            if ident in (None, ""):
+                continue
+            key = _hashed(city_id, name, ident)
             for item in self.rules[name]:
-                if not await self._call(name, "hit", item, str(city_id), name, ident):
-                    raise await self._refusal(name, item, city_id, ident)
-
-    async def _test(self, name: str, city_id: int, ident: str) -> None:
-        for item in self.rules[name]:
-            if not await self._call(name, "test", item, str(city_id), name, ident):
-                raise await self._refusal(name, item, city_id, ident)
+                if not await self._call(name, "hit", item, str(city_id), name, key):
+                    raise await self._refusal(name, item, city_id, key)
 
     async def _refusal(self, name: str, item: RateLimitItem, city_id: int, ident: str) -> RateLimited:
         stats = await self._call(name, "get_window_stats", item, str(city_id), name, ident)
