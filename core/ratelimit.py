@@ -32,6 +32,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio import BlockingConnectionPool
 from starlette.requests import Request
 
 from guahao.core.errors import DomainError
@@ -42,6 +43,7 @@ log = logging.getLogger("guahao.ratelimit")
 
 REDIS_TIMEOUT = 1.0  # seconds a count waits for Redis before the rule's outage choice applies
 REDIS_RETRY = 5.0  # after Redis failed, seconds before it is asked again
+REDIS_CONNECTIONS = 64  # per process: counts are short scripts, a few connections carry thousands a second
 FAIL_OPEN = frozenset({"search_ip"})  # rules that let requests through while Redis is away
 
 
@@ -85,10 +87,17 @@ class RateLimiter:
         self.memory = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.shared: SlidingWindowCounterRateLimiter | None = None
         self._redis_down_until = 0.0
+        self._warned_until = 0.0
         if settings.redis_url:
+            # A few connections, waited for (not hundreds opened at the release instant, which
+            # Redis and the event loop answer too slowly).
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+            )
             storage = storage_from_string(
                 _storage_uri(settings.redis_url), implementation="redispy", key_prefix=key_prefix(settings),
-                socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+                connection_pool=pool,
             )
             self.shared = SlidingWindowCounterRateLimiter(storage)
 
@@ -116,8 +125,12 @@ class RateLimiter:
             try:
                 return await asyncio.wait_for(getattr(self.shared, method)(item, *identifiers), REDIS_TIMEOUT)
             except Exception as exc:  # noqa: BLE001 — any storage failure is an outage here
-                self._redis_down_until = time.monotonic() + REDIS_RETRY
-                log.warning("Redis unreachable for rate limits (%s): %r", name, exc)
+                now = time.monotonic()
+                if now >= self._warned_until:  # once per outage spell, not once per waiting request
+                    self._warned_until = now + REDIS_RETRY
+                    log.warning("Redis unreachable for rate limits (%s): %r; counting in this process for %.0f s",
+                                name, exc, REDIS_RETRY)
+                self._redis_down_until = now + REDIS_RETRY
         if self.shared is not None and name in FAIL_OPEN:  # Redis is away: searches go through
             return None if method == "get_window_stats" else True
         return await getattr(self.memory, method)(item, *identifiers)

@@ -14,6 +14,7 @@ async def book(call: Call) -> Reply:
         period_id=call.body.period_id,
         channel=call.body.channel,
         idempotency_key=call.idempotency_key,
+        admit=call.count_limits,  # counted only when the period is not known to be sold out
     )
     return Reply(body, status, {"Idempotent-Replayed": "true"} if replayed else None)
 

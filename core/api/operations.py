@@ -53,6 +53,7 @@ class Call:
     query: Any = None
     params: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    count_limits: Callable[[], Awaitable[None]] | None = None  # the operation's limits, when it counts them itself
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Operation:
         errors: refusals specific to this operation (the common ones are added).
         limits: rate-limit rules counted before the handler runs (``tenants.rate_limits``:
             ``*_ip`` per client address, ``*_member`` per the token's member).
+        limits_in_handler: the handler counts ``limits`` itself, when it calls
+            ``call.count_limits`` (booking: only once the period is known not to be sold out).
     """
 
     method: str
@@ -100,6 +103,7 @@ class Operation:
     idempotency: bool = False
     errors: tuple[ErrorCase, ...] = ()
     limits: tuple[str, ...] = ()
+    limits_in_handler: bool = False
 
     @property
     def path_params(self) -> list[str]:
@@ -155,7 +159,15 @@ def _endpoint(op: Operation):
             await _check_current(call, generation)
         if op.limits:
             ids = {"ip": client_ip(request), "member": call.member_id}
-            await ratelimit.check(call.rt, call.city.id, [(rule, ids.get(scope_of(rule))) for rule in op.limits])
+            checks = [(rule, ids.get(scope_of(rule))) for rule in op.limits]
+
+            async def count_limits() -> None:
+                await ratelimit.check(call.rt, call.city.id, checks)
+
+            if op.limits_in_handler:
+                call.count_limits = count_limits
+            else:
+                await count_limits()
         result = await op.handler(call)
         if isinstance(result, Reply):
             return json_response(result.payload, result.status, result.headers)

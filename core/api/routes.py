@@ -184,7 +184,7 @@ def _booking_operations() -> list[Operation]:
         Operation(
             "POST", "/{city}/bookings", bookings.book, "create_booking", "预约挂号 Book a period",
             "预约 Bookings", BookingView, status=201, body=BookingRequest, auth=True, idempotency=True,
-            limits=("book_member", "book_ip"),
+            limits=("book_member", "book_ip"), limits_in_handler=True,
             description=(
                 "到院支付的医院直接 confirmed；需在线支付的为 pending_payment，请在 hold_expires_at 前支付。"
                 "带 Idempotency-Key 重试同一请求时返回首次的结果（响应头 Idempotent-Replayed: true）。"

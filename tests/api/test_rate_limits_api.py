@@ -166,3 +166,21 @@ async def test_redis_down_keeps_registration_limited_and_lets_searches_through(s
         await limiter.hit(1, ("register_ip", "203.0.113.13"))
     for _ in range(3):
         await limiter.hit(1, ("search_ip", "203.0.113.13"))
+
+
+async def test_asking_again_for_a_sold_out_period_costs_no_count(client, city, catalogue, rt, monkeypatch):
+    """The release rush's losers are answered slot_full by the sold-out gate before any count:
+    a member who keeps asking for a sold-out period is not limited for it, and can still book
+    elsewhere; the count starts where a booking could happen."""
+    from .conftest import signup
+
+    monkeypatch.setitem(ratelimit._limiters, rt,
+                        RateLimiter(dataclasses.replace(rt.settings, rate_limits={"book_member": "2/minute"})))
+    member = await signup(client, rt, city)
+    sold_out, other = catalogue.periods[catalogue.sessions[0].id][0].id, catalogue.periods[catalogue.sessions[2].id][0].id
+    await rt.gate.mark_sold_out(city.id, sold_out)
+    for _ in range(6):
+        r = await client.post(url(city, "/bookings"), json={"period_id": sold_out, "channel": "app"}, headers=member.headers)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "slot_full"
+    r = await client.post(url(city, "/bookings"), json={"period_id": other, "channel": "app"}, headers=member.headers)
+    assert r.status_code == 201, r.text

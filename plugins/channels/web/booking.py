@@ -63,10 +63,9 @@ async def confirm(p: Page) -> Response:
         return p.render("confirm.html", info=info, key=secrets.token_urlsafe(18), error=None)
     key = p.form.get("key") or None
     try:
-        await p.rate_limit("book_member", "book_ip", "book_device")
         booking, _status, _replayed = await service.book(
             p.rt, member_id=p.member.id, period_id=period_id, channel=getattr(p, "channel", CHANNEL),
-            idempotency_key=key
+            idempotency_key=key, admit=lambda: p.rate_limit("book_member", "book_ip", "book_device"),
         )
     except DomainError as exc:
         if exc.code in ("not_found", "invalid_idempotency_key"):
