@@ -81,6 +81,8 @@ async def test_every_surface_states_the_sessions_campus(rt, city, app, client, v
     detail = await visitor.get(f"bookings/{ref}")
     states_the_south_campus(detail.text)
     assert f'id="booking-place">{LABEL}<' in detail.text
+    mine = await visitor.get("bookings")  # "my bookings" names it too
+    assert f'id="place-{ref}">' in mine.text and LABEL in mine.text and "和平路" not in mine.text
 
     # The kiosk receipt.
     kiosk = await bound_kiosk(client, rt, catalogue)
