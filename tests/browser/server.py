@@ -47,6 +47,10 @@ def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) ->
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/browser.sqlite3",
         "REDIS_URL": "",
         "GUAHAO_AVAILABILITY_CACHE_SECONDS": "0",
+        # Every test's browser comes from 127.0.0.1: the limits per address would count them
+        # all as one visitor (those per browser, member and phone stay as deployed).
+        "GUAHAO_RATE_LIMITS": ",".join(f"{rule}=100000/minute" for rule in (
+            "register_ip", "login_ip", "sms_ip", "search_ip", "book_ip")),
     }
     subprocess.run([sys.executable, "-m", "guahao.core.cli", "demo", "--no-serve"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

@@ -49,10 +49,10 @@ class Role:
 ROLES = {
     "vendor": Role("vendor", "vendor_admin", frozenset({
         "staff", "settings", "audit", "agent", "import", "catalogue", "schedule", "templates",
-        "hospital-complaints", "hospital-stats", "dashboards", "licensing", "deliveries"}), "settings", "form"),
+        "hospital-complaints", "hospital-stats", "dashboards", "licensing", "deliveries", "scalpers"}), "settings", "form"),
     "city_admin": Role("admin", "city_admin", frozenset({
         "staff", "settings", "audit", "import", "catalogue", "schedule", "templates", "hospital-complaints",
-        "hospital-stats", "dashboards", "licensing", "deliveries"}), "audit", "#audit-table"),
+        "hospital-stats", "dashboards", "licensing", "deliveries", "scalpers"}), "audit", "#audit-table"),
     "hospital_admin": Role("sy01.admin", "hospital_admin", frozenset({
         "staff", "catalogue", "schedule", "templates", "hospital-complaints", "hospital-stats", "dashboards",
         "deliveries"}), "staff", "#staff-table"),

@@ -14,6 +14,7 @@ from .i18n import Translator
 SENTENCES: dict[str, str] = {
     "slot_full": "This time slot is fully booked. Please choose another time, or join the waiting list.",
     "duplicate_session": "You have already booked this doctor's session; one booking per session. See My bookings.",
+    "try_again": "The booking did not go through and no slot was taken. Please submit it once more.",
     "too_many_active": "You already have %(active)s bookings waiting for a visit, the most allowed is %(limit)s. "
     "Please attend or cancel one before booking again.",
     "credit_suspended": "Because of missed appointments, booking is suspended until %(until)s. "
