@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core.backoffice import patients
 from guahao.core.catalogue import queries
+from guahao.core.catalogue.places import PLACE_COLUMNS, join_place, visit_place
 from guahao.core.errors import DomainError
-from guahao.core.models import ClinicSession, Department, Doctor, Hospital, Member, Period, SessionStatus, SlotPool
+from guahao.core.models import ClinicSession, Department, Doctor, Member, Period, SessionStatus, SlotPool
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 
@@ -57,19 +58,20 @@ async def reserved_sessions(
 ) -> list[dict]:
     """Open sessions ahead with the remaining units of a reserved ``pool`` per period, as
     ``{session_id, date, half_day, doctor_id, doctor_name, department_name, hospital_name,
-    fee_fen, periods: [{period_id, start, end, capacity, remaining}]}``. Sessions without
-    such a pool are left out."""
+    fee_fen, campus, periods: [{period_id, start, end, capacity, remaining}]}`` (``campus``: the
+    place of the visit, ``core.catalogue.places``). Sessions without such a pool are left out."""
     city = require_city()
     now = utcnow()
     start = today()
     cutoff = now + timedelta(minutes=city.rules.booking_cutoff_minutes)
     q = (
-        select(ClinicSession, Period, SlotPool, Doctor.name, Department.name, Hospital.name)
-        .join(Period, Period.session_id == ClinicSession.id)
-        .join(SlotPool, (SlotPool.period_id == Period.id) & (SlotPool.pool == pool))
-        .join(Doctor, Doctor.id == ClinicSession.doctor_id)
-        .join(Department, Department.id == ClinicSession.department_id)
-        .join(Hospital, Hospital.id == ClinicSession.hospital_id)
+        join_place(
+            select(ClinicSession, Period, SlotPool, Doctor.name, Department.name, *PLACE_COLUMNS)
+            .join(Period, Period.session_id == ClinicSession.id)
+            .join(SlotPool, (SlotPool.period_id == Period.id) & (SlotPool.pool == pool))
+            .join(Doctor, Doctor.id == ClinicSession.doctor_id)
+            .join(Department, Department.id == ClinicSession.department_id)
+        )
         .where(
             ClinicSession.status == SessionStatus.open.value,
             ClinicSession.date >= start,
@@ -83,11 +85,11 @@ async def reserved_sessions(
     if department_id is not None:
         q = q.where(ClinicSession.department_id == department_id)
     out: dict[int, dict] = {}
-    for cs, period, slot, doctor_name, department_name, hospital_name in await s.execute(q):
+    for cs, period, slot, doctor_name, department_name, *place in await s.execute(q):
         item = out.setdefault(cs.id, {
             "session_id": cs.id, "date": cs.date.isoformat(), "half_day": str(cs.half_day), "doctor_id": cs.doctor_id,
-            "doctor_name": doctor_name, "department_name": department_name, "hospital_name": hospital_name,
-            "hospital_id": cs.hospital_id, "fee_fen": cs.fee_fen, "periods": [],
+            "doctor_name": doctor_name, "department_name": department_name, "hospital_name": place[3],
+            "hospital_id": cs.hospital_id, "fee_fen": cs.fee_fen, "campus": visit_place(*place), "periods": [],
         })
         item["periods"].append({
             "period_id": period.id, "start": period.start.strftime("%H:%M"), "end": period.end.strftime("%H:%M"),

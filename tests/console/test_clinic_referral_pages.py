@@ -58,7 +58,7 @@ async def test_doctor_books_a_follow_up_into_own_clinic_pool(rt, city, browser):
 
 
 async def test_clerk_refers_a_patient_and_sees_only_own_referrals(rt, city, browser, new_browser):
-    cat = await make_catalogue(rt, city, extra_pools={"referral": 2})
+    cat = await make_catalogue(rt, city, extra_pools={"referral": 2}, second_campus=("南院区", "南山区滨河大道 210 号"))
     centre_a = await add_hospital(rt, city, "SQA", kind="community")
     centre_b = await add_hospital(rt, city, "SQB", kind="community")
     clerk_a = await add_staff(rt, city, "referral_clerk", hospital_id=centre_a.id)
@@ -74,6 +74,10 @@ async def test_clerk_refers_a_patient_and_sees_only_own_referrals(rt, city, brow
                                                          "department_id": cat.department.id})
     period = cat.periods[cat.sessions[0].id][0]
     assert f'id="period-{period.id}"' in page.text
+    # Each session names where the patient is sent: the second doctor works at the south campus.
+    south = cat.sessions[1]
+    assert f'id="session-{south.id}-place">南院区 · 南山区滨河大道 210 号<' in page.text
+    assert f'id="session-{cat.sessions[0].id}-place">本部<' in page.text
 
     r = await browser.post(f"{base}/referral/book", {"period_id": str(period.id), "q": phone, "note": "高血压复查",
                                                      "hospital_id": str(cat.hospital.id)})
