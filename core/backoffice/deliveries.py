@@ -85,9 +85,15 @@ def _error_head(text: str) -> str:
     return (text or "").strip().splitlines()[0][:300] if (text or "").strip() else ""
 
 
+def _booking_of(row: OutboxMessage) -> str:
+    """The booking a row is about (its payload's ``booking_id``), "" when none."""
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    return str(payload.get("booking_id") or "")
+
+
 async def _hospitals_of(s: AsyncSession, rows: list[OutboxMessage]) -> dict[str, tuple[int, str]]:
     """``booking id → (hospital id, name)`` for the rows that name a booking."""
-    ids = {str(r.payload.get("booking_id")) for r in rows if isinstance(r.payload, dict) and r.payload.get("booking_id")}
+    ids = {b for b in map(_booking_of, rows) if b}
     if not ids:
         return {}
     found = (await s.execute(
@@ -100,7 +106,7 @@ async def _hospitals_of(s: AsyncSession, rows: list[OutboxMessage]) -> dict[str,
 
 def _delivery(row: OutboxMessage, hospitals: dict[str, tuple[int, str]]) -> Delivery:
     payload = row.payload if isinstance(row.payload, dict) else {}
-    booking_id = str(payload.get("booking_id") or "")
+    booking_id = _booking_of(row)
     hospital_id, hospital_name = hospitals.get(booking_id, (None, ""))
     return Delivery(
         id=int(row.id or 0), topic=row.topic, state=state_of(row), attempts=row.attempts, created_at=row.created_at,
@@ -142,7 +148,7 @@ async def summary(s: AsyncSession, *, hospital_id: int | None = None) -> Summary
             select(OutboxMessage).where(OutboxMessage.status.in_(OPEN + CLOSED)).limit(SCAN)
         )).all())
         hospitals = await _hospitals_of(s, rows)
-        mine = [r for r in rows if hospitals.get(str((r.payload or {}).get("booking_id") or ""), (None,))[0] == hospital_id]
+        mine = [r for r in rows if hospitals.get(_booking_of(r), (None,))[0] == hospital_id]
         states = [state_of(r) for r in mine]
         opened = [r.created_at for r in mine if r.status in OPEN]
         return Summary(*(states.count(k) for k in ("waiting", "retrying", "failing", "failed", "abandoned")),
@@ -167,7 +173,7 @@ async def summary(s: AsyncSession, *, hospital_id: int | None = None) -> Summary
 async def _row(s: AsyncSession, outbox_id: int, hospital_id: int | None) -> OutboxMessage:
     row = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
     if row is None or hospital_id is not None and (await _hospitals_of(s, [row])).get(
-            str((row.payload or {}).get("booking_id") or ""), (None,))[0] != hospital_id:
+            _booking_of(row), (None,))[0] != hospital_id:
         raise _missing(outbox_id)
     return row
 

@@ -138,20 +138,49 @@ async def add_campus(s: AsyncSession, actor: Actor, hospital_id: int, values: di
     return campus
 
 
+def _department_code(values: dict, errors: dict) -> str:
+    """A department's code from the form: required, of the national list's shape (03 or 03.01)."""
+    code = _text(values, "code", 20, errors, required=True)
+    if code and not DEPARTMENT_CODE.match(code):
+        errors["code"] = "bad_department_code"
+    return code
+
+
+async def _department_code_free(s: AsyncSession, hospital_id: int, code: str, own_id: int | None = None) -> None:
+    """Refuse a code another department of the hospital already has."""
+    clash = await s.scalar(select(Department.id).where(Department.hospital_id == hospital_id, Department.code == code))
+    if clash is not None and clash != own_id:
+        raise Conflict("code_taken", "本院已有该科室编码 / this hospital already has this department code",
+                       details={"code": "taken"})
+
+
+async def _doctor_department(s: AsyncSession, values: dict, hospital_id: int, errors: dict) -> Department | None:
+    """The form's department when it is one of the hospital's, else ``None`` (``not_found``)."""
+    department_id = str(values.get("department_id") or "")
+    department = await s.get(Department, int(department_id)) if department_id.isdigit() and len(department_id) < 10 else None
+    if department is None or department.hospital_id != hospital_id:
+        errors["department_id"] = "not_found"
+        return None
+    return department
+
+
+def _doctor_title(values: dict, errors: dict, default: str = "") -> str:
+    title = str(values.get("title") or default)
+    if title not in DoctorTitle.__members__:
+        errors["title"] = "bad_choice"
+    return title
+
+
 async def add_department(
     s: AsyncSession, actor: Actor, hospital_id: int, values: dict, *, scope: int | None = None
 ) -> Department:
     await get_hospital(s, hospital_id, scope=scope)
     errors: dict[str, str] = {}
-    code = _text(values, "code", 20, errors, required=True)
-    if code and not DEPARTMENT_CODE.match(code):
-        errors["code"] = "bad_department_code"
+    code = _department_code(values, errors)
     department = Department(hospital_id=hospital_id, code=code, name=_text(values, "name", 100, errors, required=True),
                             description=_text(values, "description", 2000, errors))
     _check(errors)
-    if await s.scalar(select(Department.id).where(Department.hospital_id == hospital_id, Department.code == code)):
-        raise Conflict("code_taken", "本院已有该科室编码 / this hospital already has this department code",
-                       details={"code": "taken"})
+    await _department_code_free(s, hospital_id, code)
     s.add(department)
     await s.flush()
     audit.record(s, actor, "department.create", target_type="department", target_id=department.id,
@@ -162,13 +191,8 @@ async def add_department(
 async def add_doctor(s: AsyncSession, actor: Actor, hospital_id: int, values: dict, *, scope: int | None = None) -> Doctor:
     await get_hospital(s, hospital_id, scope=scope)
     errors: dict[str, str] = {}
-    department_id = str(values.get("department_id") or "")
-    department = await s.get(Department, int(department_id)) if department_id.isdigit() else None
-    if department is None or department.hospital_id != hospital_id:
-        errors["department_id"] = "not_found"
-    title = str(values.get("title") or "attending")
-    if title not in DoctorTitle.__members__:
-        errors["title"] = "bad_choice"
+    department = await _doctor_department(s, values, hospital_id, errors)
+    title = _doctor_title(values, errors, "attending")
     doctor = Doctor(hospital_id=hospital_id, department_id=department.id if department else 0,
                     name=_text(values, "name", 60, errors, required=True), title=title,
                     specialty=_text(values, "specialty", 300, errors))
@@ -191,6 +215,17 @@ def _in_scope(row, hospital_id: int, scope: int | None) -> bool:
     return row is not None and row.hospital_id == hospital_id and (scope is None or hospital_id == scope)
 
 
+async def _apply(s: AsyncSession, actor: Actor, row, changes: dict, fields: tuple[str, ...], kind: str, summary: str):
+    """Set ``changes`` on ``row`` and audit ``<kind>.update`` with the ``fields`` before and after."""
+    before = _snapshot(row, fields)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    await s.flush()
+    audit.record(s, actor, f"{kind}.update", target_type=kind, target_id=row.id, summary=summary, before=before,
+                 after=_snapshot(row, fields))
+    return row
+
+
 async def update_campus(
     s: AsyncSession, actor: Actor, hospital_id: int, campus_id: int, values: dict, *, scope: int | None = None
 ) -> Campus:
@@ -201,13 +236,7 @@ async def update_campus(
     errors: dict[str, str] = {}
     changes = {"name": _text(values, "name", 200, errors, required=True), "address": _text(values, "address", 300, errors)}
     _check(errors)
-    before = _snapshot(campus, CAMPUS_FIELDS)
-    for name, value in changes.items():
-        setattr(campus, name, value)
-    await s.flush()
-    audit.record(s, actor, "campus.update", target_type="campus", target_id=campus.id, summary=f"修改院区 {campus.name}",
-                 before=before, after=_snapshot(campus, CAMPUS_FIELDS))
-    return campus
+    return await _apply(s, actor, campus, changes, CAMPUS_FIELDS, "campus", f"修改院区 {changes['name']}")
 
 
 async def update_department(
@@ -218,23 +247,13 @@ async def update_department(
     if not _in_scope(department, hospital_id, scope):
         raise NotFound("department", code="department_not_found")
     errors: dict[str, str] = {}
-    code = _text(values, "code", 20, errors, required=True)
-    if code and not DEPARTMENT_CODE.match(code):
-        errors["code"] = "bad_department_code"
+    code = _department_code(values, errors)
     changes = {"code": code, "name": _text(values, "name", 100, errors, required=True),
                "description": _text(values, "description", 2000, errors)}
     _check(errors)
-    clash = await s.scalar(select(Department.id).where(Department.hospital_id == hospital_id, Department.code == code))
-    if clash is not None and clash != department.id:
-        raise Conflict("code_taken", "本院已有该科室编码 / this hospital already has this department code",
-                       details={"code": "taken"})
-    before = _snapshot(department, DEPARTMENT_FIELDS)
-    for name, value in changes.items():
-        setattr(department, name, value)
-    await s.flush()
-    audit.record(s, actor, "department.update", target_type="department", target_id=department.id,
-                 summary=f"修改科室 {code} {department.name}", before=before, after=_snapshot(department, DEPARTMENT_FIELDS))
-    return department
+    await _department_code_free(s, hospital_id, code, department.id)
+    return await _apply(s, actor, department, changes, DEPARTMENT_FIELDS, "department",
+                        f"修改科室 {code} {changes['name']}")
 
 
 async def update_doctor(
@@ -247,13 +266,8 @@ async def update_doctor(
     if not _in_scope(doctor, hospital_id, scope):
         raise NotFound("doctor", code="doctor_not_found")
     errors: dict[str, str] = {}
-    department_id = str(values.get("department_id") or "")
-    department = await s.get(Department, int(department_id)) if department_id.isdigit() and len(department_id) < 10 else None
-    if department is None or department.hospital_id != hospital_id:
-        errors["department_id"] = "not_found"
-    title = str(values.get("title") or "")
-    if title not in DoctorTitle.__members__:
-        errors["title"] = "bad_choice"
+    department = await _doctor_department(s, values, hospital_id, errors)
+    title = _doctor_title(values, errors)
     photo = _text(values, "photo_url", 300, errors)
     if photo and "photo_url" not in errors and not PHOTO_URL.match(photo):
         errors["photo_url"] = "bad_photo_url"
@@ -262,13 +276,7 @@ async def update_doctor(
                "specialty": _text(values, "specialty", 300, errors),
                "introduction": _text(values, "introduction", 4000, errors), "photo_url": photo}
     _check(errors)
-    before = _snapshot(doctor, DOCTOR_FIELDS)
-    for name, value in changes.items():
-        setattr(doctor, name, value)
-    await s.flush()
-    audit.record(s, actor, "doctor.update", target_type="doctor", target_id=doctor.id, summary=f"修改医生 {doctor.name}",
-                 before=before, after=_snapshot(doctor, DOCTOR_FIELDS))
-    return doctor
+    return await _apply(s, actor, doctor, changes, DOCTOR_FIELDS, "doctor", f"修改医生 {changes['name']}")
 
 
 async def set_doctor_active(

@@ -14,6 +14,8 @@ from typing import Callable, Iterator
 
 import httpx
 
+from guahao.tenants.rate_limits import DEFAULT_RATE_LIMITS, scope_of
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GUAHAO_CHROMIUM", "/usr/bin/chromium")
 # Flags for a headless Chromium on a machine without a display or outside network.
@@ -49,8 +51,8 @@ def demo_server(workdir: Path, prepare: Callable[[dict], None] | None = None) ->
         "GUAHAO_AVAILABILITY_CACHE_SECONDS": "0",
         # Every test's browser comes from 127.0.0.1: the limits per address would count them
         # all as one visitor (those per browser, member and phone stay as deployed).
-        "GUAHAO_RATE_LIMITS": ",".join(f"{rule}=100000/minute" for rule in (
-            "register_ip", "login_ip", "sms_ip", "search_ip", "book_ip")),
+        "GUAHAO_RATE_LIMITS": ",".join(f"{rule}=100000/minute" for rule in DEFAULT_RATE_LIMITS
+                                       if scope_of(rule) == "ip"),
     }
     subprocess.run([sys.executable, "-m", "guahao.core.cli", "demo", "--no-serve"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ from guahao.core.booking.refs import ALPHABET, is_booking_ref, new_booking_ref, 
 from guahao.core.errors import DomainError
 from guahao.core.models import Booking, BookingEvent, SlotPool
 from guahao.tenants.context import use_city
-from tests.factories import make_city
+from tests.factories import make_catalogue, make_city
 
 from .helpers import make_members, reserve
 
@@ -41,8 +41,6 @@ def test_old_references_still_work_and_look_alikes_do_not():
 
 async def test_a_reference_already_in_use_fails_cleanly_and_the_next_try_books(rt, city, catalogue, monkeypatch):
     other = await make_city(rt, city.slug + "-o")
-    from tests.factories import make_catalogue
-
     other_cat = await make_catalogue(rt, other, days_ahead=1)
     [theirs] = await make_members(rt, other, 1)
     taken = await reserve(rt, other, theirs, other_cat.periods[other_cat.sessions[0].id][0].id)
