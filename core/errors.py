@@ -64,3 +64,10 @@ class ValidationFailed(DomainError):
     """Input that does not fit the contract; ``details`` lists field errors."""
 
     status = 422
+
+
+class DeliveryRefused(Exception):
+    """The far end of an outbox delivery refused it for good (a HIS's HL7 ``AR``, a provider's
+    final "no"): retrying the same message unchanged cannot succeed. The outbox records it as
+    ``failed`` with this text at once, instead of retrying, and staff see it on the deliveries
+    page to fix and retry, or abandon."""

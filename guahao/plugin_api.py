@@ -12,7 +12,9 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :data:`API_VERSION`, :data:`CATEGORIES`, :data:`hookimpl`;
 - payment providers: :class:`PaymentProvider`, :class:`PaymentIntent`, :class:`PaymentResult`,
   :class:`RefundResult`, :class:`PaymentError`;
-- hospital systems: :class:`HisAdapter`, :class:`HisAck`, :class:`ScheduleItem`;
+- hospital systems: :class:`HisAdapter`, :class:`HisAck`, :class:`ScheduleItem`,
+  :class:`VisitStatus`, :class:`FeeItem`, :class:`HisHealth`, :class:`HisRejected`,
+  :data:`HIS_OPERATIONS`, :data:`VISIT_OUTCOMES`;
 - notifications: :class:`NotificationSender`, :class:`OutgoingMessage`, :class:`SendResult`,
   :class:`SenderSettings`, :func:`template_for`, :func:`shared_redis`;
 - outbound HTTP: :class:`HttpClient`, :class:`TransportError`, :func:`expect_success`,
@@ -22,6 +24,7 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :func:`report_usage` (billable usage for the city's ledger),
   :class:`TenantModel`, :func:`protect_tenant_table` (in a plugin's migration);
 - errors people can act on: :class:`DomainError`, :class:`NotFound`, :class:`Conflict`,
+  :class:`DeliveryRefused` (an outbox delivery the far end refused for good),
   :class:`Forbidden`, :class:`Unauthorized`, :class:`ValidationFailed`;
 - the city a call is for: :class:`CityContext`, :func:`current_city`, :func:`use_city`;
 - time: :func:`utcnow`.
@@ -30,15 +33,20 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
 from __future__ import annotations
 
 from guahao.core.booking.service import report_check_in as check_in
-from guahao.core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from guahao.core.errors import Conflict, DeliveryRefused, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from guahao.core.hookspecs import hookimpl
 from guahao.core.notifications.sharing import shared_redis
 from guahao.core.notifications.templates import Template, template_for
 from guahao.core.outbox import emit
 from guahao.core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from guahao.core.plugins.interfaces import (
+    HIS_OPERATIONS,
+    VISIT_OUTCOMES,
+    FeeItem,
     HisAck,
     HisAdapter,
+    HisHealth,
+    HisRejected,
     NotificationSender,
     OutgoingMessage,
     PaymentError,
@@ -48,6 +56,7 @@ from guahao.core.plugins.interfaces import (
     RefundResult,
     ScheduleItem,
     SendResult,
+    VisitStatus,
 )
 from guahao.core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
 from guahao.core.plugins.sender_settings import SenderSettings
@@ -63,11 +72,16 @@ __all__ = [
     "CATEGORIES",
     "CityContext",
     "Conflict",
+    "DeliveryRefused",
     "DomainError",
+    "FeeItem",
     "FieldError",
     "Forbidden",
     "HisAck",
+    "HIS_OPERATIONS",
     "HisAdapter",
+    "HisHealth",
+    "HisRejected",
     "HttpClient",
     "NotFound",
     "NotificationSender",
@@ -87,7 +101,9 @@ __all__ = [
     "TenantModel",
     "TransportError",
     "Unauthorized",
+    "VISIT_OUTCOMES",
     "ValidationFailed",
+    "VisitStatus",
     "check_in",
     "city_session",
     "current_city",

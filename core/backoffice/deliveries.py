@@ -11,7 +11,8 @@ its own hospital's bookings) and lets them act:
 
 A row's *state* for people: ``waiting`` (not tried yet), ``retrying`` (failed fewer than
 ``MAX_ATTEMPTS`` times), ``failing`` (failed at least that often and still retrying),
-``failed`` (a notification that gave up), ``abandoned``, ``done``.
+``failed`` (a notification that gave up, or a delivery the far end refused for good),
+``abandoned``, ``done``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ The same function runs under arq (``run_outbox`` job) and in-process (embedded m
 are rescheduled on the row itself with capped exponential back-off, so a retry survives a
 Redis restart. A message keeps retrying until it succeeds or an administrator abandons it
 (``core.backoffice.deliveries``); only a topic of ``GIVES_UP`` (a notification: late is
-useless) stops after ``MAX_ATTEMPTS``, as ``failed``. The last error stays on the row.
+useless) stops after ``MAX_ATTEMPTS``, as ``failed``, and a ``DeliveryRefused`` (the far end said
+no for good) stops at once, as ``failed``, for a person to retry or abandon. The last error
+stays on the row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from guahao.core import metrics
+from guahao.core.errors import DeliveryRefused
 from guahao.core.logs import bound_contextvars
 from guahao.core.models import City, OutboxMessage
 from guahao.tenants.clock import utcnow
@@ -106,7 +109,10 @@ async def _record_failure(rt, outbox_id: int, topic: str, exc: Exception) -> str
         row.attempts += 1
         head = f"{type(exc).__name__}: {exc}"[:600]
         row.last_error = f"{head}\n{detail[-(1990 - len(head)):]}"
-        if row.attempts >= MAX_ATTEMPTS and topic in GIVES_UP:
+        if isinstance(exc, DeliveryRefused):
+            row.status = "failed"
+            log.error("outbox %s (%s) refused by the far end, not retried: %s", outbox_id, topic, exc)
+        elif row.attempts >= MAX_ATTEMPTS and topic in GIVES_UP:
             row.status = "failed"
             log.error("outbox %s (%s) failed for good after %s attempts: %s", outbox_id, topic, row.attempts, exc)
         else:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from guahao.core.errors import DomainError
+from guahao.core.errors import DeliveryRefused, DomainError
 
 if TYPE_CHECKING:
     from guahao.core.models import Booking
@@ -135,7 +135,7 @@ class PaymentProvider(ABC):
 
 @dataclass(frozen=True)
 class HisAck:
-    """The HIS's answer to a push: its own reference for the appointment."""
+    """The HIS's answer to a push: its own reference for the appointment (or payment)."""
 
     reference: str = ""
     message: str = ""
@@ -143,30 +143,127 @@ class HisAck:
 
 @dataclass(frozen=True)
 class ScheduleItem:
-    """One session as a HIS reports it (pulled schedules, R2.6)."""
+    """One session as a HIS publishes it (pulled schedules, R2.6).
+
+    Parameters:
+        doctor_code: the doctor's code in the platform's catalogue (the hospital's own code).
+        date: the session's day (the hospital's local date).
+        half_day: ``am``, ``pm`` or ``night``.
+        periods: ``{"start": "08:00", "end": "08:30", "pools": {pool: capacity}}`` each; the
+            pools are the platform's registration pools (``general``, ``onsite``, …).
+        department_code: the department, when the doctor sits in more than one.
+        campus_code: the campus, when not the department's usual one.
+        fee_fen: the registration fee, when the HIS sets it (else the doctor's title fee).
+        status: ``open``, or ``suspended`` when the HIS cancelled the session (停诊): booked
+            patients go through the suspension flow (R8) with ``reason``.
+        reason: why it was suspended, in words for patients.
+        reference: the HIS's own id of the session, kept for reconciliation.
+    """
 
     doctor_code: str
     date: date
     half_day: str
-    periods: list[dict] = field(default_factory=list)  # {start, end, pools: {pool: capacity}}
+    periods: list[dict] = field(default_factory=list)
+    department_code: str = ""
+    campus_code: str = ""
+    fee_fen: int | None = None
+    status: str = "open"
+    reason: str = ""
+    reference: str = ""
+
+
+VISIT_OUTCOMES: tuple[str, ...] = ("checked_in", "seen", "no_show", "unknown")
+
+
+@dataclass(frozen=True)
+class VisitStatus:
+    """What a HIS knows of one booking's visit (R4.1): checked in (取号), seen, or a no-show.
+
+    Parameters:
+        booking_id: the platform's booking id (sent with every push).
+        outcome: one of :data:`VISIT_OUTCOMES`.
+        at: when it happened (UTC), if the HIS says.
+        reference: the HIS's appointment or visit number.
+    """
+
+    booking_id: str
+    outcome: str
+    at: datetime | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class FeeItem:
+    """An outstanding charge of a visit the member may pay online (诊间支付, R6).
+
+    Parameters:
+        item_id: the HIS's id of the charge (stable; payments and refunds name it).
+        kind: ``drug``, ``exam``, ``lab``, ``treatment`` or ``other``.
+        name: what it is, as printed on the receipt (zh-CN).
+        amount_fen: amount due, integer fen.
+        quantity: units, for the receipt.
+        visit_reference: the HIS's visit number the charge belongs to.
+        booking_id: the platform booking of that visit, when known.
+        department: the prescribing department's name.
+        status: ``unpaid``, ``paid`` or ``refunded`` (as the HIS sees it).
+    """
+
+    item_id: str
+    kind: str
+    name: str
+    amount_fen: int
+    quantity: str = "1"
+    visit_reference: str = ""
+    booking_id: str = ""
+    department: str = ""
+    status: str = "unpaid"
+
+
+@dataclass(frozen=True)
+class HisHealth:
+    """Whether the HIS answers: ``ok`` with a detail for staff and the round-trip time."""
+
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+class HisRejected(DeliveryRefused):
+    """The HIS refused a push for good (an HL7 ``AR``, a FHIR 4xx): resending the same will not
+    help. The outbox stops retrying and shows the delivery as failed with the HIS's text, for a
+    person to fix and retry, or abandon."""
+
+
+HIS_OPERATIONS: tuple[str, ...] = (
+    "book", "cancel", "move", "payment", "refund", "schedules", "visits", "fees", "health",
+)
 
 
 class HisAdapter(ABC):
     """The platform side of one hospital information system interface (R7).
 
     Pushes raise on failure; core retries them with back-off, so a down HIS delays a booking's
-    transfer but never loses it (R7.3). ``booking`` is a ``core.booking.views.BookingView``
-    as a JSON dict.
+    transfer but never loses it (R7.3); :class:`HisRejected` stops the retries (the HIS said no
+    for good). ``booking`` is a ``core.booking.views.BookingView`` as a JSON dict. Only
+    ``push_booking`` and ``push_cancellation`` are required; each other operation has a default
+    and is listed in ``operations`` when the adapter really implements it, so core and the
+    console know what this hospital's HIS can do.
 
     Attributes:
         name: stable identifier; ``Hospital.his_adapter`` names it.
         verbose_name: shown to operators.
-        supports_pull: ``pull_schedules`` is implemented.
+        operations: which of :data:`HIS_OPERATIONS` the adapter implements.
+        supports_pull: ``pull_schedules`` is implemented (same as ``"schedules" in operations``).
     """
 
     name: str = ""
     verbose_name: str = ""
+    operations: frozenset[str] = frozenset({"book", "cancel"})
     supports_pull: bool = False
+
+    def supports(self, operation: str) -> bool:
+        """The adapter implements ``operation`` (one of :data:`HIS_OPERATIONS`)."""
+        return operation in self.operations or (operation == "schedules" and self.supports_pull)
 
     @abstractmethod
     async def push_booking(self, city: "CityContext", booking: dict, settings: Mapping, secrets: Mapping) -> HisAck:
@@ -178,11 +275,53 @@ class HisAdapter(ABC):
     ) -> HisAck:
         """Tell the HIS a booking was cancelled or expired; its slot is free again."""
 
+    async def push_move(
+        self, city: "CityContext", booking: dict, previous: dict, settings: Mapping, secrets: Mapping
+    ) -> HisAck:
+        """Tell the HIS a booking moved to another session or period (R8: a suspension's
+        transfer, a member's change). ``previous`` is the booking view before the move.
+        Default: cancel the old appointment, then book the new one."""
+        await self.push_cancellation(city, previous, settings, secrets)
+        return await self.push_booking(city, booking, settings, secrets)
+
+    async def push_payment(
+        self, city: "CityContext", booking: dict, payment: dict, settings: Mapping, secrets: Mapping
+    ) -> HisAck:
+        """Tell the HIS money was received: ``payment`` has ``kind`` (``registration`` or
+        ``fees``), ``provider``, ``reference``, ``amount_fen`` and, for fees, ``items`` (the
+        :class:`FeeItem` ids paid). Default: the HIS does not take payment messages."""
+        return HisAck(message="not supported")
+
+    async def push_refund(
+        self, city: "CityContext", booking: dict, refund: dict, settings: Mapping, secrets: Mapping
+    ) -> HisAck:
+        """Tell the HIS money was given back: ``refund`` as ``payment`` in :meth:`push_payment`,
+        ``amount_fen`` the part refunded. Default: not taken."""
+        return HisAck(message="not supported")
+
     async def pull_schedules(
         self, city: "CityContext", hospital_code: str, date_from: date, date_to: date, settings: Mapping, secrets: Mapping
     ) -> list[ScheduleItem]:
-        """Sessions the HIS publishes for a hospital and date range (optional)."""
+        """Sessions the HIS publishes for a hospital and date range, both ends included."""
         raise NotImplementedError(f"{self.name} does not publish schedules")
+
+    async def pull_visit_status(
+        self, city: "CityContext", hospital_code: str, day: date, settings: Mapping, secrets: Mapping
+    ) -> list[VisitStatus]:
+        """What the HIS knows of the visits of ``day`` (check-ins, completed visits, no-shows);
+        bookings it does not list are not known to it."""
+        raise NotImplementedError(f"{self.name} does not report visits")
+
+    async def pull_fee_items(
+        self, city: "CityContext", hospital_code: str, patient: dict, settings: Mapping, secrets: Mapping
+    ) -> list[FeeItem]:
+        """The outstanding charges of a patient (``patient``: ``member_id``, ``name``,
+        ``id_number`` and ``card_no`` as the hospital's settings allow)."""
+        raise NotImplementedError(f"{self.name} does not report fee items")
+
+    async def health(self, city: "CityContext", settings: Mapping, secrets: Mapping) -> HisHealth:
+        """Whether the HIS answers now. Default: no check possible, reported as unknown-but-ok."""
+        return HisHealth(ok=True, detail="no health check")
 
 
 # --- notifications ------------------------------------------------------------------------

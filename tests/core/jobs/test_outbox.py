@@ -141,3 +141,59 @@ async def test_a_far_ends_retry_after_hint_lengthens_the_wait(rt, city, register
     [second] = await outbox_rows(rt, city, id=long)
     assert (first.due_at - at).total_seconds() == backoff_seconds(1)  # a short hint keeps the back-off
     assert (second.due_at - at).total_seconds() == 900
+
+
+async def test_a_delivery_the_far_end_refuses_for_good_stops_at_once_and_can_be_retried(rt, city, register_plugin):
+    from guahao.core.audit import Actor
+    from guahao.core.backoffice import deliveries
+    from guahao.plugin_api import HisRejected, hookimpl
+
+    class Refusing:
+        @hookimpl
+        def guahao_outbox_handlers(self):
+            async def handle(ctx, payload):
+                if payload.get("refuse"):
+                    raise HisRejected("AR: 患者不存在 / unknown patient")
+
+            return {"refusing.work": handle}
+
+    register_plugin(Refusing(), "refusing_probe")
+    city = await enable(rt, city, "refusing_probe")
+    outbox_id = await emit_row(rt, city, "refusing.work", {"refuse": True})
+    assert await process_outbox_message(rt, outbox_id) == "failed"  # not retried: the HIS said no for good
+    [row] = await outbox_rows(rt, city, id=outbox_id)
+    assert row.attempts == 1 and "患者不存在" in row.last_error
+    assert await process_outbox_message(rt, outbox_id) == "failed"  # a late job for it runs nothing
+    assert (await outbox_rows(rt, city, id=outbox_id))[0].attempts == 1
+
+    # A person fixes the cause and retries it from the deliveries page: it runs again.
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            (await s.get(OutboxMessage, outbox_id)).payload = {}
+            await deliveries.retry(s, Actor(kind="staff", id=1, name="admin"), outbox_id)
+    assert await process_outbox_message(rt, outbox_id) == "done"
+
+
+async def test_a_his_adapter_moves_by_cancelling_then_booking_unless_it_knows_better():
+    from guahao.plugin_api import HisAck, HisAdapter
+
+    class Minimal(HisAdapter):
+        name = "minimal"
+
+        def __init__(self):
+            self.calls = []
+
+        async def push_booking(self, city, booking, settings, secrets):
+            self.calls.append(("book", booking["id"]))
+            return HisAck(reference="H-" + booking["id"])
+
+        async def push_cancellation(self, city, booking, settings, secrets):
+            self.calls.append(("cancel", booking["id"]))
+            return HisAck()
+
+    adapter = Minimal()
+    ack = await adapter.push_move(None, {"id": "new"}, {"id": "old"}, {}, {})
+    assert adapter.calls == [("cancel", "old"), ("book", "new")] and ack.reference == "H-new"
+    assert adapter.supports("book") and not adapter.supports("schedules") and not adapter.supports("fees")
+    assert (await adapter.push_payment(None, {"id": "new"}, {"kind": "fees"}, {}, {})).message == "not supported"
+    assert (await adapter.health(None, {}, {})).ok
