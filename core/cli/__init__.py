@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from guahao.tenants.settings import Settings, SettingsError
 
+from .backup import add_backup_commands
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
 from .outbox import add_outbox_commands
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="days of past activity for a new demo city (default 30 with the full fortnight, else 0)")
 
     add_city_commands(subs, EPILOG)
+    add_backup_commands(subs, EPILOG)
     add_plugin_commands(subs, EPILOG)
     add_staff_commands(subs, EPILOG)
     add_outbox_commands(subs, EPILOG)
