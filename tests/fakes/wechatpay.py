@@ -79,6 +79,7 @@ class Merchant:
     notifications: list = field(default_factory=list)  # (event_type, body, headers)
     requests: list = field(default_factory=list)  # (method, path, body)
     refund_status: str = "PROCESSING"
+    corrupt_bills: bool = False  # serve bill files that do not match their SHA1
     fail_next: int = 0
     nonces: set = field(default_factory=set)
 
@@ -446,7 +447,7 @@ class FakeWeChatPay:
                 raise Failure(400, "NO_STATEMENT_EXIST", "账单不存在")
             content = bill.format_trade_bill(rows).encode("utf-8")
             token = secrets.token_urlsafe(12)
-            self.bill_files[token] = content
+            self.bill_files[token] = content.replace(b"50.00", b"5.00") if m.corrupt_bills else content
             return 200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(content).hexdigest(),
                          "download_url": f"{self.url}/v3/billdownload/file?token={token}"}
 
