@@ -27,11 +27,14 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :class:`DeliveryRefused` (an outbox delivery the far end refused for good),
   :class:`Forbidden`, :class:`Unauthorized`, :class:`ValidationFailed`;
 - the city a call is for: :class:`CityContext`, :func:`current_city`, :func:`use_city`;
-- time: :func:`utcnow`.
+- time: :func:`utcnow`;
+- what a patient channel (SMS, phone) needs from the booking engine: :mod:`channels` (members by
+  phone, catalogue by words, slots of a day, book, cancel, list, texts to a phone).
 """
 
 from __future__ import annotations
 
+from guahao.core import channels
 from guahao.core.booking.service import report_check_in as check_in
 from guahao.core.errors import Conflict, DeliveryRefused, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from guahao.core.hookspecs import hookimpl
@@ -104,6 +107,7 @@ __all__ = [
     "VISIT_OUTCOMES",
     "ValidationFailed",
     "VisitStatus",
+    "channels",
     "check_in",
     "city_session",
     "current_city",

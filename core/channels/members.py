@@ -1,0 +1,56 @@
+"""The member behind a caller's phone number, and whether a name given in a message is theirs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from guahao.core.members.service import MIDDLE_DOTS, normalize_phone
+from guahao.core.models import Member
+
+
+@dataclass(frozen=True)
+class ChannelMember:
+    """What a channel knows of a registered real-name member: id, name, mobile number and the
+    end of a credit suspension (``None`` when not suspended)."""
+
+    id: int
+    name: str
+    phone: str
+    suspended_until: datetime | None = None
+
+
+def mainland_mobile(value: str) -> str | None:
+    """The 11-digit mainland number of ``value`` as ``core.members`` stores it (``+86``, ``86``
+    or ``0086`` in front, spaces and hyphens tolerated); ``None`` when it is not one."""
+    digits = re.sub(r"[\s\-]", "", value or "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix):]
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return normalize_phone(digits)
+
+
+async def member_by_phone(rt, phone: str) -> ChannelMember | None:
+    """The current city's member registered with this mobile number, or ``None``."""
+    mobile = mainland_mobile(phone)
+    if mobile is None:
+        return None
+    async with rt.db.transaction() as s:
+        row = (await s.execute(
+            select(Member.id, Member.name, Member.phone, Member.suspended_until).where(Member.phone == mobile)
+        )).first()
+    return ChannelMember(row.id, row.name, row.phone, row.suspended_until) if row is not None else None
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"\s+", "", (name or "").translate(MIDDLE_DOTS)).casefold()
+
+
+def name_matches(member: ChannelMember, name: str) -> bool:
+    """Whether ``name`` (as typed: spaces, any middle dot, any case) is the member's real name."""
+    return bool(name) and _clean(name) == _clean(member.name)
