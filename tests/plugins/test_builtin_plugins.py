@@ -61,8 +61,10 @@ async def test_the_demo_his_accepts_pushes_or_pretends_to_be_down():
     assert (await his.push_cancellation(None, {"id": "GH1"}, {}, {})).reference == "DEMO-GH1"
     with pytest.raises(HisUnavailable):
         await his.push_booking(None, {"id": "GH1"}, {"fail_pushes": True}, {})
-    with pytest.raises(NotImplementedError):
-        await his.pull_schedules(None, "H1", None, None, {}, {})
+    assert await his.pull_schedules(None, "H1", None, None, {}, {}) == []  # no doctors chosen: nothing published
+    assert (await his.health(None, {}, {})).ok
+    assert not (await his.health(None, {"fail_pushes": True}, {})).ok
+    assert {"schedules", "visits", "fees", "health"} <= his.operations
 
 
 async def test_report_check_in_checks_the_booking_in(rt, city, catalogue):

@@ -7,16 +7,22 @@ is what this HIS "received". It reports check-ins when told: by the function
 ``{"booking_id": …}`` and the city's shared token in ``X-Demo-His-Token``.
 
 Settings: ``token`` (secrets, or settings for a demo) authenticates the check-in route;
-``fail_pushes`` (settings) makes pushes fail, to show retries.
+``fail_pushes`` (settings) makes pushes fail, to show retries, and its health check fail.
+
+When the platform pulls, it also publishes a hospital's schedule (``schedule_doctors``, with
+``suspend_doctor`` to show a 停诊), the outcomes of a day's visits and a visit's fee items,
+deterministically (see :mod:`.pulls`); its lists of sessions and visits are complete.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import date
 from typing import Mapping
 
-from guahao.core.hookspecs import hookimpl
-from guahao.core.plugins.interfaces import HisAck, HisAdapter
+from guahao.plugin_api import FeeItem, HisAck, HisAdapter, HisHealth, ScheduleItem, VisitStatus, hookimpl
 
+from . import pulls
 from .checkin import TOKEN_HEADER, checkin_routes, report_check_in
 from .meta import META  # noqa: F401  (the plugin's declaration)
 
@@ -34,6 +40,17 @@ class DemoHis(HisAdapter):
 
     name = NAME
     verbose_name = "演示 HIS"
+    operations = frozenset({"book", "cancel", "schedules", "visits", "fees", "health"})
+    supports_pull = True
+    schedules_complete = True  # every session of the range it publishes is in the list
+    visits_complete = True  # a booking of a past period it does not list was not seen
+
+    def __init__(self) -> None:
+        self.rt = None
+
+    def attach_runtime(self, rt) -> None:
+        """The platform's runtime: the demo HIS reads the platform's tables as its own."""
+        self.rt = rt
 
     @staticmethod
     def _check(settings: Mapping) -> None:
@@ -47,6 +64,27 @@ class DemoHis(HisAdapter):
     async def push_cancellation(self, city, booking: dict, settings: Mapping, secrets: Mapping) -> HisAck:
         self._check(settings)
         return HisAck(reference=f"DEMO-{booking['id']}", message="预约已取消")
+
+    async def pull_schedules(
+        self, city, hospital_code: str, date_from: date, date_to: date, settings: Mapping, secrets: Mapping
+    ) -> list[ScheduleItem]:
+        return await pulls.schedules(self.rt, city, hospital_code, date_from, date_to, settings)
+
+    async def pull_visit_status(
+        self, city, hospital_code: str, day: date, settings: Mapping, secrets: Mapping
+    ) -> list[VisitStatus]:
+        return await pulls.visits(self.rt, city, hospital_code, day, settings)
+
+    async def pull_fee_items(
+        self, city, hospital_code: str, patient: dict, settings: Mapping, secrets: Mapping
+    ) -> list[FeeItem]:
+        return await pulls.fee_items(self.rt, city, hospital_code, patient)
+
+    async def health(self, city, settings: Mapping, secrets: Mapping) -> HisHealth:
+        started = time.perf_counter()
+        if settings.get("fail_pushes"):
+            return HisHealth(ok=False, detail="demo HIS set to refuse pushes")
+        return HisHealth(ok=True, detail="演示 HIS 运行中", latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 @hookimpl
