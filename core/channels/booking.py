@@ -16,7 +16,7 @@ from guahao.core.booking import errors, service
 from guahao.core.catalogue import queries
 from guahao.core.catalogue.places import place_label
 from guahao.core.errors import DomainError
-from guahao.core.models import HOLDING, Booking, Period
+from guahao.core.models import HOLDING, Booking, IdempotencyRecord, Period
 from guahao.tenants.context import require_city
 
 HALF_DAY_NAMES = {"am": "上午", "pm": "下午", "evening": "晚上"}
@@ -69,7 +69,16 @@ async def book_first_free(
     """Book the first free period of ``slots`` for the member (``service.book``): the booking
     as the API shows it. A period that sells out meanwhile passes the turn to the next one; the
     last refusal (``slot_full``, ``too_many_active``, ``credit_suspended``…) is raised as it
-    came. With ``idempotency_key`` a repeated request returns the booking first made."""
+    came.
+
+    With ``idempotency_key`` (one per request the channel received, e.g. per inbound message)
+    the request books at most once, however often it is repeated and whichever periods are
+    free by then: each attempt is keyed ``<key>:<period id>``, and a booking already made under
+    the key is returned before anything else is tried."""
+    if idempotency_key:
+        earlier = await _booked_under(rt, member_id, idempotency_key)
+        if earlier is not None:
+            return earlier
     periods = [p for slot in slots if slot.released for p in slot.free_periods]
     if not periods:
         unreleased = [slot for slot in slots if not slot.released and slot.free_periods]
@@ -77,11 +86,11 @@ async def book_first_free(
             raise errors.not_released(datetime.fromisoformat(unreleased[0].release_at.replace("Z", "+00:00")))
         raise errors.slot_full(0)
     last: DomainError | None = None
-    for index, period_id in enumerate(periods[:MAX_TRIES]):
-        key = f"{idempotency_key}:{index}" if idempotency_key and index else idempotency_key
+    for period_id in periods[:MAX_TRIES]:
         try:
             body, _status, _replayed = await service.book(
-                rt, member_id=member_id, period_id=period_id, channel=channel, idempotency_key=key
+                rt, member_id=member_id, period_id=period_id, channel=channel,
+                idempotency_key=f"{idempotency_key}:{period_id}" if idempotency_key else None,
             )
             return body
         except DomainError as exc:
@@ -90,6 +99,17 @@ async def book_first_free(
             last = exc
     assert last is not None
     raise last
+
+
+async def _booked_under(rt, member_id: int, key: str) -> dict | None:
+    """The booking an earlier attempt of the same request made (its stored response), if any."""
+    async with rt.db.transaction() as s:
+        return await s.scalar(
+            select(IdempotencyRecord.response)
+            .where(IdempotencyRecord.owner == f"member:{member_id}",
+                   IdempotencyRecord.key.startswith(f"{key}:", autoescape=True))
+            .order_by(IdempotencyRecord.id).limit(1)
+        )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from guahao.core.plugins.manager import configure
 from guahao.plugins.channels.sms_inbound.models import SmsInboundMessage
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
+from tests.core.booking.helpers import make_member as make_other_member
+from tests.core.booking.helpers import reserve
 from tests.core.plugins.probes import make_member
 from tests.fakes.sms_uplink import FakeUplink, aliyun_replies, tencent_replies
 
@@ -167,13 +169,28 @@ async def test_processing_a_message_again_books_nothing_more(sms_city):
                           plugins=await sms_city.rt.plugins.for_city(sms_city.city))
     with use_city(sms_city.city):
         await process.process(ctx, {"message": message.id})
+    [booking] = await sms_city.bookings(member.id)
+    # Meanwhile others take every unit left of that morning, so the periods free now differ.
+    cat = sms_city.cat
+    session = next(s for s in cat.sessions if s.id == booking.session_id)
+    for period in cat.periods[session.id]:
+        while await holding(sms_city, period.id) < 2:
+            await reserve(sms_city.rt, sms_city.city, await make_other_member(sms_city.rt, sms_city.city), period.id)
+    with use_city(sms_city.city):
         # as if the first run's mark was lost: the message is acted on again from the start
         async with sms_city.rt.db.transaction() as s:
             row = await s.get(SmsInboundMessage, message.id)
             row.status = "received"
         await process.process(ctx, {"message": message.id})
-    [booking] = await sms_city.bookings(member.id)
+    assert [b.id for b in await sms_city.bookings(member.id)] == [booking.id]
     assert [m.booking_id for m in await sms_city.messages()] == [booking.id]
+    assert all(r.startswith("预约成功") and booking.id in r for r in await sms_city.replies(member.phone))
+
+
+async def holding(sms_city: SmsCity, period_id: int) -> int:
+    from tests.core.booking.helpers import holding_count
+
+    return await holding_count(sms_city.rt, sms_city.city, period_id)
 
 
 async def test_replies_go_out_through_the_citys_alibaba_cloud_sender(sms_city, aliyun_sms):
