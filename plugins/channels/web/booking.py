@@ -16,6 +16,7 @@ from guahao.core.errors import DomainError, NotFound
 from guahao.core.feedback import reviews, surveys
 from guahao.core.models import BookingEvent, ClinicSession, Period, RegistrationType
 
+from . import paying
 from .site import Page, retry_after
 
 CHANNEL = "web"
@@ -187,6 +188,7 @@ async def pay(p: Page) -> Response:
     error = code = None
     if p.request.method == "POST":
         back = str(p.request.base_url).rstrip("/") + p.url(f"bookings/{ref}/paid")
+        back = paying.with_hints(back, paying.client_hints(p, kiosk=getattr(p, "channel", CHANNEL) == "kiosk"))
         try:
             intent = await payments.start_payment(p.rt, member_id=p.member.id, booking_id=ref, return_url=back)
         except DomainError as exc:
@@ -198,6 +200,13 @@ async def pay(p: Page) -> Response:
         else:
             if intent.redirect_url:
                 return p._finish(RedirectResponse(intent.redirect_url, status_code=303))
+            if intent.data.get("qr_url"):  # scan to pay (WeChat Pay Native, Alipay precreate…)
+                return p.render("pay.html", booking=booking, state="qr", error=None, code=None,
+                                deadline=_local(booking.get("hold_expires_at"), p), left=False,
+                                qr=paying.qr_svg(str(intent.data["qr_url"])), provider=intent.provider)
+            if intent.data.get("jsapi"):  # inside WeChat: WeChat Pay's own sheet
+                return p.render("pay.html", booking=booking, state="jsapi", error=None, code=None,
+                                deadline=_local(booking.get("hold_expires_at"), p), left=False, jsapi=intent.data["jsapi"])
             return p.redirect(f"bookings/{ref}/paid")
     return p.render("pay.html", status=409 if error else 200, booking=booking, state="due", error=error, code=code,
                     deadline=_local(booking.get("hold_expires_at"), p),
@@ -211,6 +220,10 @@ async def paid(p: Page) -> Response:
     if p.request.query_params.get("cancelled") == "1":
         return p.redirect(f"bookings/{ref}/pay?cancelled=1")
     booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
+    if p.request.query_params.get("poll") == "1":  # the QR page's poll: the provider's callback decides
+        if booking["status"] == "pending_payment":
+            return p._finish(Response(status_code=204))
+        return p._finish(Response(status_code=200, headers={"HX-Redirect": p.url(f"bookings/{ref}/paid")}))
     if booking["status"] == "pending_payment":
         await payments.check_payment(p.rt, member_id=p.member.id, booking_id=ref)
         booking = await service.get_booking(p.rt, member_id=p.member.id, booking_id=ref)
