@@ -2,19 +2,25 @@
 
 Each city runs in its own transaction under its own context, so one city's failure is logged
 and the others still run.
+
+The no-show sweep (every five minutes, in the worker and in embedded mode) first asks for the
+HIS pulls that are due (:func:`plan_his_pulls`): each is an outbox row of topic ``his.sync``
+that ``core.his`` carries out, so a down HIS is retried with back-off and blocks nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guahao.core.models import City
-from guahao.tenants.context import CityContext, use_city
+from guahao.core import outbox
+from guahao.core.models import Booking, BookingStatus, City, HisSyncRun, Hospital, OutboxMessage
+from guahao.tenants.clock import utcnow
+from guahao.tenants.context import CityContext, require_city, use_city
 from guahao.tenants.resolver import city_context
 
 log = logging.getLogger("guahao.jobs")
@@ -39,9 +45,103 @@ async def for_each_city(rt, what: str, work: Callable[[AsyncSession], Awaitable[
     return total
 
 
+HIS_SYNC = "his.sync"  # the outbox topic of a pull from a hospital's HIS (handled by core.his)
+HIS_NEAR_EVERY = timedelta(minutes=15)  # today's and tomorrow's schedule
+HIS_NIGHTLY_HOUR = 2  # local hour from which the night's pull of the whole booking window is due
+HIS_VISITS_AHEAD = timedelta(minutes=30)  # visits are pulled from shortly before a booking starts
+HIS_RUNS_KEPT = timedelta(days=30)  # records of pulls older than this are dropped
+
+
+async def _open_his_pulls(s: AsyncSession) -> set[tuple]:
+    rows = (await s.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == HIS_SYNC, OutboxMessage.status.in_(("pending", "queued")))
+    )).all()
+    return {tuple(sorted((k, v) for k, v in (r.payload or {}).items() if k != "trigger")) for r in rows}
+
+
+def _ask(s: AsyncSession, waiting: set[tuple], payload: dict) -> int:
+    key = tuple(sorted((k, v) for k, v in payload.items() if k != "trigger"))
+    if key in waiting:
+        return 0
+    waiting.add(key)
+    outbox.emit(s, HIS_SYNC, payload)
+    return 1
+
+
+async def _plan_city_his_pulls(rt, s: AsyncSession, now: datetime) -> int:
+    from .handlers import _adapter_for
+
+    city = require_city()
+    plugins = await rt.plugins.for_city(city)
+    if not plugins.his_adapters():
+        return 0
+    today = now.astimezone(city.tz).date()
+    await s.execute(delete(HisSyncRun).where(HisSyncRun.started_at < now - HIS_RUNS_KEPT))
+    waiting = await _open_his_pulls(s)
+    last_near: dict[int, datetime] = {}
+    last_nightly: dict[int, datetime] = {}
+    for hospital_id, trigger, started in (await s.execute(
+        select(HisSyncRun.hospital_id, HisSyncRun.trigger, func.max(HisSyncRun.started_at))
+        .where(HisSyncRun.kind == "schedules").group_by(HisSyncRun.hospital_id, HisSyncRun.trigger)
+    )).all():
+        seen = last_nightly if trigger == "nightly" else last_near
+        seen[hospital_id] = max(started, seen.get(hospital_id, started))
+    visit_days = {
+        (hospital_id, day) for hospital_id, day in (await s.execute(
+            select(Booking.hospital_id, Booking.session_date).where(
+                Booking.status == BookingStatus.confirmed, Booking.session_date >= today - timedelta(days=1),
+                Booking.session_date <= today, Booking.starts_at <= now + HIS_VISITS_AHEAD,
+            ).distinct()
+        )).all()
+    }
+    asked = 0
+    for hospital in (await s.scalars(select(Hospital).where(Hospital.active.is_(True)).order_by(Hospital.id))).all():
+        try:
+            adapter = _adapter_for(plugins, hospital)
+        except LookupError:  # its adapter is not enabled: its pushes show the problem
+            continue
+        if adapter is None:
+            continue
+        if adapter.supports("schedules"):
+            nightly = last_nightly.get(hospital.id)
+            if now.astimezone(city.tz).hour >= HIS_NIGHTLY_HOUR and (
+                nightly is None or nightly.astimezone(city.tz).date() < today
+            ):
+                asked += _ask(s, waiting, {"hospital_id": hospital.id, "kind": "schedules", "trigger": "nightly"})
+            near = max(last_near.get(hospital.id, datetime.min.replace(tzinfo=now.tzinfo)),
+                       nightly or datetime.min.replace(tzinfo=now.tzinfo))
+            if near <= now - HIS_NEAR_EVERY:
+                asked += _ask(s, waiting, {"hospital_id": hospital.id, "kind": "schedules", "trigger": "every_15_min",
+                                           "date_from": today.isoformat(),
+                                           "date_to": (today + timedelta(days=1)).isoformat()})
+        if adapter.supports("visits"):
+            for hospital_id, day in sorted(visit_days):
+                if hospital_id == hospital.id:
+                    asked += _ask(s, waiting, {"hospital_id": hospital.id, "kind": "visits", "day": day.isoformat(),
+                                               "trigger": "sweep"})
+    return asked
+
+
+async def plan_his_pulls(rt, *, now: datetime | None = None) -> int:
+    """Ask, through the outbox, for the HIS pulls that are due in every city: a hospital whose
+    adapter publishes schedules is pulled for the whole booking window once a night (from
+    02:00 local) and for today and tomorrow every 15 minutes; one whose adapter reports visits
+    is asked for the visits of a day (today, yesterday) while it has confirmed bookings that
+    start within half an hour or have started. A pull already waiting is not asked twice."""
+    at = now or utcnow()
+
+    async def work(s: AsyncSession) -> int:
+        return await _plan_city_his_pulls(rt, s, at)
+
+    return await for_each_city(rt, "HIS pull planning", work)
+
+
 async def sweep_no_shows(rt, *, now: datetime | None = None) -> int:
-    """Mark bookings not checked in by session end as no-shows (R4.1), in every city."""
+    """Ask for the HIS pulls that are due (:func:`plan_his_pulls`), then mark bookings not
+    checked in by session end as no-shows (R4.1), in every city."""
     from guahao.core.booking import engine
+
+    await plan_his_pulls(rt, now=now)
 
     async def work(s: AsyncSession) -> int:
         return len(await engine.mark_no_shows(s, now=now))
