@@ -104,7 +104,9 @@ async def _end(rt, run_id: int, **fields) -> HisSyncRun:
         return run
 
 
-async def _setup(rt, hospital_id: int, plugins, adapter, operation: str):
+async def prepare(rt, hospital_id: int, plugins, adapter, operation: str):
+    """The hospital, its adapter (runtime attached) and the adapter's settings and secrets for
+    it; ``his_not_supported`` (409) when it has none that does ``operation``."""
     hospital = await _hospital(rt, hospital_id)
     plugins = plugins or await rt.plugins.for_city(require_city())
     adapter = adapter or adapter_for(plugins, hospital)
@@ -127,7 +129,7 @@ async def sync_schedules(
     window) and apply it (``schedules.apply_schedule``); the run is returned, or ``SyncFailed``
     raised after recording it."""
     city = require_city()
-    hospital, adapter, settings, secrets = await _setup(rt, hospital_id, plugins, adapter, "schedules")
+    hospital, adapter, settings, secrets = await prepare(rt, hospital_id, plugins, adapter, "schedules")
     date_from = date_from or today()
     date_to = date_to or date_from + timedelta(days=horizon_days(hospital))
     run_id = await _begin(rt, hospital.id, "schedules", trigger, adapter.name, date_from, date_to)
@@ -162,7 +164,7 @@ async def sweep_visits(
     checked in or seen → checked in; a no-show, or (when the HIS's list is complete) not listed
     once the period is over → no-show, with its credit consequences (R4.3)."""
     city = require_city()
-    hospital, adapter, settings, secrets = await _setup(rt, hospital_id, plugins, adapter, "visits")
+    hospital, adapter, settings, secrets = await prepare(rt, hospital_id, plugins, adapter, "visits")
     run_id = await _begin(rt, hospital.id, "visits", trigger, adapter.name, day, day)
     actor = f"his:{adapter.name}"
     counts = {"reported": 0, "checked_in": 0, "no_shows": 0, "not_seen": 0}
@@ -203,7 +205,7 @@ async def check_health(
 ) -> HisHealth:
     """Ask the HIS whether it answers (within ``timeout`` seconds); recorded as a run."""
     city = require_city()
-    hospital, adapter, settings, secrets = await _setup(rt, hospital_id, plugins, adapter, "health")
+    hospital, adapter, settings, secrets = await prepare(rt, hospital_id, plugins, adapter, "health")
     run_id = await _begin(rt, hospital.id, "health", "status", adapter.name)
     try:
         health = await asyncio.wait_for(adapter.health(city, settings, secrets), timeout)

@@ -6,9 +6,10 @@ Everything is deterministic, so a demo and a test see the same answers every tim
   else doctor numbers or names, comma-separated), one afternoon session a day, Monday to
   Saturday, of four one-hour periods (13:00–17:00) with ``schedule_capacity`` public units and
   one on-site unit each; the sessions of ``suspend_doctor`` are published as cancelled (停诊);
-- visits: bookings the platform checked in are ``checked_in`` (``seen`` once the period is
-  over); a confirmed booking whose period is over is a ``no_show`` when a hash of its id falls
-  under ``no_show_percent``, else ``seen`` (the patient came to the window);
+- visits: the bookings pushed to it (and not cancelled there): checked in by the platform →
+  ``checked_in`` (``seen`` once the period is over); any other whose period is over is a
+  ``no_show`` when a hash of its id falls under ``no_show_percent``, else ``seen`` (the
+  patient came to the window); the rest ``unknown`` (not due yet);
 - fee items: after a checked-in visit of the patient at the hospital, a drug and an exam
   charge in integer fen.
 
@@ -19,6 +20,7 @@ it needs the runtime the platform attaches (``DemoHis.attach_runtime``).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Mapping
 
@@ -86,8 +88,27 @@ async def schedules(rt, city: CityContext, hospital_code: str, date_from: date, 
     return items
 
 
+async def _pushed(s, city: CityContext, booking_ids: list[str]) -> set[str]:
+    """The bookings pushed to the demo HIS and not cancelled there since (its appointment book)."""
+    if not booking_ids:
+        return set()
+    rows = (await s.execute(text(
+        "SELECT booking_id, data FROM booking_events WHERE city_id = :city AND kind = 'his_pushed' "
+        "AND booking_id IN (" + ", ".join(f":b{i}" for i in range(len(booking_ids))) + ") ORDER BY id"
+    ), {"city": city.id, **{f"b{i}": b for i, b in enumerate(booking_ids)}})).all()
+    held: set[str] = set()
+    for booking_id, data in rows:
+        action = (json.loads(data) if isinstance(data, str) else dict(data or {})).get("action")
+        if action in ("book", "move"):
+            held.add(booking_id)
+        elif action == "cancel":
+            held.discard(booking_id)
+    return held
+
+
 async def visits(rt, city: CityContext, hospital_code: str, day: date, settings: Mapping) -> list[VisitStatus]:
-    """What the demo hospital saw of ``day``'s bookings."""
+    """What the demo hospital knows of ``day``'s appointments (those pushed to it): every one
+    is listed, ``unknown`` until the patient checks in or the period is over."""
     if rt is None:
         return []
     percent = min(max(int(_or(settings.get("no_show_percent"), 20)), 0), 100)
@@ -97,16 +118,21 @@ async def visits(rt, city: CityContext, hospital_code: str, day: date, settings:
             "WHERE b.city_id = :city AND h.city_id = :city AND h.code = :code AND b.session_date = :day "
             "ORDER BY b.id"
         ), {"city": city.id, "code": hospital_code, "day": day})).all()
+        pushed = await _pushed(s, city, [str(r[0]) for r in rows])
     now = utcnow()
     out = []
     for booking_id, status, checked_in_at, ends_at in rows:
+        if booking_id not in pushed:
+            continue
         ended = (_aware(ends_at) or now) <= now
-        if status in ("checked_in", "completed"):
+        if status == "checked_in":
             out.append(VisitStatus(booking_id, "seen" if ended else "checked_in", at=_aware(checked_in_at),
                                    reference=f"DEMO-{booking_id}"))
-        elif status in ("confirmed", "no_show") and ended:
+        elif ended:
             outcome = "no_show" if _digest(city.id, booking_id) % 100 < percent else "seen"
             out.append(VisitStatus(booking_id, outcome, reference=f"DEMO-{booking_id}"))
+        else:
+            out.append(VisitStatus(booking_id, "unknown", reference=f"DEMO-{booking_id}"))
     return out
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from guahao.core.his.sync import sweep_visits
+from guahao.core.jobs import drain_in_process
 from guahao.core.models import Booking, CreditEvent, HisSyncRun, Member
 from guahao.core.plugins.interfaces import HisAck, HisAdapter, VisitStatus
 from guahao.plugins.his.demo import report_check_in
@@ -54,6 +55,7 @@ async def test_the_demo_his_reports_no_shows_and_visits_it_saw(rt, city, catalog
     gone = await book(rt, city, absent, first.id)
     came = await book(rt, city, present, second.id)
     await report_check_in(rt, city, came.id)
+    await drain_in_process(rt, city_id=city.id)  # the pushes: what the demo HIS knows
 
     later = second.ends_at + timedelta(minutes=1)
     with frozen(later), use_city(city):
