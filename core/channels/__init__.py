@@ -7,8 +7,8 @@ the web applies — it calls ``core.booking.service``, ``core.members`` and ``co
 and owns no rule of its own.
 
 - ``members``: the member behind a phone number (:func:`member_by_phone`, numbers read as
-  ``core.members`` stores them: :func:`mainland_mobile`) and whether a name
-  given in a message is theirs (:func:`name_matches`).
+  ``core.members`` stores them: :func:`mainland_mobile`), whether a name given in a message is
+  theirs (:func:`name_matches`), and their opt-out of non-essential messages (:func:`set_opt_out`).
 - ``catalogue``: hospitals, departments and doctors found by code, name, short name or alias
   (:func:`find_hospitals`, :func:`find_departments`, :func:`find_doctors`) as :class:`Choice`.
 - ``booking``: open sessions of a date and half-day (:func:`find_slots`), booking the first
@@ -22,7 +22,7 @@ and owns no rule of its own.
 
 from .booking import BookingSummary, Slot, book_first_free, cancel, find_slots, summary, upcoming
 from .catalogue import Choice, find_departments, find_doctors, find_hospitals
-from .members import ChannelMember, mainland_mobile, member_by_phone, name_matches
+from .members import ChannelMember, mainland_mobile, member_by_phone, name_matches, set_opt_out
 from .replies import REPLY_KIND, deliver_text, queue_text
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "member_by_phone",
     "name_matches",
     "queue_text",
+    "set_opt_out",
     "summary",
     "upcoming",
 ]

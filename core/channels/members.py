@@ -1,4 +1,5 @@
-"""The member behind a caller's phone number, and whether a name given in a message is theirs."""
+"""The member behind a caller's phone number, whether a name given in a message is theirs, and
+their choice of non-essential messages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from guahao.core.members.service import MIDDLE_DOTS, normalize_phone
+from guahao.core.members.service import MIDDLE_DOTS, normalize_phone, update_contacts
 from guahao.core.models import Member
 
 
@@ -54,3 +55,10 @@ def _clean(name: str) -> str:
 def name_matches(member: ChannelMember, name: str) -> bool:
     """Whether ``name`` (as typed: spaces, any middle dot, any case) is the member's real name."""
     return bool(name) and _clean(name) == _clean(member.name)
+
+
+async def set_opt_out(rt, member_id: int, opted_out: bool) -> None:
+    """Stop (``True``) or resume the member's non-essential messages (R9.3), as their profile
+    page does; messages about their bookings are sent either way."""
+    async with rt.db.transaction() as s:
+        await update_contacts(s, member_id, notifications_opt_out=opted_out)

@@ -11,15 +11,16 @@ from datetime import date
 from guahao.plugin_api import DomainError, channels
 
 from . import texts
-from .grammar import Book, Cancel, Choose, Help, Invalid, Query, Request
+from .grammar import Book, Cancel, Choose, Help, Invalid, OptOut, Query, Request
 
 CHANNEL = "sms"
 
 
 @dataclass
 class Answer:
-    """The reply text and what became of the message (``outcome``: ``booked``, ``cancelled``,
-    ``listed``, ``help``, ``choices``, ``unknown_phone``, ``invalid:<code>`` or the refusal's code)."""
+    """The reply text (empty: no reply) and what became of the message (``outcome``: ``booked``,
+    ``cancelled``, ``listed``, ``help``, ``choices``, ``opted_out``, ``opted_in``,
+    ``unknown_phone``, ``invalid:<code>`` or the refusal's code)."""
 
     text: str
     outcome: str
@@ -46,7 +47,12 @@ async def answer(rt, city, member, request: Request, *, key: str, aliases: dict,
     if isinstance(request, Invalid):
         return Answer(texts.invalid(request), f"invalid:{request.code}")
     if member is None:
+        if isinstance(request, OptOut):  # nothing to stop; an unsubscribe is never answered with a pitch
+            return Answer("", "unknown_phone")
         return Answer(texts.unknown_phone(city.name), "unknown_phone")
+    if isinstance(request, OptOut):
+        await channels.set_opt_out(rt, member.id, not request.subscribe)
+        return (Answer(texts.opted_in(), "opted_in") if request.subscribe else Answer(texts.opted_out(), "opted_out"))
     if isinstance(request, Query):
         return Answer(texts.listed(await channels.upcoming(rt, member_id=member.id)), "listed")
     if isinstance(request, Cancel):

@@ -2,7 +2,8 @@
 
 A pure module (no database, no clock of its own): :func:`parse` takes the text and the city's
 local date and returns one of :class:`Book`, :class:`Query`, :class:`Cancel`, :class:`Help`,
-:class:`Choose` or :class:`Invalid` (what is wrong, and an example of the right form).
+:class:`Choose`, :class:`OptOut` or :class:`Invalid` (what is wrong, and an example of the right
+form).
 
 Booking: ``预约*姓名*日期*医院*科室[*医生][*上午|下午]``. Fields are separated by ``*`` (also the
 full-width ``＊`` and the small ``﹡``), spaces, commas (``，`` ``,``), ``#``, ``、`` or ``;``. The
@@ -14,7 +15,8 @@ Dates: ``12月9日`` ``12月9号`` ``12.9`` ``12-09`` ``12/9`` ``2026-12-09`` ``
 this year mean next year's. A doctor may be written with a title (``王主任``, ``王建国医生``);
 ``任意``/``不限`` leave the doctor open. ``查询`` lists the member's bookings, ``取消 <预约号>``
 cancels one (the reference as it is typed: lower case, spaces, no hyphen), ``帮助`` explains,
-and a bare number (``2``) picks from the numbered choices of the last reply.
+a bare number (``2``) picks from the numbered choices of the last reply, and ``TD``/``退订``
+(``订阅``) stops (resumes) the platform's non-essential messages.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ BOOK_WORDS = ("预约挂号", "预约", "挂号", "预定", "YY")
 QUERY_WORDS = ("查询预约", "我的预约", "查询", "查看", "查", "CX")
 CANCEL_WORDS = ("取消预约", "取消", "退号", "QX")
 HELP_WORDS = ("帮助", "HELP", "BZ", "?", "？")
+OPT_OUT_WORDS = ("TD", "T", "退订", "N", "STOP")
+OPT_IN_WORDS = ("订阅", "恢复订阅", "DY")
 
 HALF_DAYS = {
     "上午": "am", "早上": "am", "早晨": "am", "上": "am", "AM": "am", "A.M.": "am",
@@ -85,6 +89,13 @@ class Help:
 
 
 @dataclass(frozen=True)
+class OptOut:
+    """Stop (``subscribe`` false: ``TD``/``退订``) or resume (``订阅``) non-essential messages."""
+
+    subscribe: bool = False
+
+
+@dataclass(frozen=True)
 class Choose:
     """Pick choice ``number`` (1-based) of the numbered list the last reply sent."""
 
@@ -101,7 +112,7 @@ class Invalid:
     example: str = EXAMPLE
 
 
-Request = Book | Query | Cancel | Help | Choose | Invalid
+Request = Book | Query | Cancel | Help | Choose | OptOut | Invalid
 
 
 def normalise(text: str) -> str:
@@ -216,6 +227,8 @@ def parse(text: str, today: date) -> Request:
         return Invalid("too_long", f"短信内容过长（超过{MAX_LENGTH}字）。")
     if value.isdigit() and len(value) <= 2:
         return Choose(int(value))
+    if value.upper() in OPT_OUT_WORDS or value in OPT_IN_WORDS:
+        return OptOut(subscribe=value in OPT_IN_WORDS)
     command, fields = _take_command(split_fields(value))
     if command == "help":
         return Help()

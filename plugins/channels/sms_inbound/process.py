@@ -52,7 +52,7 @@ async def process(ctx, payload: dict) -> None:
             .values(status="done", outcome=answer.outcome[:40], member_id=member.id if member else None,
                     booking_id=answer.booking_id, choices=answer.choices)
         )
-        if marked.rowcount == 1:
+        if marked.rowcount == 1 and answer.text:
             await channels.queue_text(s, city, topic=REPLY_TOPIC, phone=channels.mainland_mobile(row.phone) or row.phone,
                                       text=answer.text, member_id=member.id if member else None,
                                       booking_id=answer.booking_id or None)

@@ -76,3 +76,11 @@ def cancelled(s) -> str:
 
 def cancel_refused(message: str) -> str:
     return f"取消未成功：{message}"
+
+
+def opted_out() -> str:
+    return "已退订平台的通知、问卷等非必要短信；预约结果、就诊提醒等与您预约有关的短信仍会发送。恢复请回复“订阅”。"
+
+
+def opted_in() -> str:
+    return "已恢复接收平台的通知短信。退订请回复“TD”。"

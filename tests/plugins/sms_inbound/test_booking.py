@@ -165,3 +165,26 @@ async def test_help_and_malformed_messages_are_answered(sms_city):
     help_text, invalid = await sms_city.replies(member.phone)
     assert "预约*姓名*日期*医院*科室" in help_text and "取消 预约号" in help_text
     assert "日期“13月40日”无法识别" in invalid and "正确格式如：预约*张三*12月9日*市一院*呼吸内科*上午" in invalid
+
+
+async def test_td_stops_non_essential_messages_and_subscribing_resumes_them(sms_city):
+    member = await make_member(sms_city.rt, sms_city.city)
+    gateway = sms_city.gateway("tencent")
+    await gateway.send(member.phone, "TD")
+    await sms_city.drain()
+    assert (await member_row(sms_city, member.id)).notifications_opt_out is True
+    assert (await sms_city.replies(member.phone))[-1].startswith("已退订平台的通知、问卷等非必要短信")
+    await gateway.send(member.phone, "订阅")
+    await sms_city.drain()
+    assert (await member_row(sms_city, member.id)).notifications_opt_out is False
+    assert (await sms_city.replies(member.phone))[-1].startswith("已恢复接收")
+    await gateway.send("13912345670", "退订")  # a number nobody registered gets no answer at all
+    await sms_city.drain()
+    assert await sms_city.replies("13912345670") == []
+    assert [m.outcome for m in await sms_city.messages()] == ["opted_out", "opted_in", "unknown_phone"]
+
+
+async def member_row(sms_city, member_id: int) -> Member:
+    with use_city(sms_city.city):
+        async with sms_city.rt.db.transaction() as s:
+            return await s.get(Member, member_id)

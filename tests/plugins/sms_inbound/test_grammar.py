@@ -12,6 +12,7 @@ from guahao.plugins.channels.sms_inbound.grammar import (
     Choose,
     Help,
     Invalid,
+    OptOut,
     Query,
     parse,
     parse_date,
@@ -118,3 +119,9 @@ def test_doctor_left_open_and_evening():
 
 def test_a_department_code_after_the_date_is_not_a_second_date():
     assert parse("预约 张三 明天 H1 03.01", TODAY) == Book("张三", date(2026, 12, 8), "H1", "03.01")
+
+
+def test_unsubscribing_and_subscribing_again():
+    for typed in ("TD", "td", "退订", "T", "Ｔ Ｄ".replace(" ", "")):
+        assert parse(typed, TODAY) == OptOut(subscribe=False), typed
+    assert parse("订阅", TODAY) == OptOut(subscribe=True)
