@@ -98,3 +98,13 @@ def guahao_usage_reported(city, usage, rt):
 @hookspec
 def guahao_demo_seed(rt, city):
     """Add the plugin's own demo data to the freshly seeded demo city (``guahao demo``)."""
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+@hookspec
+def guahao_worker_tasks(rt):
+    """Return async callables ``task()`` that ``guahao worker`` runs beside its jobs for as long
+    as it runs (e.g. an MLLP listener for a HIS); each is cancelled when the worker stops. Called
+    once per worker on every installed plugin; a task decides for itself which cities it serves."""

@@ -25,6 +25,7 @@ from guahao.core.audit import Actor
 from guahao.core.booking import engine, events
 from guahao.core.booking import errors as booking_errors
 from guahao.core.booking.inventory import give_back_unit, take_unit
+from guahao.core.booking.views import booking_view
 from guahao.core.catalogue.schedule import create_session
 from guahao.core.models import (
     Booking,
@@ -296,6 +297,7 @@ async def _move_booking(
 ) -> None:
     tp = next(p for p in target.periods if p.period_id == period_id)
     pool_id = tp.pools[pool][0]
+    previous = (await booking_view(s, b)).model_dump(mode="json")  # what the HIS knew (his.push move)
     before = {"session_id": b.session_id, "period_id": b.period_id, "pool_id": b.pool_id, "starts_at": b.starts_at.isoformat()}
     await give_back_unit(s, b.pool_id, b.period_id)
     if not await take_unit(s, pool_id):
@@ -308,6 +310,7 @@ async def _move_booking(
                                                             "to_period_id": period_id, "reason": reason})
     events.notify(s, "session_moved", member_id=b.member_id, booking_id=b.id, now=now,
                   data={"reason": reason, "old_when": old_when})
+    events.his_push(s, b, "move", now=now, key=f"{tcs.id}:{period_id}", previous=previous)
     if b.status == BookingStatus.confirmed:
         await _replan_reminders(s, b, now=now)
 

@@ -148,9 +148,11 @@ def on_held(s: AsyncSession, booking: Booking, *, now: datetime) -> None:
     emit(s, "booking.hold_expiry", {"booking_id": booking.id}, due_at=booking.hold_expires_at, now=now)
 
 
-def his_push(s: AsyncSession, booking: Booking, action: str, *, now: datetime) -> None:
-    """Tell the hospital's HIS about a booking (``book``) or its cancellation (``cancel``)."""
-    emit(s, "his.push", {"booking_id": booking.id, "action": action}, now=now)
+def his_push(s: AsyncSession, booking: Booking, action: str, *, now: datetime, **details: Any) -> None:
+    """Tell the hospital's HIS about a booking (``book``), its cancellation (``cancel``), its
+    move (``move``: ``key`` and the ``previous`` view), a payment (``payment``) or a refund
+    (``refund``: a dict each, see ``HisAdapter.push_payment``)."""
+    emit(s, "his.push", {"booking_id": booking.id, "action": action, **details}, now=now)
 
 
 def emit_offer_expiry(s: AsyncSession, booking: Booking, *, now: datetime) -> None:

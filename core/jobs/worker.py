@@ -3,7 +3,8 @@
 Every cron job is ``unique`` so any number of workers run each tick once. The relay runs every
 ``RELAY_EVERY_SECONDS``; the no-show sweep every five minutes; reserved pools are released
 every minute; the report rollups are refreshed every hour; the public API's calls of each
-closed minute are reported for metering every minute (``core.usage_api``).
+closed minute are reported for metering every minute (``core.usage_api``). Plugins' long-running
+tasks (``guahao_worker_tasks``, e.g. an MLLP listener) run beside the jobs (``background``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from arq.worker import create_worker
 
 from guahao.tenants.settings import Settings
 
+from .background import start_background, stop_background
 from .periodic import refresh_report_rollups, release_pools, sweep_no_shows
 from .relay import RUN_OUTBOX, mark_started, namespace, queue_name, relay_once
 from .runner import process_outbox_message
@@ -70,8 +72,10 @@ def worker_settings(settings: Settings, *, runtime=None) -> type:
             rt = Runtime(settings)
             await rt.start()
         ctx["rt"] = rt
+        ctx["background"] = await start_background(rt)  # the plugins' listeners (guahao_worker_tasks)
 
     async def shutdown(ctx: dict) -> None:
+        await stop_background(ctx.get("background") or [])
         if runtime is None and ctx.get("rt") is not None:
             await ctx["rt"].stop()
 

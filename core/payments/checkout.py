@@ -110,6 +110,9 @@ async def payment_received(
     if booking.status == BookingStatus.pending_payment:
         if booking.hold_expires_at is None or booking.hold_expires_at > now:
             await engine.confirm_payment(s, booking.id, provider=provider, payment_ref=payment_ref, actor=f"payment:{provider}")
+            events.his_push(s, booking, "payment", now=now, payment={
+                "kind": "registration", "provider": provider, "reference": payment_ref, "amount_fen": amount_fen})
+            await events.write(s)
             return CONFIRMED
         await engine.expire_hold(s, booking.id)  # its job has not run yet; the hold still rules
     late = {"provider": provider, "payment_ref": payment_ref, "amount_fen": amount_fen, "status": str(booking.status)}

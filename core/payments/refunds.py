@@ -84,6 +84,10 @@ async def refund(rt, plugins, payload: dict) -> None:
                 "reason": payload.get("reason", ""),
             },
         )
+        if result.status == "refunded":  # the HIS hears of money given back (his.push refund)
+            events.his_push(s, booking, "refund", now=utcnow(), refund={
+                "kind": "registration", "provider": provider.name, "reference": result.reference or payment_ref,
+                "payment_reference": payment_ref, "amount_fen": result.amount_fen})
         await events.write(s)
 
 

@@ -37,6 +37,7 @@ BUILTIN = {
     "wechat_template": "guahao.plugins.channels.wechat_template",
     "web": "guahao.plugins.channels.web",
     "stripe": "guahao.plugins.payments.stripe",
+    "hl7v2": "guahao.plugins.his.hl7v2",
 }
 
 

@@ -1,0 +1,146 @@
+"""The HIS talks back: our MLLP listener (run by guahao worker) checks bookings in on ADT^A04,
+keeps SIU^S23/S24 for the schedule sync and S26 for the visit sweep, and answers each with an ACK."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from guahao.core.jobs.background import start_background, stop_background
+from guahao.core.models import Booking
+from guahao.plugins.his.hl7v2 import Hl7v2His
+from guahao.plugins.his.hl7v2.listener import Listeners
+from guahao.plugins.his.hl7v2.mllp import HisUnavailable
+from guahao.tenants.context import use_city
+from guahao.tenants.service import configure_plugin, get_city
+
+from .test_push import book
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def listening(his):
+    """The hospital sets listen_port; the worker's listener task serves it."""
+    port = free_port()
+    await configure_plugin(his.rt.db, his.city, "hl7v2", settings={
+        "host": "127.0.0.1", "port": his.sim.port, "timeout": 2, "listen_port": port, "listen_host": "127.0.0.1"})
+    await his.refresh()
+    listeners = Listeners(his.rt, city_ids={his.city.id})
+    await listeners.scan()
+    assert list(listeners.servers) == [("127.0.0.1", port)]
+    yield port
+    for _, server in listeners.servers.values():
+        server.close()
+
+
+async def status(his, booking_id: str) -> str:
+    with use_city(his.city):
+        async with his.rt.db.transaction() as s:
+            return str((await s.scalar(select(Booking).where(Booking.id == booking_id))).status)
+
+
+async def test_adt_a04_checks_the_booking_in(his, listening):
+    b = await book(his)
+    await his.drain()
+    ack = await his.sim.check_in("127.0.0.1", listening, booking_id=b.id)
+    assert (ack.code, ack.text) == ("AA", "已签到")
+    assert await status(his, b.id) == "checked_in"
+    again = await his.sim.check_in("127.0.0.1", listening, booking_id=b.id)  # a check-in told twice is fine
+    assert again.code == "AA"
+    inbound = [r for r in await his.log() if r.direction == "in"]
+    assert [(r.message_type, r.ack_code, r.booking_id) for r in inbound] == [("ADT^A04", "AA", b.id)] * 2
+    [visit] = await Hl7v2His().pull_visit_status(his.city, his.cat.hospital.code, await _checked_in_day(his, b.id),
+                                                 {}, {})
+    assert visit.booking_id == b.id and visit.outcome == "checked_in"
+
+
+async def _checked_in_day(his, booking_id):
+    with use_city(his.city):
+        async with his.rt.db.transaction() as s:
+            booking = await s.scalar(select(Booking).where(Booking.id == booking_id))
+    return booking.checked_in_at.astimezone(his.city.tz).date()
+
+
+async def test_a_check_in_by_the_his_reference(his, listening):
+    b = await book(his)
+    await his.drain()
+    filler = his.sim.appointments[b.id].filler_id
+    ack = await his.sim.check_in("127.0.0.1", listening, filler_id=filler)
+    assert ack.code == "AA" and await status(his, b.id) == "checked_in"
+
+
+async def test_unknown_or_unfit_bookings_get_ae_with_the_reason(his, listening):
+    ack = await his.sim.check_in("127.0.0.1", listening, booking_id="ZZZZZZZZZZ")
+    assert ack.code == "AE" and "not_found" in ack.text
+    b = await book(his)
+    await his.drain()
+    from guahao.core.booking import engine
+
+    with use_city(his.city):
+        async with his.rt.db.transaction() as s:
+            await engine.cancel(s, b.id, member_id=b.member_id, actor="member")
+    ack = await his.sim.check_in("127.0.0.1", listening, booking_id=b.id)
+    assert ack.code == "AE" and "invalid_state" in ack.text
+    noshow = await his.sim.no_show("127.0.0.1", listening, booking_id="NEVERSENT1")
+    assert noshow.code == "AE" and "unknown booking" in noshow.text
+
+
+async def test_blocked_and_unblocked_sessions_are_kept_for_the_sync(his, listening):
+    cs = his.cat.sessions[0]
+    start = cs.starts_at if hasattr(cs, "starts_at") else datetime.combine(cs.date, datetime.min.time(), his.city.tz)
+    doctor = f"D{cs.doctor_id}"
+    ack = await his.sim.block("127.0.0.1", listening, doctor_code=doctor, start=start, end=start + timedelta(hours=4),
+                              reason="医生外出会诊", department_code=his.cat.department.code)
+    assert (ack.code, ack.text) == ("AA", "停诊已登记")
+    day = start.astimezone(his.city.tz).date()
+    [item] = await Hl7v2His().pull_schedules(his.city, his.cat.hospital.code, day, day, {}, {})
+    assert (item.doctor_code, item.date, item.status, item.reason, item.department_code) == (
+        doctor, day, "suspended", "医生外出会诊", his.cat.department.code)
+    assert item.reference.startswith("SESS-")
+    await his.sim.block("127.0.0.1", listening, doctor_code=doctor, start=start, end=start + timedelta(hours=4),
+                        unblock=True)
+    [item] = await Hl7v2His().pull_schedules(his.city, his.cat.hospital.code, day, day, {}, {})
+    assert item.status == "open" and item.reason == ""
+
+
+async def test_a_no_show_is_kept_for_the_visit_sweep(his, listening):
+    b = await book(his)
+    await his.drain()
+    ack = await his.sim.no_show("127.0.0.1", listening, booking_id=b.id)
+    assert ack.code == "AA"
+    from guahao.tenants.clock import utcnow
+
+    today = utcnow().astimezone(his.city.tz).date()
+    [visit] = await Hl7v2His().pull_visit_status(his.city, his.cat.hospital.code, today, {}, {})
+    assert (visit.booking_id, visit.outcome) == (b.id, "no_show")
+    assert await status(his, b.id) == "confirmed"  # the sweep, not the listener, records no-shows
+
+
+async def test_the_worker_starts_the_listener_task(his):
+    port = free_port()
+    await configure_plugin(his.rt.db, his.city, "hl7v2", settings={
+        "host": "127.0.0.1", "port": his.sim.port, "listen_port": port, "listen_host": "127.0.0.1"})
+    his.city = await get_city(his.rt.db, his.city.slug)
+    b = await book(his)
+    await his.drain()
+    tasks = await start_background(his.rt)
+    try:
+        assert any(t.get_name().startswith("hl7v2:") for t in tasks)
+        for _ in range(50):  # the task scans at once; give it a moment to bind
+            try:
+                ack = await his.sim.check_in("127.0.0.1", port, booking_id=b.id)
+                break
+            except HisUnavailable:
+                await asyncio.sleep(0.1)
+        assert ack.code == "AA" and await status(his, b.id) == "checked_in"
+    finally:
+        await stop_background(tasks)
