@@ -33,6 +33,7 @@ AREAS = [
     "city.catalogue",
     "city.deliveries",
     "city.scalpers",
+    "city.his",
     "hospital.plugins",
     "hospital.schedules",
     "hospital.schedule_changes",

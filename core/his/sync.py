@@ -82,7 +82,7 @@ async def _hospital(rt, hospital_id: int) -> Hospital:
     async with rt.db.transaction() as s:
         hospital = await s.scalar(select(Hospital).where(Hospital.id == hospital_id))
     if hospital is None:
-        raise NotFound("not_found", "医院不存在。Hospital not found.")
+        raise NotFound("hospital", code="hospital_not_found")
     return hospital
 
 

@@ -115,6 +115,13 @@ CITY_NAV: list[NavItem] = [
         "HIS pushes, refunds and messages still to go out or failing: retry or abandon them.",
     ),
     NavItem(
+        "his",
+        "Hospital systems",
+        "his",
+        "deliveries.manage",
+        "Each hospital's HIS: last schedule pull, pushes owed, health; sync now and compare a day.",
+    ),
+    NavItem(
         "scalpers",
         "Suspected scalpers",
         "scalpers",
