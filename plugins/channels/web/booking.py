@@ -73,7 +73,7 @@ async def confirm(p: Page) -> Response:
             raise
         return retry_after(p.render("confirm.html", status=exc.status if 400 <= exc.status < 500 else 409, info=info,
                                     key=secrets.token_urlsafe(18), error=p.refusal(exc), code=exc.code), exc)
-    if booking["status"] == "pending_payment" and getattr(p, "channel", CHANNEL) == CHANNEL:
+    if booking["status"] == "pending_payment" and getattr(p, "channel", CHANNEL) in (CHANNEL, "kiosk"):
         return p.redirect(f"bookings/{booking['id']}/pay")
     return p.redirect(f"bookings/{booking['id']}?new=1")
 
@@ -188,7 +188,8 @@ async def pay(p: Page) -> Response:
     error = code = None
     if p.request.method == "POST":
         back = str(p.request.base_url).rstrip("/") + p.url(f"bookings/{ref}/paid")
-        back = paying.with_hints(back, paying.client_hints(p, kiosk=getattr(p, "channel", CHANNEL) == "kiosk"))
+        kiosk = getattr(p, "channel", CHANNEL) == "kiosk"
+        back = paying.with_hints(back, paying.client_hints(p, kiosk=kiosk))
         try:
             intent = await payments.start_payment(p.rt, member_id=p.member.id, booking_id=ref, return_url=back)
         except DomainError as exc:
@@ -198,12 +199,15 @@ async def pay(p: Page) -> Response:
                 return p.redirect(f"bookings/{ref}/paid")
             error, code = p.refusal(exc), exc.code
         else:
-            if intent.redirect_url:
-                return p._finish(RedirectResponse(intent.redirect_url, status_code=303))
-            if intent.data.get("qr_url"):  # scan to pay (WeChat Pay Native, Alipay precreate…)
+            # Scan to pay (WeChat Pay Native, Alipay precreate…); a kiosk shows a provider's page as
+            # a code too, for the member to pay on their phone.
+            scan = intent.data.get("qr_url") or (intent.redirect_url if kiosk else None)
+            if scan:
                 return p.render("pay.html", booking=booking, state="qr", error=None, code=None,
                                 deadline=_local(booking.get("hold_expires_at"), p), left=False,
-                                qr=paying.qr_svg(str(intent.data["qr_url"])), provider=intent.provider)
+                                qr=paying.qr_svg(str(scan)), provider=intent.provider)
+            if intent.redirect_url:
+                return p._finish(RedirectResponse(intent.redirect_url, status_code=303))
             if intent.data.get("jsapi"):  # inside WeChat: WeChat Pay's own sheet
                 return p.render("pay.html", booking=booking, state="jsapi", error=None, code=None,
                                 deadline=_local(booking.get("hold_expires_at"), p), left=False, jsapi=intent.data["jsapi"])

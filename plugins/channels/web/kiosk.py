@@ -314,6 +314,8 @@ def routes(codes: LoginCodes) -> list:
         Route("/kiosk/bookings", members(booking.bookings), methods=get),
         Route("/kiosk/bookings/{ref}", members(booking.detail), methods=get),
         Route("/kiosk/bookings/{ref}/cancel", members(booking.cancel), methods=both),
+        Route("/kiosk/bookings/{ref}/pay", members(booking.pay), methods=both),
+        Route("/kiosk/bookings/{ref}/paid", members(booking.paid), methods=get),
         Route("/kiosk/bookings/{ref}/accept", members(booking.accept), methods=["POST"]),
         Route("/kiosk/waitlist", members(booking.join_waitlist), methods=["POST"]),
         Route("/kiosk/receipt/{ref}", members(receipt), methods=get),

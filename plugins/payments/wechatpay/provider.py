@@ -83,7 +83,7 @@ class WeChatPay(PaymentProvider):
     async def prepare(self, booking, settings: Mapping, secrets: Mapping, *, return_url: str | None = None,
                       description: str = "") -> PaymentIntent:
         hints = trade.read_hints(return_url)
-        kind = hints.trade_type()
+        kind = trade.NATIVE if getattr(booking, "channel", "") == "kiosk" else hints.trade_type()
         city = current_city()
         trade_no = trade.out_trade_no(booking.id, kind)
         notify = notify_url(settings, hints.return_url)

@@ -46,6 +46,8 @@ class Hints:
     return_url: str = ""  # without the hints
 
     def trade_type(self) -> str:
+        if self.client == "kiosk":
+            return NATIVE
         if self.client == "wechat" and self.openid:
             return JSAPI
         if self.client == "mobile" and self.ip:

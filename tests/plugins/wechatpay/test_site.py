@@ -83,3 +83,31 @@ async def test_inside_wechat_a_member_with_an_openid_pays_in_wechats_sheet(clien
     assert params["package"] == f"prepay_id={order['prepay_id']}" and params["signType"] == "RSA"
     assert order["request"]["payer"] == {"openid": "o_wechat_member"}
     assert (await visitor.get("assets/wechat-jsapi.js")).status_code == 200
+
+
+async def test_the_kiosk_shows_a_scannable_qr_code(client, pay_city):
+    from tests.plugins.web.conftest import KEY, bound_kiosk
+
+    pc = pay_city
+    await configure(pc.rt, pc.city, "web")
+    assert (await Visitor(client, pc.city.slug).register()).status_code == 303
+    kiosk = await bound_kiosk(client, pc.rt, pc.cat)
+    await kiosk.log_in()
+    period = pc.cat.periods[pc.cat.sessions[2].id][0]
+    page = await kiosk.get(f"book/{period.id}")
+    booked = await kiosk.client.post(kiosk.root + f"book/{period.id}",
+                                     data={"csrf": csrf_of(page.text), "key": KEY.search(page.text).group(1)})
+    assert booked.status_code == 303 and booked.headers["location"].endswith("/pay")
+    ref = re.search(r"bookings/([^/]+)/pay$", booked.headers["location"]).group(1)
+    page = await kiosk.get(f"bookings/{ref}/pay")
+    shown = await kiosk.client.post(kiosk.root + f"bookings/{ref}/pay", data={"csrf": csrf_of(page.text)},
+                                    headers={"User-Agent": PHONE})  # a kiosk's browser may look like a tablet
+    assert shown.status_code == 200 and 'id="qr"' in shown.text and "<svg" in shown.text and "¥50.00" in shown.text
+    assert "支付完成后本页自动更新" in shown.text and "htmx.min.js" in shown.text
+    assert pc.merchant.orders[f"{ref}_N"]["trade_type"] == "NATIVE"
+    assert (await kiosk.get(f"bookings/{ref}/paid?poll=1")).status_code == 204
+    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    moved = await kiosk.get(f"bookings/{ref}/paid?poll=1")
+    assert moved.headers["HX-Redirect"] == f"{kiosk.root}bookings/{ref}/paid"
+    assert 'data-state="paid"' in (await kiosk.get(f"bookings/{ref}/paid")).text
