@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from guahao.core.backup import BackupError, backup_city, city_row, discover, restore_city
-from guahao.core.backup.rows import city_sums
+from guahao.core.backup.rows import city_sums, set_city
 from guahao.core.cli import main
 from guahao.core.jobs import drain_in_process
 from guahao.core.migrate import upgrade_async
@@ -43,13 +43,17 @@ from tests.licensing.test_metering import FakeOnlinePay, FakePayPlugin
 
 @pytest.fixture
 async def target_url(backend, tmp_path):
-    """A fresh, empty database to restore into (created and dropped here on PostgreSQL)."""
+    """A fresh, empty database to restore into. On PostgreSQL it is created here, owned by a
+    login that is not superuser (as in production, so row-level security applies to the
+    restore too), and dropped with that login afterwards."""
     if backend == "postgres":
         name = f"guahao_restore_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        target = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        await _pg_admin(target, 'DROP DATABASE IF EXISTS "{db}"', 'CREATE DATABASE "{db}"')
-        yield target
-        await _pg_admin(target, 'DROP DATABASE IF EXISTS "{db}"')
+        owner = f"{name}_owner"
+        admin = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        await _pg_admin(admin, f'CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS',
+                        f'CREATE DATABASE "{{db}}" OWNER "{owner}"')
+        yield make_url(admin).set(username=owner, password=None).render_as_string(hide_password=False)
+        await _pg_admin(admin, 'DROP DATABASE IF EXISTS "{db}"', f'DROP ROLE IF EXISTS "{owner}"')
     else:
         yield f"sqlite+aiosqlite:///{tmp_path}/restored.sqlite3"
 
@@ -66,6 +70,7 @@ async def sums_of(url_: str, slug: str) -> dict[str, tuple[int, str]]:
         async with engine.connect() as conn, conn.begin():
             schema = await discover(conn)
             city = await city_row(conn, slug)
+            await set_city(conn, city["id"])  # row-level security applies to a non-superuser owner
             return {s.name: (s.rows, s.sha256) for s in await city_sums(conn, schema, schema.specs, city["id"])}
     finally:
         await engine.dispose()
@@ -207,4 +212,17 @@ async def test_a_city_that_exists_is_replaced_only_when_asked_and_a_damaged_file
     before = await sums_of(target_url, city.slug)
     with pytest.raises(BackupError, match="bookings: 1 rows, expected 2"):
         await restore_city(damaged, settings.owner_url, replace=True)
+    assert await sums_of(target_url, city.slug) == before
+
+    # One value changed in the rows (a member's name), the manifest as it was: the checksum tells.
+    edited = tmp_path / "edited.zip"
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(edited, "w") as out:
+        for item in z.infolist():
+            data = z.read(item)
+            if item.filename == "tables/members.jsonl":
+                assert "张伟".encode() in data
+                data = data.replace("张伟".encode(), "张玮".encode(), 1)
+            out.writestr(item, data)
+    with pytest.raises(BackupError, match="members: checksum"):
+        await restore_city(edited, settings.owner_url, replace=True)
     assert await sums_of(target_url, city.slug) == before

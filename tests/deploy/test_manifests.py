@@ -10,6 +10,8 @@ import copy
 import gzip
 import json
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -268,3 +270,25 @@ def test_prometheus_loads_the_alert_rules_and_scrapes_web_and_workers():
         for rule in group["rules"]:
             for name in re.findall(r"\b(guahao_[a-z_]+)", rule["expr"]):
                 assert re.sub(r"_(bucket|count|sum)$", "", name) in metric_names(), rule["alert"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_kustomization_renders_valid_objects_in_the_namespace():
+    done = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rendered = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert len(rendered) == len(k8s_objects()) - 1  # all but the per-release Job
+    for doc in rendered:
+        assert doc["metadata"]["namespace"] == "guahao"
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "guahao"
+        schema = K8S_KINDS[(doc["apiVersion"], doc["kind"])]
+        assert errors(k8s_validator(schema), doc) == [], doc["metadata"]["name"]
+    images = {c["image"] for d in rendered for c in _containers(d)}
+    assert images == {"registry.example-city.cn/guahao/guahao:0.1.0"}
+
+
+def _containers(doc: dict) -> list[dict]:
+    spec = doc.get("spec", {})
+    pod = spec.get("template", {}).get("spec") or spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get(
+        "spec") or {}
+    return pod.get("containers", [])
