@@ -131,3 +131,50 @@ async def test_a_failing_pull_is_recorded_and_raised(rt, city, catalogue):
         async with rt.db.transaction() as s:
             run = await s.scalar(select(HisSyncRun).where(HisSyncRun.hospital_id == catalogue.hospital.id))
     assert (run.outcome, run.adapter) == ("failed", "down") and "HIS down" in run.error and run.finished_at
+
+
+async def test_a_his_suspension_refunds_a_paid_booking(rt, city):
+    from guahao.core.booking import engine
+    from tests.core.booking.helpers import outbox, reserve, run
+    from tests.factories import make_catalogue
+
+    cat = await make_catalogue(rt, city, payment_mode="online")
+    h = cat.hospital
+    city = await demo_settings(rt, city, h.id, schedule_doctors=str(cat.doctor.id))
+    day = next_weekday(city)
+    await _sync(rt, city, h.id, day)
+    [cs] = await sessions_of(rt, city, h.id)
+    period = (await periods_and_pools(rt, city, cs.id))[0][0]
+    b = await reserve(rt, city, (await make_member(rt, city)).id, period.id)
+    await run(rt, city, engine.confirm_payment, b.id, provider="wechat_pay", payment_ref="wx-his-1")
+
+    city = await demo_settings(rt, city, h.id, schedule_doctors=str(cat.doctor.id), suspend_doctor=cat.doctor.name)
+    run_ = await _sync(rt, city, h.id, day)
+
+    assert run_.suspended == 1
+    [refund] = await outbox(rt, city, b.id, "payment.refund")
+    assert (refund.payload["amount_fen"], refund.payload["payment_ref"]) == (cs.fee_fen, "wx-his-1")
+    kinds = [m.payload["kind"] for m in await outbox(rt, city, b.id, "notify")]
+    assert "session_suspended" in kinds
+
+
+async def test_a_session_the_his_no_longer_lists_is_suspended_when_its_list_is_complete(rt, city, catalogue):
+    h, doctor = catalogue.hospital, catalogue.doctor
+    city = await demo_settings(rt, city, h.id, schedule_doctors="*")
+    day = next_weekday(city)
+    await _sync(rt, city, h.id, day)
+    gone = next(x for x in await sessions_of(rt, city, h.id) if x.doctor_id == doctor.id)
+    member = await make_member(rt, city)
+    booking = await book(rt, city, member, (await periods_and_pools(rt, city, gone.id))[0][0].id)
+
+    city = await demo_settings(rt, city, h.id, schedule_doctors=str(catalogue.doctor2.id))
+    run = await _sync(rt, city, h.id, day)
+
+    assert (run.items, run.suspended, run.created, run.changed) == (1, 1, 0, 0)
+    after = {x.id: str(x.status) for x in await sessions_of(rt, city, h.id)}
+    assert after[gone.id] == "suspended" and list(after.values()).count("open") == 1
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            assert str((await s.get(Booking, booking.id)).status) == "cancelled"
+    # The morning sessions made without the HIS are not its to cancel.
+    assert {str(x.status) for x in await sessions_of(rt, city, h.id, half_day="am")} == {"open"}
