@@ -71,7 +71,7 @@ async def answer(rt, city, member, request: Request, *, key: str, aliases: dict,
     return await _book(rt, city, member, request, key=key, aliases=aliases)
 
 
-async def _one(field: str, text: str, found: list, request: Book, label=lambda c: c.name, value=lambda c: c.code):
+def _one(field: str, text: str, found: list, request: Book, label=lambda c: c.name, value=lambda c: c.code):
     """``(choice, None)`` when ``found`` holds one, else ``(None, Answer)`` naming the problem."""
     if len(found) == 1:
         return found[0], None
@@ -84,17 +84,17 @@ async def _one(field: str, text: str, found: list, request: Book, label=lambda c
 async def _book(rt, city, member, request: Book, *, key: str, aliases: dict) -> Answer:
     if not channels.name_matches(member, request.name):
         return Answer(texts.name_mismatch(request.name), "name_mismatch")
-    hospital, problem = await _one("hospital", request.hospital,
+    hospital, problem = _one("hospital", request.hospital,
                                    await channels.find_hospitals(rt, request.hospital, aliases=aliases), request)
     if problem:
         return problem
-    department, problem = await _one("department", request.department,
+    department, problem = _one("department", request.department,
                                      await channels.find_departments(rt, hospital.id, request.department), request)
     if problem:
         return problem
     doctor = None
     if request.doctor:
-        doctor, problem = await _one("doctor", request.doctor,
+        doctor, problem = _one("doctor", request.doctor,
                                      await channels.find_doctors(rt, hospital.id, department.id, request.doctor), request,
                                      label=lambda c: f"{c.name}{c.detail}", value=lambda c: c.name)
         if problem:

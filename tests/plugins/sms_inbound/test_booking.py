@@ -188,3 +188,26 @@ async def member_row(sms_city, member_id: int) -> Member:
     with use_city(sms_city.city):
         async with sms_city.rt.db.transaction() as s:
             return await s.get(Member, member_id)
+
+
+async def test_doctors_of_one_surname_are_offered_by_number(sms_city):
+    from guahao.core.models import Doctor
+
+    cat = sms_city.cat
+    with use_city(sms_city.city):
+        async with sms_city.rt.db.transaction() as s:
+            s.add(Doctor(hospital_id=cat.hospital.id, department_id=cat.department.id, name="王芳", title="attending"))
+    member = await make_member(sms_city.rt, sms_city.city)
+    gateway = sms_city.gateway("generic")
+    await gateway.send(member.phone, "预约*张三*明天*市一院*呼吸内科*王医生")
+    await sms_city.drain()
+    assert (await sms_city.replies(member.phone))[-1] == "“王”对应多个医生，请回复序号：1.王建国主任医师 2.王芳主治医师"
+    await gateway.send(member.phone, "2")
+    await sms_city.drain()
+    answer = (await sms_city.replies(member.phone))[-1]
+    assert "王芳" in answer and "没有可预约的出诊" in answer
+    await gateway.send(member.phone, "预约*张三*明天*市一院*呼吸内科*王医生")
+    await gateway.send(member.phone, "1")
+    await sms_city.drain()
+    [booking] = await sms_city.bookings(member.id)
+    assert booking.doctor_id == cat.doctor.id
