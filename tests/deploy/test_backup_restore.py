@@ -226,3 +226,11 @@ async def test_a_city_that_exists_is_replaced_only_when_asked_and_a_damaged_file
     with pytest.raises(BackupError, match="members: checksum"):
         await restore_city(edited, settings.owner_url, replace=True)
     assert await sums_of(target_url, city.slug) == before
+
+
+@pytest.mark.parametrize("argv", [["city", "backup"], ["city", "restore"]])
+def test_the_commands_explain_themselves(argv, capsys):
+    assert main([*argv, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: guahao {' '.join(argv)}") and "examples:" in out and "checksum" in out
+    assert main(argv) == 2  # a city or file is required

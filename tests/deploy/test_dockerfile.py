@@ -152,3 +152,45 @@ def test_the_build_context_holds_every_folder_the_package_links_to(ins):
                if line.strip() and not line.startswith("#")}
     assert {".git", ".venv", "tests", "var", "*.sqlite3"} <= ignored
     assert not copied & ignored, "a COPY of an ignored path sends nothing"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_healthcheck_passes_against_a_running_app_and_fails_without_one(ins, tmp_path):
+    """The image's HEALTHCHECK command itself, run against `guahao serve` on this machine."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    health = next(rest for w, rest in stages(ins)[-1] if w == "HEALTHCHECK")
+    argv = json.loads(health[health.index("CMD") + 3:].strip())
+    assert argv[0] == "python"
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.sqlite3", "PORT": str(port)}
+    for name in ("REDIS_URL", "DATABASE_APP_URL", "DATABASE_PLATFORM_URL", "GUAHAO_ENV"):
+        env.pop(name, None)
+    bin_dir = Path(sys.executable).parent
+    check = [sys.executable, *argv[1:]]
+    assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0  # nothing listens
+    subprocess.run([bin_dir / "guahao", "migrate"], env=env, check=True, capture_output=True, timeout=120)
+    server = subprocess.Popen([bin_dir / "guahao", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            done = subprocess.run(check, env=env, capture_output=True, timeout=30)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert done.returncode == 0, done.stderr.decode()[-500:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
