@@ -224,3 +224,18 @@ async def test_replies_go_out_through_the_citys_tencent_cloud_sender(sms_city, t
     await sms_city.drain()
     [reply] = tencent_replies(tencent_sms, secret_id, "13912340000")
     assert "尚未在" in reply and "实名注册" in reply
+
+
+async def test_an_alibaba_cloud_batch_carries_several_members_messages(sms_city):
+    first, second = await make_member(sms_city.rt, sms_city.city), await make_member(sms_city.rt, sms_city.city, name="李四")
+    gateway = sms_city.gateway("aliyun")
+    one, two = (json.loads(gateway.build(m.phone, text).body)[0]
+                for m, text in ((first, "查询"), (second, "预约*李四*明天*市一院*呼吸内科")))
+    push = gateway.build(first.phone, "")
+    batch = type(push)(push.url, push.headers, json.dumps([one, two], ensure_ascii=False).encode())
+    assert FakeUplink.accepted(await gateway.push(batch))
+    assert FakeUplink.accepted(await gateway.push(batch))  # pushed again whole
+    await sms_city.drain()
+    assert [m.outcome for m in await sms_city.messages()] == ["listed", "booked"]
+    assert len(await sms_city.bookings(second.id)) == 1
+    assert len(await sms_city.replies(first.phone)) == len(await sms_city.replies(second.phone)) == 1
