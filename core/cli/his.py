@@ -1,8 +1,10 @@
 """``guahao his status|sync|reconcile``: each hospital's HIS, a schedule pull now, the
 differences of a day (``core.his``).
 
-The ``his`` group is shared: a module adding HIS commands calls :func:`his_commands` with the
-top-level sub-commands and adds its own to what it returns, whichever module comes first.
+The ``his`` group is shared: a module adding HIS commands (``his set`` in ``his_config``) calls
+:func:`his_commands` with the top-level sub-commands and adds its own to what it returns; the
+group is made on the first call, with ``status``, ``sync`` and ``reconcile``, whichever module
+comes first.
 """
 
 from __future__ import annotations
@@ -39,8 +41,13 @@ def command_group(subs, name: str, help: str, epilog: str = "") -> argparse._Sub
 
 
 def his_commands(subs) -> argparse._SubParsersAction:
-    """The ``guahao his`` group's sub-commands (shared with ``his set``)."""
-    return command_group(subs, "his", GROUP_HELP, EXAMPLES)
+    """The ``guahao his`` group's sub-commands (shared with ``his set``): made on the first
+    call, with ``status``, ``sync`` and ``reconcile`` in it."""
+    made = "his" not in subs.choices
+    group = command_group(subs, "his", GROUP_HELP, EXAMPLES)
+    if made:
+        _add_sync_commands(group)
+    return group
 
 
 def _day(text: str | None, what: str) -> date | None:
@@ -169,9 +176,13 @@ def _cmd(fn):
     return cmd
 
 
-def add_his_commands(subs, epilog: str) -> None:
-    """Add ``his status|sync|reconcile`` to the top-level sub-commands."""
-    group = his_commands(subs)
+def add_his_commands(subs, epilog: str = "") -> None:
+    """Add ``his status|sync|reconcile`` to the top-level sub-commands (once, whichever module
+    asks for the ``his`` group first)."""
+    his_commands(subs)
+
+
+def _add_sync_commands(group) -> None:
     p = add_command(group, "status", "Each hospital's HIS: adapter, last pull, pushes owed, health, degraded.",
                     _cmd(_status), "examples:\n  guahao his status demo\n  guahao his status demo --json")
     p.add_argument("city", help="the city's slug")
