@@ -43,6 +43,12 @@ class Settings(PluginSettings):
                                        widget="textarea", help="用于验证应答与回调签名。",
                                        help_en="Verifies the signatures of answers and callbacks.")
 
+    @field_validator("mchid", mode="before")
+    @classmethod
+    def _digits(cls, value):
+        # ``--set mchid=1900000001`` reads as a JSON number: a merchant id is its digits.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("private_key")
     @classmethod
     def _private_pem(cls, value: str) -> str:
