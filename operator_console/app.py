@@ -35,6 +35,7 @@ AREAS = [
     "city.scalpers",
     "city.his",
     "hospital.plugins",
+    "hospital.his_messages",
     "hospital.schedules",
     "hospital.schedule_changes",
     "hospital.schedule_templates",
