@@ -212,3 +212,17 @@ async def test_a_his_down_during_a_burst_of_200_bookings_gets_each_push_once(rt,
     assert len(sim.messages_of("SIU^S12")) == 200
     for b in made:
         assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
+
+
+async def test_health_reports_whether_the_his_answers(his):
+    from guahao.plugins.his.hl7v2 import Hl7v2His
+
+    adapter = Hl7v2His()
+    up = await adapter.health(his.city, {"host": "127.0.0.1", "port": his.sim.port, "timeout": 2}, {})
+    assert up.ok and up.latency_ms is not None and f"127.0.0.1:{his.sim.port}" in up.detail
+    await his.sim.stop()
+    down = await adapter.health(his.city, {"host": "127.0.0.1", "port": his.sim.port, "timeout": 2}, {})
+    assert not down.ok and "cannot be reached" in down.detail
+    unset = await adapter.health(his.city, {"port": 2575}, {})
+    assert not unset.ok and "guahao his set" in unset.detail
+    assert adapter.supports("move") and adapter.supports("schedules") and not adapter.supports("fees")
