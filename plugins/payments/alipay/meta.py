@@ -33,6 +33,12 @@ class Settings(PluginSettings):
                                      help="开放平台 → 开发设置 → 支付宝公钥，用于验证应答与异步通知的签名。",
                                      help_en="Alipay's public key (development settings); verifies answers and notifies.")
 
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        # An APPID is all digits: the CLI's `--set app_id=2021…` reads it as a JSON number.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("app_private_key")
     @classmethod
     def _private(cls, value: str) -> str:

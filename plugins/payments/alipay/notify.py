@@ -12,9 +12,6 @@ handled (or handled before); anything else is ``fail``, so Alipay tries again.
 ``GET return/{target}`` — where Alipay sends the member's browser after paying. Its signature
 is checked, but it never counts as payment: the member goes on to the platform's page, which
 asks Alipay (``alipay.trade.query``) unless the notify came first.
-
-``GET pay`` — the sealed pay link ``prepare`` hands the site: sends a phone's browser to wap
-pay and a computer's to page pay.
 """
 
 from __future__ import annotations
@@ -37,10 +34,9 @@ from guahao.plugin_api import use_city
 
 from . import links, refunds, trades
 from .gateway import AlipayNotConfigured, Gateway
-from .keys import private_key
 from .models import AlipayNotify
 from .money import fen
-from .provider import NAME, PAGE_PAY, PAID_STATES, WAP_PAY, pay_biz, pay_extra
+from .provider import NAME, PAID_STATES
 
 log = logging.getLogger("guahao.alipay")
 
@@ -203,23 +199,8 @@ async def returned(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-async def pay(request: Request) -> Response:
-    """The sealed pay link: on to wap pay on a phone, page pay on a computer."""
-    gw = await _gateway(request)
-    if gw is None:
-        return _page(503, "unavailable", "支付宝支付暂不可用 / Alipay unavailable", "请稍后再试或联系医院。 Try again later.")
-    plugins = await request.app.state.rt.plugins.for_city(request.state.city)
-    fields = links.opened(request.query_params, private_key(str(plugins.secrets(NAME)["app_private_key"])))
-    if fields is None or not fields["a"].isdigit():
-        return _page(400, "invalid", "支付链接无效 / Invalid payment link",
-                     "请回到预约页面重新支付。 Go back to the booking and pay again.")
-    method = WAP_PAY if links.is_mobile(request.headers.get("user-agent", "")) else PAGE_PAY
-    return RedirectResponse(gw.page_url(method, pay_biz(method, fields), **pay_extra(fields)), status_code=303)
-
-
 def notify_routes() -> list:
     return [
         Route("/notify", notify, methods=["POST"]),
         Route("/return/{target}", returned, methods=["GET"]),
-        Route("/pay", pay, methods=["GET"]),
     ]

@@ -32,13 +32,13 @@ from guahao.plugin_api import (
 
 from . import bills, links, trades
 from .gateway import AlipayRefused, Gateway, beijing_time
-from .keys import private_key
 from .money import fen, yuan
 
 log = logging.getLogger("guahao.alipay")
 
 NAME = "alipay"
 KIOSK = "kiosk"
+MOBILE_CLIENTS = ("mobile", "wechat")  # the site's pay_client hints of a phone's browser
 PAID_STATES = ("TRADE_SUCCESS", "TRADE_FINISHED")
 PAGE_PAY, WAP_PAY = "alipay.trade.page.pay", "alipay.trade.wap.pay"
 PRODUCT = {PAGE_PAY: "FAST_INSTANT_TRADE_PAY", WAP_PAY: "QUICK_WAP_PAY"}
@@ -56,7 +56,8 @@ def _with_query(url: str, query: str) -> str:
 
 
 def pay_biz(method: str, fields: Mapping[str, str]) -> dict:
-    """``biz_content`` of a page or wap pay from a pay link's fields."""
+    """``biz_content`` of a page or wap pay: trade ``o``, fen ``a``, subject ``s``, expiry ``e``,
+    quit address ``q``."""
     biz = {"out_trade_no": fields["o"], "total_amount": yuan(int(fields["a"])), "subject": fields["s"],
            "product_code": PRODUCT[method]}
     if fields.get("e"):
@@ -67,7 +68,7 @@ def pay_biz(method: str, fields: Mapping[str, str]) -> dict:
 
 
 def pay_extra(fields: Mapping[str, str]) -> dict:
-    """The common parameters a page or wap pay adds (``return_url``, ``notify_url``)."""
+    """The common parameters a page or wap pay adds (``return_url`` ``r``, ``notify_url`` ``n``)."""
     return {k: v for k, v in (("return_url", fields.get("r", "")), ("notify_url", fields.get("n", ""))) if v}
 
 
@@ -91,28 +92,31 @@ class AlipayProvider(PaymentProvider):
     async def prepare(
         self, booking, settings: Mapping, secrets: Mapping, *, return_url: str | None = None, description: str = ""
     ) -> PaymentIntent:
+        """Page pay for a computer, wap pay for a phone's browser (the site's ``pay_client``
+        hint), a QR code for the kiosk. Page and wap pay are signed here and opened by the
+        member's browser (``redirect_url``; both in ``data``); precreate asks Alipay."""
         city = _city()
         gw = self.gateway(settings, secrets)
         trade = trades.out_trade_no(city.id, booking.id)
         hold_end = booking.hold_expires_at or (utcnow() + timedelta(minutes=city.rules.hold_minutes))
         site = links.site_of(settings, return_url)
         root = links.plugin_root(site, city.slug) if site else ""
-        subject = (description or f"挂号费 {booking.id}")[:120]
         fields = {
-            "o": trade, "a": str(booking.fee_fen), "s": subject, "e": beijing_time(hold_end),
+            "o": trade, "a": str(booking.fee_fen), "s": (description or f"挂号费 {booking.id}")[:120],
+            "e": beijing_time(hold_end),
             "r": f"{root}/return/{links.return_target(return_url)}" if root and return_url else "",
             "n": f"{root}/notify" if root else "",
             "q": _with_query(return_url, "cancelled=1") if return_url else "",
         }
-        if booking.channel == KIOSK:
+        client = links.pay_client(return_url)
+        if booking.channel == KIOSK or client == KIOSK:
             return await self._precreate(booking, gw, fields)
         page = gw.page_url(PAGE_PAY, pay_biz(PAGE_PAY, fields), **pay_extra(fields))
         wap = gw.page_url(WAP_PAY, pay_biz(WAP_PAY, fields), **pay_extra(fields))
-        link = links.pay_link(root, fields, private_key(str(secrets["app_private_key"]))) if root else page
         return PaymentIntent(
             provider=self.name, booking_id=booking.id, amount_fen=booking.fee_fen, online=True,
-            instructions="请在支付宝页面完成付款。", redirect_url=link, reference=trade,
-            data={"out_trade_no": trade, "page_url": page, "wap_url": wap, "time_expire": fields["e"]},
+            instructions="请在支付宝页面完成付款。", redirect_url=wap if client in MOBILE_CLIENTS else page,
+            reference=trade, data={"out_trade_no": trade, "page_url": page, "wap_url": wap, "time_expire": fields["e"]},
         )
 
     async def _precreate(self, booking, gw: Gateway, fields: Mapping[str, str]) -> PaymentIntent:

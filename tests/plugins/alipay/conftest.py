@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from guahao.core.models import Booking, BookingEvent, OutboxMessage
-from guahao.core.plugins import loader
 from guahao.core.plugins.manager import configure
 from guahao.tenants.context import use_city
 from tests.core.booking.helpers import make_member, reserve
@@ -16,19 +15,10 @@ from tests.factories import Catalogue, make_catalogue
 from tests.fakes.alipay import Account, FakeAlipay
 from tests.fakes.live import LiveServer
 
-PLUGIN = "guahao.plugins.payments.alipay"
+from .entry_point import offer_in_this_process
 
-# An environment installed before the ``alipay`` entry point was added to pyproject.toml still
-# has the old entry-point metadata (``make install`` refreshes it): offer the plugin the way the
-# entry point would, so its migration branch runs and cities can enable it.
-if "alipay" not in loader.entry_point_targets():
-    _installed_targets = loader.entry_point_targets
-
-    def _with_alipay() -> dict[str, tuple[str, bool]]:
-        return {**_installed_targets(), "alipay": (PLUGIN, False)}
-
-    loader.entry_point_targets = _with_alipay
-    loader.discover(refresh=True)
+# An environment installed before the entry point was added still finds the plugin.
+offer_in_this_process()
 
 
 @pytest.fixture(scope="session")

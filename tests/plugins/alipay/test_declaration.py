@@ -24,6 +24,8 @@ def test_declaration_and_settings(keys):
     settings, _ = validate("alipay", META.settings, {"app_id": "2021000000000001"},
                            {"app_private_key": app_private, "alipay_public_key": alipay_public})
     assert settings == {"app_id": "2021000000000001"}  # defaults are not stored: the gateway stays Alipay's
+    # `--set app_id=2021…` on the command line arrives as a JSON number: taken as the APPID.
+    validate("alipay", META.settings, {"app_id": 2021000000000001}, {}, enabled=False)
     with pytest.raises(SettingsInvalid) as err:  # the keys swapped, a made-up APPID, RSA (SHA-1)
         validate("alipay", META.settings, {"app_id": "abc", "sign_type": "RSA"},
                  {"app_private_key": alipay_public, "alipay_public_key": app_private})
@@ -64,18 +66,13 @@ def test_trade_numbers_name_a_booking_of_one_city():
     assert trades.booking_of("GH12_7K4MQ9XT2B; drop", 12) == ""
 
 
-def test_pay_links_are_sealed_and_returns_stay_in_the_city(keys):
-    app_private, _ = keys
-    fields = {"o": "GH1_ABCDE23456", "a": "5000", "s": "挂号费", "e": "2026-01-01 10:00:00", "r": "", "n": "", "q": ""}
-    link = links.pay_link("https://x.cn/c/bj/plugins/alipay", fields, app_private)
-    from urllib.parse import parse_qsl, urlsplit
-
-    query = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
-    assert links.opened(query, app_private) == fields
-    assert links.opened({**query, "a": "1"}, app_private) is None
-    assert links.opened({**query, "t": ""}, app_private) is None
-    token = links.return_target("https://x.cn/c/bj/bookings/AB/paid?x=1")
-    assert links.target_path(token, "bj") == "/c/bj/bookings/AB/paid?x=1"
+def test_returns_stay_in_the_city_and_hints_pick_the_client():
+    token = links.return_target("https://x.cn/c/bj/bookings/AB/paid?pay_client=mobile")
+    assert links.target_path(token, "bj") == "/c/bj/bookings/AB/paid?pay_client=mobile"
     assert links.target_path(token, "sh") is None
     assert links.target_path(links.return_target("https://evil.example//c/bj/"), "bj") is None
-    assert links.is_mobile("Mozilla/5.0 (Linux; Android 14) Mobile Safari") and not links.is_mobile("Mozilla/5.0 (X11; Linux)")
+    assert links.target_path("%%%", "bj") is None
+    assert links.pay_client("https://x.cn/c/bj/b/AB/paid?pay_client=kiosk") == "kiosk"
+    assert links.pay_client("https://x.cn/c/bj/b/AB/paid") == links.pay_client(None) == ""
+    assert links.site_of({}, "https://x.cn:8443/c/bj/b") == "https://x.cn:8443"
+    assert links.site_of({"notify_base_url": "https://pay.example.cn/"}, "http://10.0.0.1/c/bj/b") == "https://pay.example.cn"
