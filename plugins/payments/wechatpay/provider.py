@@ -157,7 +157,9 @@ class WeChatPay(PaymentProvider):
         """Refund ``amount_fen`` of the booking's order. ``out_refund_no`` is derived from the
         order and ``key`` (default: the amount), so a retried job asks for the same refund and
         WeChat Pay answers with the one it already made; a second partial refund of the same
-        amount needs its own ``key``."""
+        amount needs its own ``key``. A refund still processing is ``pending`` (its notice
+        settles it) when a ``notify_url`` is set; without one the call raises, so the outbox
+        asks again until WeChat Pay says it is done."""
         trade_no = booking.payment_ref
         if amount_fen <= 0 or not trade.booking_of(trade_no):
             return RefundResult(status="nothing_to_refund")
@@ -175,6 +177,10 @@ class WeChatPay(PaymentProvider):
         if status in ("CLOSED", "ABNORMAL"):
             raise TransportError(f"refund {answer.get('out_refund_no')} of {booking.id} is {status}", permanent=False,
                                  code=status)
+        if status == "PROCESSING" and not notify:
+            # No notice will come: the job asks again later (same out_refund_no) until it is done.
+            raise TransportError(f"refund {answer.get('out_refund_no')} of {booking.id} is still processing; "
+                                 "asking again later (no notify_url set)", permanent=False, code=status)
         return RefundResult(status="refunded" if status == "SUCCESS" else "pending",
                             amount_fen=int((answer.get("amount") or {}).get("refund") or amount_fen),
                             reference=str(answer.get("refund_id") or answer.get("out_refund_no") or ""))

@@ -99,5 +99,6 @@ async def enable_wechatpay(rt, city, fake: FakeWeChatPay, merchant: Merchant, **
 async def pay_city(rt, city, wechatpay_api) -> PayCity:
     cat = await make_catalogue(rt, city, payment_mode="online")
     merchant = wechatpay_api.add_merchant()
-    await enable_wechatpay(rt, city, wechatpay_api, merchant)
+    await enable_wechatpay(rt, city, wechatpay_api, merchant,
+                           notify_url=f"http://testserver/c/{city.slug}/plugins/wechatpay/notify")
     return PayCity(rt, cat, merchant, wechatpay_api)

@@ -18,6 +18,8 @@ from guahao.tenants.service import configure_plugin
 from tests.factories import make_city
 from tests.fakes.wechatpay import new_key
 
+from .conftest import enable_wechatpay
+
 
 async def paid_notice(pc, booking):
     """Start the booking's Native order and pay it at the fake: the signed notice (body, headers)."""
@@ -127,7 +129,7 @@ async def test_cancelling_a_paid_booking_refunds_through_the_outbox(client, pay_
     assert await pc.run_topic("payment.refund") == ["done"]
     [refund] = pc.merchant.refunds.values()
     assert refund["out_refund_no"] == f"{trade_no}-R5000" and refund["amount"]["total"] == 5000
-    assert refund["notify_url"] == ""  # no notify_url setting: the merchant platform's applies
+    assert refund["notify_url"] == f"http://testserver{pc.notify_path}"
     [asked] = [e for e in await pc.events(booking.id) if e.kind == "refunded"]
     assert asked.data["status"] == "pending" and asked.data["refund_ref"] == refund["refund_id"]
     done_body, done_headers = pc.fake.settle_refund(pc.merchant.mchid, refund["out_refund_no"], "SUCCESS")
@@ -214,3 +216,23 @@ async def test_other_events_and_cities_without_keys_or_without_the_plugin(client
     assert r.status_code == 400 and r.json() == {"code": "FAIL", "message": r.json()["message"], "reason": "not_configured"}
     await configure(rt, city, "wechatpay", enabled=False)
     assert (await pc.deliver(client, body, headers)).status_code == 404
+
+
+async def test_without_a_notify_url_a_processing_refund_is_asked_again_until_done(client, rt, pay_city, wechatpay_api):
+    pc = pay_city
+    await enable_wechatpay(rt, pc.city, wechatpay_api, pc.merchant)  # no notify_url setting
+    booking = await pc.held_booking(2)
+    body, headers, trade_no = await paid_notice(pc, booking)
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    with use_city(pc.city):
+        await service.cancel_booking(pc.rt, member_id=booking.member_id, booking_id=booking.id, reason="member")
+    assert await pc.run_topic("payment.refund") == ["pending"]  # PROCESSING, and no notice will come
+    [row] = await pc.outbox("payment.refund")
+    assert "still processing" in row.last_error
+    [refund] = pc.merchant.refunds.values()
+    assert "notify_url" not in refund["request"]
+    pc.fake.settle_refund(pc.merchant.mchid, refund["out_refund_no"], "SUCCESS")  # its notice goes nowhere
+    assert await pc.run_topic("payment.refund") == ["done"]
+    assert len(pc.merchant.refunds) == 1
+    after = await pc.booking(booking.id)
+    assert (after.status, after.payment_status) == (BookingStatus.cancelled, "refunded")

@@ -18,7 +18,7 @@ PAID = 50
 async def test_a_suspension_refunds_fifty_paid_bookings(client, rt, city, wechatpay_api):
     cat = await make_catalogue(rt, city, payment_mode="online", periods=1, capacity=PAID)
     merchant = wechatpay_api.add_merchant()
-    await enable_wechatpay(rt, city, wechatpay_api, merchant)
+    await enable_wechatpay(rt, city, wechatpay_api, merchant, notify_url=f"http://testserver/c/{city.slug}/plugins/wechatpay/notify")
     pc = PayCity(rt, cat, merchant, wechatpay_api)
     session = cat.sessions[2]
     period = cat.periods[session.id][0]
