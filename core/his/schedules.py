@@ -237,7 +237,8 @@ async def apply_schedule(
     to_suspend: list[tuple[int, str]] = []
     now = utcnow()
     async with rt.db.transaction() as s:
-        hospital = await s.scalar(select(Hospital).where(Hospital.id == hospital_id))
+        # One pull of a hospital at a time: a second waits here, then sees what the first made.
+        hospital = await s.scalar(select(Hospital).where(Hospital.id == hospital_id).with_for_update(key_share=True))
         if hospital is None:
             raise LookupError(f"no hospital {hospital_id}")
         cat = await _catalogue(s, hospital_id)

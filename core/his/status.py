@@ -4,6 +4,7 @@ is degraded (pushes failing, the last pull or health check failed)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from guahao.tenants.context import require_city
 from .sync import HEALTH_TIMEOUT_SECONDS, adapter_for, check_health
 
 PUSH_TOPIC = "his.push"
+HEALTH_CHECKS_AT_ONCE = 8  # hospitals asked at the same time (a down HIS costs its timeout, not everyone's)
 OPEN = ("pending", "queued")
 
 
@@ -104,10 +106,16 @@ async def his_status(
                               "at": _iso(last_health.finished_at)}
             row.pushes = await _pushes(s, h.id)
             rows.append((row, adapter))
-    for row, adapter in rows:
-        if check and adapter is not None:
-            result = await check_health(rt, row.hospital_id, plugins=plugins, adapter=adapter, timeout=timeout)
+    if check:
+        limit = asyncio.Semaphore(HEALTH_CHECKS_AT_ONCE)
+
+        async def ask(row: HospitalHisStatus, adapter) -> None:
+            async with limit:
+                result = await check_health(rt, row.hospital_id, plugins=plugins, adapter=adapter, timeout=timeout)
             row.health = {"ok": result.ok, "detail": result.detail, "latency_ms": result.latency_ms, "at": None}
+
+        await asyncio.gather(*(ask(row, adapter) for row, adapter in rows if adapter is not None))
+    for row, _adapter in rows:
         problems = row.pushes["retrying"] + row.pushes["failing"] + row.pushes["failed"]
         if problems:
             row.reasons.append(f"{problems} HIS pushes failing")

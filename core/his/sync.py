@@ -239,15 +239,25 @@ async def request_pull(
     return outbox.emit(s, SYNC_TOPIC, payload)
 
 
-async def run_request(rt, plugins, payload: dict) -> HisSyncRun:
-    """Carry out a ``his.sync`` outbox row (its handler)."""
+STALE_VISIT_DAYS = 2  # a visit sweep of an older day is no longer of use (the no-show sweep has run)
+
+
+async def run_request(rt, plugins, payload: dict) -> HisSyncRun | None:
+    """Carry out a ``his.sync`` outbox row (its handler). A request that waited past its use
+    (a pull whose last day is gone, the visits of a day long over, while the HIS was down)
+    is dropped: newer requests cover it. Returns the run, ``None`` when dropped."""
     hospital_id, kind = int(payload["hospital_id"]), payload.get("kind", "schedules")
     trigger = str(payload.get("trigger") or "outbox")
     if kind == "visits":
         day = date.fromisoformat(payload["day"]) if payload.get("day") else today()
+        if day < today() - timedelta(days=STALE_VISIT_DAYS):
+            return None
         return await sweep_visits(rt, hospital_id, day, trigger=trigger, plugins=plugins)
     if kind != "schedules":
         raise ValueError(f"unknown HIS pull kind {kind!r}")
     start = date.fromisoformat(payload["date_from"]) if payload.get("date_from") else None
     end = date.fromisoformat(payload["date_to"]) if payload.get("date_to") else None
+    if end is not None and end < today():
+        return None
+    start = max(start, today()) if start is not None else None
     return await sync_schedules(rt, hospital_id, date_from=start, date_to=end, trigger=trigger, plugins=plugins)

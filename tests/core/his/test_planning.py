@@ -61,3 +61,20 @@ async def test_a_day_with_bookings_under_way_gets_a_visit_sweep(rt, city, catalo
     [visits] = [r for r in await outbox_rows(rt, city, topic="his.sync") if r.payload["kind"] == "visits"]
     assert visits.payload == {"hospital_id": catalogue.hospital.id, "kind": "visits",
                               "day": session.date.isoformat(), "trigger": "sweep"}
+
+
+async def test_requests_that_waited_past_their_use_are_dropped(rt, city, catalogue):
+    from guahao.core.his.sync import run_request
+
+    plugins = await rt.plugins.for_city(city)
+    long_ago = local_today(city) - timedelta(days=5)
+    with use_city(city):
+        assert await run_request(rt, plugins, {"hospital_id": catalogue.hospital.id, "kind": "visits",
+                                               "day": long_ago.isoformat()}) is None
+        assert await run_request(rt, plugins, {"hospital_id": catalogue.hospital.id, "kind": "schedules",
+                                               "date_from": long_ago.isoformat(),
+                                               "date_to": (long_ago + timedelta(days=1)).isoformat()}) is None
+        run = await run_request(rt, plugins, {"hospital_id": catalogue.hospital.id, "kind": "schedules",
+                                              "date_from": long_ago.isoformat(),
+                                              "date_to": local_today(city).isoformat()})
+    assert run.outcome == "ok" and run.date_from == local_today(city)
