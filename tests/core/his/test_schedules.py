@@ -178,3 +178,14 @@ async def test_a_session_the_his_no_longer_lists_is_suspended_when_its_list_is_c
             assert str((await s.get(Booking, booking.id)).status) == "cancelled"
     # The morning sessions made without the HIS are not its to cancel.
     assert {str(x.status) for x in await sessions_of(rt, city, h.id, half_day="am")} == {"open"}
+
+
+async def test_two_pulls_at_once_create_each_session_once(rt, city, catalogue, pg_only):
+    import asyncio
+
+    h = catalogue.hospital
+    city = await demo_settings(rt, city, h.id, schedule_doctors="*")
+    day = next_weekday(city)
+    first, second = await asyncio.gather(_sync(rt, city, h.id, day, days=6), _sync(rt, city, h.id, day, days=6))
+    assert {first.outcome, second.outcome} == {"ok"}
+    assert first.created + second.created == first.items == len(await sessions_of(rt, city, h.id))
