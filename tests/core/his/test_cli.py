@@ -93,3 +93,13 @@ def test_status_sync_and_reconcile_from_the_shell(env, capsys):  # noqa: F811
     assert cli(["his", "reconcile", slug, "NOPE", "--date", day.isoformat()]) == 1
     assert "no hospital 'NOPE'" in capsys.readouterr().out
     assert cli(["his", "sync", slug, code, "--from", "tomorrow"]) == 1
+
+
+def test_the_guahao_command_has_the_his_commands(capsys):
+    from guahao.core.cli import main
+
+    for argv in (["his"], ["his", "status"], ["his", "sync"], ["his", "reconcile"]):
+        assert main([*argv, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: guahao his") and "example" in out
+    assert main(["his", "reconcile", "demo", "H1"]) == 2  # --date is required
