@@ -46,10 +46,16 @@ async def test_a_pulled_schedule_becomes_bookable_sessions_and_a_second_pull_cha
     assert (again.outcome, again.items, again.created, again.changed, again.suspended) == ("ok", 2, 0, 0, 0)
     assert len(await sessions_of(rt, city, h.id)) == 2
 
+    from guahao.core.booking.service import book as book_through_service
+
     member = await make_member(rt, city)
     period = periods[0][0]
-    booking = await book(rt, city, member, period.id)
-    assert str(booking.status) == "confirmed" and booking.session_id == made[0].id
+    with use_city(city):
+        view, status, replayed = await book_through_service(rt, member_id=member.id, period_id=period.id,
+                                                            channel="web")
+    assert (status, replayed, view["status"]) == (201, False, "confirmed")
+    [left] = [pp["public"] for p, pp in await periods_and_pools(rt, city, made[0].id) if p.id == period.id]
+    assert (left.capacity, left.booked) == (3, 1)
 
 
 async def test_capacities_follow_the_his_but_never_below_what_is_booked(rt, city, catalogue):
