@@ -281,6 +281,8 @@ async def apply_schedule(
                                 reference=item.reference)
                 continue
             if cs is None:
+                if local_to_utc(item.date, specs[-1].end, city.tz) <= now:
+                    continue  # already over: nothing to book
                 rtype = cat.registration_type(doctor)
                 campus = cat.campus(item.campus_code)
                 dept = cat.departments.get(item.department_code) if item.department_code else None
