@@ -283,6 +283,9 @@ async def apply_schedule(
             if cs is None:
                 if local_to_utc(item.date, specs[-1].end, city.tz) <= now:
                     continue  # already over: nothing to book
+                if not doctor.active:
+                    result.conflict("doctor_inactive", "医生在平台上已停用，未建立出诊", doctor=doctor.id, date=item.date)
+                    continue
                 rtype = cat.registration_type(doctor)
                 campus = cat.campus(item.campus_code)
                 dept = cat.departments.get(item.department_code) if item.department_code else None
