@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .canonical import Digest, parse_line, row_line
@@ -191,13 +192,32 @@ async def count_rows(conn: AsyncConnection, schema: CitySchema, spec: TableSpec,
     return int(found or 0)
 
 
+async def _replica_role(conn: AsyncConnection) -> bool:
+    """Switch this transaction to ``session_replication_role = replica`` (triggers do not fire,
+    no table is locked) if the login may: a superuser, or one granted it (PostgreSQL 15+:
+    ``GRANT SET ON PARAMETER session_replication_role TO guahao``). False if it may not."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+    except DBAPIError:
+        return False
+    return True
+
+
 @contextlib.asynccontextmanager
 async def triggers_off(conn: AsyncConnection, tables: list[str]) -> AsyncIterator[None]:
     """The tables' own triggers off until the block ends, inside the caller's transaction, so
-    nobody else ever sees them off (PostgreSQL: ``ALTER TABLE … DISABLE TRIGGER USER``, which
-    keeps the foreign-key checks; SQLite: the triggers are dropped and created again)."""
+    nobody else ever sees them off. PostgreSQL: the transaction's replication role when the
+    login may set it (no lock on any table; the foreign keys are not checked either, which
+    the counts and checksums make up for), else ``ALTER TABLE … DISABLE TRIGGER USER`` (keeps
+    the foreign-key checks, but locks those tables against every other city's readers and
+    writers until the transaction ends). SQLite: the triggers are dropped and created again."""
     wanted = set(tables)
     if is_postgres(conn):
+        if await _replica_role(conn):
+            yield
+            await conn.execute(text("SET LOCAL session_replication_role = origin"))
+            return
         rows = await conn.execute(text(
             "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"))

@@ -11,4 +11,6 @@ CREATE ROLE guahao LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_pw
 CREATE ROLE guahao_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD :'app_pw';
 CREATE ROLE guahao_app_platform LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS PASSWORD :'platform_pw';
 CREATE DATABASE guahao OWNER guahao;
+-- `guahao city restore` and moves between cells switch triggers off without locking tables.
+GRANT SET ON PARAMETER session_replication_role TO guahao;
 SQL
