@@ -1,8 +1,9 @@
 """Alipay's calls to the platform, under ``/c/{city}/plugins/alipay/``.
 
 ``POST notify`` — the asynchronous notify (form-encoded). The RSA2 signature over the sorted
-parameters (all but ``sign`` and ``sign_type``) is verified with the city's
-``alipay_public_key``; the ``app_id`` must be the city's; each ``notify_id`` is acted on once
+parameters (all but ``sign`` and ``sign_type``) is verified with the ``alipay_public_key``
+of the app the trade was paid into (its hospital's own, else the city's); the ``app_id`` must
+be that app's; each ``notify_id`` is acted on once
 (``alipay_notifies``). ``TRADE_SUCCESS``/``TRADE_FINISHED`` confirm the held booking through
 core's ``payment_received`` (the amount must be the fee; money after the hold is refunded
 through the outbox); a notify with ``refund_fee`` settles a refund (:mod:`.refunds`); other
@@ -30,7 +31,8 @@ from guahao.core import payments
 from guahao.core.booking.inventory import released_periods
 from guahao.core.booking.service import clear_gate
 from guahao.core.errors import DomainError
-from guahao.plugin_api import use_city
+from guahao.core.models import Booking
+from guahao.plugin_api import city_session, use_city
 
 from . import links, refunds, trades
 from .gateway import AlipayNotConfigured, Gateway
@@ -48,10 +50,18 @@ def _answer(text: str, status: int = 200, code: str = "") -> PlainTextResponse:
     return PlainTextResponse(text, status_code=status, headers={"X-Error-Code": code} if code else None)
 
 
-async def _gateway(request: Request) -> Gateway | None:
-    plugins = await request.app.state.rt.plugins.for_city(request.state.city)
+async def _gateway(request: Request, trade: str = "") -> Gateway | None:
+    """The Alipay app a trade was paid into: its booking's hospital's own, else the city's
+    (``None`` when neither has its keys)."""
+    rt, city = request.app.state.rt, request.state.city
+    plugins = await rt.plugins.for_city(city)
+    hospital_id = None
+    booking_id = trades.booking_of(trade, city.id)
+    if booking_id:
+        async with city_session(rt, city) as s:
+            hospital_id = await s.scalar(select(Booking.hospital_id).where(Booking.id == booking_id))
     try:
-        return Gateway(plugins.settings(NAME), plugins.secrets(NAME))
+        return Gateway(plugins.settings(NAME, hospital_id), plugins.secrets(NAME, hospital_id))
     except AlipayNotConfigured:
         return None
 
@@ -68,10 +78,10 @@ def _form(raw: bytes) -> dict[str, str] | None:
 
 async def notify(request: Request) -> Response:
     rt, city = request.app.state.rt, request.state.city
-    gw = await _gateway(request)
-    if gw is None:  # fail closed: nothing is believed without the city's keys
-        return _answer(FAIL, 400, "notify_not_configured")
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+    length = request.headers.get("content-length") or "0"
+    if not length.isdigit():
+        return _answer(FAIL, 400, "invalid_payload")
+    if int(length) > MAX_BODY:
         return _answer(FAIL, 413, "payload_too_large")
     raw = b""
     async for chunk in request.stream():
@@ -81,6 +91,9 @@ async def notify(request: Request) -> Response:
     fields = _form(raw)
     if fields is None:
         return _answer(FAIL, 400, "invalid_payload")
+    gw = await _gateway(request, str(fields.get("out_trade_no", "")))
+    if gw is None:  # fail closed: nothing is believed without the keys
+        return _answer(FAIL, 400, "notify_not_configured")
     if not gw.verify(fields):
         log.warning("Alipay notify with a bad signature for city %s", city.slug)
         return _answer(FAIL, 400, "invalid_signature")
@@ -188,9 +201,9 @@ async def returned(request: Request) -> Response:
     if target is None:
         return _page(404, "unknown", "找不到页面 / Not found",
                      "这个地址不是本市的页面。 This address is not one of this city's pages.")
-    gw = await _gateway(request)
     fields = dict(request.query_params)
-    if fields.get("sign") and gw is not None and not gw.verify(fields):
+    gw = await _gateway(request, str(fields.get("out_trade_no", "")))
+    if gw is None or not gw.verify(fields):
         log.warning("Alipay return with a bad signature for city %s", city.slug)
         return _page(400, "unverified", "无法确认支付结果 / Payment not confirmed",
                      "支付宝返回的信息签名无效。支付结果以支付宝的通知为准，请在“我的预约”中查看。"

@@ -15,7 +15,7 @@ from guahao.plugins.payments.alipay.models import AlipayNotify
 from guahao.tenants.clock import frozen
 from guahao.tenants.context import use_city
 
-from .test_payments import run_topic, start
+from .test_payments import open_cashier, run_topic, start
 
 
 def url(ac) -> str:
@@ -195,3 +195,53 @@ async def test_cities_without_alipay_or_keys_accept_nothing(client, rt, alipay_c
     await configure(rt, ac.city, "alipay", enabled=False)
     assert (await deliver(client, ac, fields)).status_code == 404
     assert (await ac.booking(booking.id)).status == BookingStatus.pending_payment
+
+
+async def test_a_hospital_with_its_own_merchant_account(client, rt, alipay_city, alipay_api):
+    from guahao.core.audit import SYSTEM
+    from guahao.core.plugins.hospital import configure_hospital_plugin
+    from guahao.tenants.service import get_city
+
+    ac = alipay_city
+    own = alipay_api.add_account()
+    with use_city(ac.city):
+        async with rt.db.transaction() as s:
+            await configure_hospital_plugin(s, SYSTEM, ac.cat.hospital.id, "alipay", host=rt.plugins,
+                                            settings={"app_id": own.app_id}, secrets=own.secrets())
+    ac.cat.city = await get_city(rt.db, ac.city.slug)
+    booking = await ac.held_booking()
+    intent = await start(ac, booking)
+    await open_cashier(alipay_api, intent.redirect_url)
+    assert intent.reference in own.trades and intent.reference not in ac.account.trades  # the hospital's app
+    alipay_api.pay(own.app_id, intent.reference)
+    fields, _ = own.notifies[-1]
+    # Signed with the city's Alipay key, the notify for the hospital's trade is not believed.
+    as_city = alipay_api.send(ac.account, {**fields, "notify_id": "n-city"})
+    assert (await deliver(client, ac, as_city)).status_code == 400
+    assert (await deliver(client, ac, fields)).text == "success"
+    after = await ac.booking(booking.id)
+    assert (after.status, after.payment_status) == (BookingStatus.confirmed, "paid")
+    with use_city(ac.city):
+        assert await service.cancel_booking(rt, member_id=booking.member_id, booking_id=booking.id) is not None
+    assert await run_topic(ac, "payment.refund") == ["done"]
+    assert [r["fen"] for r in own.refunds.values()] == [5000] and not ac.account.refunds
+
+
+async def test_concurrent_deliveries_of_one_notify_confirm_once(client, alipay_city, alipay_api):
+    import asyncio
+
+    ac = alipay_city
+    booking = await ac.held_booking()
+    fields, _ = await paid_trade(ac, alipay_api, booking)
+    answers = await asyncio.gather(*(deliver(client, ac, fields) for _ in range(4)))
+    assert [a.text for a in answers] == ["success"] * 4
+    kinds = [e.kind for e in await ac.events(booking.id)]
+    assert kinds.count("paid") == 1 and kinds.count("confirmed") == 1
+    assert [r.outcome for r in await stored(ac)] == ["confirmed"]
+
+
+async def test_a_notify_with_a_bad_length_header_is_refused(client, alipay_city):
+    ac = alipay_city
+    r = await client.post(url(ac), content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                            "Content-Length": "x"})
+    assert r.status_code in (400, 413)  # the platform's body limit or the notify's own check; never a 500
