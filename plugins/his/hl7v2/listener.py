@@ -41,6 +41,7 @@ from .models import Hl7v2Message, Hl7v2Received
 log = logging.getLogger("guahao.plugins.hl7v2.listener")
 
 SCAN_SECONDS = 30.0
+IDLE_SECONDS = 300.0  # a connection with no message for this long is closed
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,9 @@ class Inbound:
         try:
             while True:
                 try:
-                    msg = await reader.readmessage()
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
+                    msg = await asyncio.wait_for(reader.readmessage(), IDLE_SECONDS)
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
+                    break  # closed by the HIS, or idle too long
                 except (ValueError, hl7.ParseException) as exc:  # not HL7: nothing to acknowledge
                     log.warning("hl7v2 listener of hospital %s: unreadable message (%s)", self.target.hospital_code, exc)
                     break
