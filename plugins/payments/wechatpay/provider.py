@@ -29,7 +29,7 @@ from guahao.plugin_api import (
     utcnow,
 )
 
-from . import bill, trade
+from . import bill, signing, trade
 from .client import NAME, WeChatPayClient
 
 log = logging.getLogger("guahao.wechatpay")
@@ -119,20 +119,14 @@ class WeChatPay(PaymentProvider):
                 redirect += ("&" if "?" in redirect else "?") + "redirect_url=" + quote(hints.return_url, safe="")
             instructions = "请在微信支付页面完成付款。"
         else:
-            data["jsapi"] = trade_jsapi = self.jsapi_parameters(settings, secrets, str(answer["prepay_id"]))
-            data["prepay_id"] = trade_jsapi["package"].removeprefix("prepay_id=")
+            data["prepay_id"] = str(answer["prepay_id"])
+            data["jsapi"] = signing.jsapi_parameters(appid=body["appid"], prepay_id=data["prepay_id"],
+                                                     private_pem=str(secrets.get("private_key") or ""))
             if hints.return_url:
                 data["return_url"] = hints.return_url
             instructions = "请在微信中确认付款。"
         return PaymentIntent(provider=self.name, booking_id=booking.id, amount_fen=booking.fee_fen, online=True,
                              instructions=instructions, redirect_url=redirect, reference=trade_no, data=data)
-
-    @staticmethod
-    def jsapi_parameters(settings: Mapping, secrets: Mapping, prepay_id: str) -> dict:
-        from .signing import jsapi_parameters
-
-        return jsapi_parameters(appid=str(settings.get("appid") or ""), prepay_id=prepay_id,
-                                private_pem=str(secrets.get("private_key") or ""))
 
     async def query(self, trade_no: str, settings: Mapping, secrets: Mapping) -> dict | None:
         """The order as WeChat Pay has it (``trade_state``, ``amount`` …); ``None`` if unknown."""
