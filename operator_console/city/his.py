@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -41,7 +42,7 @@ async def _hospital(c: Console, hospital_id: int | None) -> Hospital:
     if hospital_id is None or (own is not None and hospital_id != own):
         raise NotFound("hospital", code="hospital_not_found")
     async with c.transaction() as s:
-        found = await s.get(Hospital, hospital_id)
+        found = await s.scalar(select(Hospital).where(Hospital.id == hospital_id))
     if found is None:
         raise NotFound("hospital", code="hospital_not_found")
     return found

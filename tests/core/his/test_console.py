@@ -89,3 +89,14 @@ async def test_a_hospital_admin_sees_only_its_own_hospital(rt, city, catalogue, 
     await scheduler.login(await add_staff(rt, city, "scheduler", hospital_id=catalogue.hospital.id))
     assert (await scheduler.get(f"/console/c/{city.slug}/his")).status_code == 403
     assert (await scheduler.post(f"/console/c/{city.slug}/his/{catalogue.hospital.id}/sync")).status_code == 403
+
+
+async def test_another_citys_hospital_is_not_found(rt, city, catalogue, browser):  # noqa: F811
+    from tests.factories import make_catalogue, make_city
+
+    elsewhere = await make_city(rt, f"{city.slug}-b")
+    theirs = await make_catalogue(rt, elsewhere)
+    await browser.login(await add_staff(rt, city, "city_admin"))
+    r = await browser.post(f"/console/c/{city.slug}/his/{theirs.hospital.id}/sync")
+    assert r.status_code == 404
+    assert await outbox_rows(rt, city, topic="his.sync") == [] and await outbox_rows(rt, elsewhere, topic="his.sync") == []
