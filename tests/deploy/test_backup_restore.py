@@ -240,3 +240,22 @@ def test_the_commands_explain_themselves(argv, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"usage: guahao {' '.join(argv)}") and "examples:" in out and "checksum" in out
     assert main(argv) == 2  # a city or file is required
+
+
+async def test_a_city_is_copied_between_two_databases_and_verified_without_a_file(rt, city, client, target_url):
+    """The copy-and-verify a move between database cells uses (``copy_city``)."""
+    from guahao.core.backup import copy_city_between
+
+    cat = await make_catalogue(rt, city)
+    await _book(client, city, await signup(client, rt, city), cat.periods[cat.sessions[1].id][0].id)
+    settings = target_settings(rt, target_url)
+    await upgrade_async(settings)
+    report = await copy_city_between(rt.settings.owner_url, settings.owner_url, city.slug)
+    source = await sums_of(rt.settings.database_url, city.slug)
+    assert {t.name: (t.rows, t.sha256) for t in report.tables} == source
+    assert await sums_of(target_url, city.slug) == source
+    assert report.rows > 0 and source["bookings"][0] == 1
+    with pytest.raises(BackupError, match="exists here"):
+        await copy_city_between(rt.settings.owner_url, settings.owner_url, city.slug)
+    again = await copy_city_between(rt.settings.owner_url, settings.owner_url, city.slug, replace=True)
+    assert again.replaced and await sums_of(target_url, city.slug) == source
