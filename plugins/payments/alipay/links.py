@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from typing import Mapping
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 PREFIX = "/plugins/alipay"
 
@@ -40,9 +40,17 @@ def pay_client(return_url: str | None) -> str:
     return dict(parse_qsl(urlsplit(return_url).query)).get("pay_client", "")
 
 
+def without_hints(url: str) -> str:
+    """``url`` without the site's ``pay_*`` hints: they never leave the platform."""
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("pay_")])
+    return urlunsplit(parts._replace(query=query))
+
+
 def return_target(return_url: str) -> str:
-    """``return_url``'s path and query, base64url without padding (goes in a path segment)."""
-    parts = urlsplit(return_url)
+    """``return_url``'s path and query (hints dropped), base64url without padding (goes in a
+    path segment)."""
+    parts = urlsplit(without_hints(return_url))
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     return base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
 

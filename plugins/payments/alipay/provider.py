@@ -106,7 +106,7 @@ class AlipayProvider(PaymentProvider):
             "e": beijing_time(hold_end),
             "r": f"{root}/return/{links.return_target(return_url)}" if root and return_url else "",
             "n": f"{root}/notify" if root else "",
-            "q": _with_query(return_url, "cancelled=1") if return_url else "",
+            "q": _with_query(links.without_hints(return_url), "cancelled=1") if return_url else "",
         }
         client = links.pay_client(return_url)
         if booking.channel == KIOSK or client == KIOSK:

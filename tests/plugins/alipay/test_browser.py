@@ -120,7 +120,7 @@ async def test_pay_with_alipay_on_a_phone(phone, pay_site):
     assert account.trades[trade]["method"] == "alipay.trade.wap.pay"
 
     await page.click("#pay")  # pay: the gateway posts the notify, then sends the phone back
-    await page.wait_for_url(re.compile(rf"/c/demo/bookings/{ref}/paid\?pay_client=mobile&pay_ip=[\d.]+$"))
+    await page.wait_for_url(re.compile(rf"/c/demo/bookings/{ref}/paid$"))
     assert page.url.startswith(base)
     assert await page.get_attribute("#booking", "data-state") == "paid"
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -148,8 +148,7 @@ async def test_pay_over_real_http_as_a_phone_browser(pay_site):
                                      follow_redirects=True)
         assert "手机网站支付" in cashier.text and str(cashier.url).startswith("http://127.0.0.1:")
         back = await browser.post(str(cashier.url), data={"action": "pay"}, follow_redirects=True)
-        assert str(back.url).startswith(site + f"bookings/{ref}/paid?pay_client=mobile&pay_ip=")
-        assert 'data-state="paid"' in back.text
+        assert str(back.url) == site + f"bookings/{ref}/paid" and 'data-state="paid"' in back.text
     trade = str(cashier.url).rsplit("/", 1)[1]
     assert rows(db, "SELECT outcome FROM alipay_notifies WHERE out_trade_no = ?", trade) == [("confirmed",)]
     assert rows(db, "SELECT status, payment_status FROM bookings WHERE id = ?", ref) == [("confirmed", "paid")]

@@ -67,8 +67,8 @@ def test_trade_numbers_name_a_booking_of_one_city():
 
 
 def test_returns_stay_in_the_city_and_hints_pick_the_client():
-    token = links.return_target("https://x.cn/c/bj/bookings/AB/paid?pay_client=mobile")
-    assert links.target_path(token, "bj") == "/c/bj/bookings/AB/paid?pay_client=mobile"
+    token = links.return_target("https://x.cn/c/bj/bookings/AB/paid?pay_client=mobile&pay_ip=10.0.0.9&x=1")
+    assert links.target_path(token, "bj") == "/c/bj/bookings/AB/paid?x=1"
     assert links.target_path(token, "sh") is None
     assert links.target_path(links.return_target("https://evil.example//c/bj/"), "bj") is None
     assert links.target_path("%%%", "bj") is None

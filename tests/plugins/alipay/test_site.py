@@ -56,7 +56,7 @@ async def test_pay_on_a_phone_and_return_confirmed(client, alipay_city, alipay_a
     # Before the notify: the signed return is checked, then the platform asks Alipay itself.
     landed = await visitor.client.get(back)
     assert landed.status_code == 303
-    assert landed.headers["location"] == f"/c/{ac.city.slug}/bookings/{ref}/paid?pay_client=mobile&pay_ip=127.0.0.1"
+    assert landed.headers["location"] == f"/c/{ac.city.slug}/bookings/{ref}/paid"
     paid = await visitor.get(f"bookings/{ref}/paid")
     assert 'data-state="paid"' in paid.text
     assert ("alipay.trade.query", {"out_trade_no": f"GH{ac.city.id}_{ref.replace('-', '')}"}) in ac.account.requests
@@ -93,3 +93,33 @@ async def test_leaving_the_wap_cashier_goes_back_to_the_pay_page(client, alipay_
     quit_url = re.search(r'"quit_url":"([^"]+)"', query["biz_content"]).group(1)
     left = await visitor.client.get(quit_url)
     assert left.status_code == 303 and left.headers["location"].endswith(f"bookings/{ref}/pay?cancelled=1")
+
+
+async def test_the_kiosk_shows_an_alipay_qr_code_and_moves_on_once_paid(client, alipay_city, alipay_api):
+    from tests.plugins.web.conftest import KEY, bound_kiosk
+
+    ac = alipay_city
+    await configure(ac.rt, ac.city, "web")
+    assert (await Visitor(client, ac.city.slug).register()).status_code == 303
+    kiosk = await bound_kiosk(client, ac.rt, ac.cat)
+    assert (await kiosk.log_in()).status_code == 303
+    period = ac.cat.periods[ac.cat.sessions[2].id][0]
+    page = await kiosk.get(f"book/{period.id}")
+    booked = await kiosk.client.post(kiosk.root + f"book/{period.id}",
+                                     data={"csrf": csrf_of(page.text), "key": KEY.search(page.text).group(1)})
+    assert booked.status_code == 303
+    ref = re.search(r"bookings/([^/?]+)", booked.headers["location"]).group(1)
+    pay = await kiosk.get(f"bookings/{ref}/pay")
+    shown = await kiosk.client.post(kiosk.root + f"bookings/{ref}/pay", data={"csrf": csrf_of(pay.text)})
+    assert shown.status_code == 200 and 'id="qr"' in shown.text and 'data-provider="alipay"' in shown.text
+    assert "<svg" in shown.text and "¥50.00" in shown.text
+    trade = f"GH{ac.city.id}_{ref.replace('-', '')}"
+    assert [m for m, _ in ac.account.requests] == ["alipay.trade.precreate"]
+    waiting = await kiosk.get(f"bookings/{ref}/paid?poll=1")
+    assert waiting.status_code == 204
+    alipay_api.pay(ac.account.app_id, trade)  # the member scans the code with Alipay and pays
+    fields, _ = ac.account.notifies[-1]
+    assert (await deliver(client, ac, fields)).text == "success"
+    moved = await kiosk.get(f"bookings/{ref}/paid?poll=1")
+    assert moved.status_code == 200 and moved.headers["HX-Redirect"].endswith(f"bookings/{ref}/paid")
+    assert (await ac.booking(ref)).status == BookingStatus.confirmed
