@@ -54,8 +54,9 @@ class Received:
 class SimulatedHis:
     """An MLLP HIS on ``host:port`` (port 0: any free port, see :attr:`port` after start)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, facility: str = "HOSP"):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, facility: str = "HOSP", echo=None):
         self.host, self._port = host, port
+        self.echo = echo  # called with one line per message (the command prints them)
         self.header = messages.Header("HIS", facility, "GUAHAO", "GUAHAO")
         self.appointments: dict[str, Appointment] = {}
         self.received: list[Received] = []
@@ -143,6 +144,9 @@ class SimulatedHis:
         if code == "AA":
             self._acks[mid] = answer
         log.info("simulated HIS: %s %s → %s %s", mtype, mid, code, text)
+        if self.echo is not None:
+            placer = messages.value(msg, "SCH.F1.R1.C1") or messages.value(msg, "PV1.F5.R1.C1")
+            self.echo(f"{(at or utcnow()):%H:%M:%S} ← {mtype} {mid} {placer} → {code} {text}".rstrip())
         return answer
 
     def _apply(self, msg: hl7.Message, mtype: str) -> tuple[str, list[str]]:
@@ -198,7 +202,7 @@ class SimulatedHis:
 
 async def serve(host: str, port: int, *, reject_next: int = 0, error_next: int = 0) -> None:
     """Run a simulated HIS until cancelled (``guahao his simulate``)."""
-    his = SimulatedHis(host, port)
+    his = SimulatedHis(host, port, echo=lambda line: print(line, flush=True))
     his.reject_next(reject_next)
     his.error_next(error_next)
     await his.start()

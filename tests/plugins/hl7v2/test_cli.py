@@ -87,3 +87,30 @@ def test_his_set_refuses_unknown_or_wrong_settings_and_changes_nothing(env, caps
 def test_simulate_is_offered():
     args = build_parser().parse_args(["his", "simulate", "--port", "2601", "--reject-next", "2"])
     assert (args.port, args.reject_next, args.error_next, args.host) == (2601, 2, 0, "127.0.0.1")
+
+
+async def test_the_simulator_command_prints_and_answers_each_message(capsys):
+    from guahao.plugins.his.hl7v2 import messages as m
+    from guahao.plugins.his.hl7v2.mllp import exchange
+    from guahao.plugins.his.hl7v2.simulator import serve
+
+    from .test_docs import samples
+    from .test_listener import free_port
+
+    port = free_port()
+    task = asyncio.create_task(serve("127.0.0.1", port, reject_next=1))
+    try:
+        for _ in range(50):
+            try:
+                first, _ = await exchange("127.0.0.1", port, samples()["S12"], timeout=2)
+                break
+            except Exception:
+                await asyncio.sleep(0.05)
+        second, _ = await exchange("127.0.0.1", port, samples()["S12"], timeout=2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert m.read_ack(first).code == "AR" and m.read_ack(second).code == "AA"
+    out = capsys.readouterr().out
+    assert f"listening on 127.0.0.1:{port}" in out
+    assert "← SIU^S12" in out and "→ AR 患者信息不符" in out and "→ AA 预约已登记" in out

@@ -144,3 +144,17 @@ async def test_the_worker_starts_the_listener_task(his):
         assert ack.code == "AA" and await status(his, b.id) == "checked_in"
     finally:
         await stop_background(tasks)
+
+
+async def test_guahao_worker_starts_and_stops_the_plugins_tasks(redis_rt):
+    from guahao.core.jobs.worker import worker_settings
+
+    settings = worker_settings(redis_rt.settings, runtime=redis_rt)
+    ctx: dict = {}
+    await settings.on_startup(ctx)
+    tasks = ctx["background"]
+    assert [t.get_name() for t in tasks if t.get_name().startswith("hl7v2:")]
+    await asyncio.sleep(0)
+    assert not any(t.done() for t in tasks)
+    await settings.on_shutdown(ctx)
+    assert all(t.done() for t in tasks)
