@@ -89,11 +89,8 @@ class Hl7v2His(HisAdapter):
         er7 = messages.siu(
             event, booking, header=header, tz=city.tz, identity=str(settings.get("patient_identity") or "masked_id"),
             at=utcnow(), message_id=mid, reason=reason, filler_id=str(booking.get("his_reference") or ""),
-            payment=payment,
+            payment=payment, notes=[note] if note else [],
         )
-        if note:  # after TQ1: a note for people (the previous time of a move)
-            head, _, rest = er7.partition("\rPID|")
-            er7 = f"{head}\r{messages.segment('NTE', '1', 'P', note)}\rPID|{rest}"
         row = {"hospital_id": booking.get("hospital_id"), "direction": "out", "message_type": f"SIU^{event}",
                "control_id": mid, "booking_id": str(booking["id"])}
         try:

@@ -1,6 +1,6 @@
 """HL7 v2.5 messages of the adapter, as ER7 text (segments separated by ``\\r``).
 
-Outbound: SIU^S12 (new booking), S13 (moved), S14 (payment or refund, ``ZPM`` + ``NTE``),
+Outbound: SIU^S12 (new booking), S13 (moved), S14 (payment or refund, ``NTE`` + ``ZPM``),
 S15 (cancelled), S26 (no-show), each ``MSH, SCH, TQ1, [NTE], [ZPM], PID, RGS, AIS, AIL, AIP``
 filled from the booking view; ACKs for what we receive. Inbound text is parsed with
 python-hl7 (``hl7.parse``); every message we build parses back to the same fields.
@@ -165,6 +165,7 @@ def siu(
     reason: str = "",
     filler_id: str = "",
     payment: Mapping | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """The SIU^``event`` message of a booking view (ER7 text, segments joined by ``\\r``).
 
@@ -189,8 +190,10 @@ def siu(
                 "", "", "", "", FILLER_STATUS[event]),
         segment("TQ1", "1", "", "", "", "", "", ts(start), ts(end)),
     ]
+    texts = [*notes, *([payment_note(payment)] if payment is not None else [])]
+    segments += [segment("NTE", str(i), "P", t) for i, t in enumerate(texts, 1)]
     if payment is not None:
-        segments += payment_segments(event, payment)
+        segments.append(zpm(payment))
     segments += [
         segment("PID", "1", "", Raw("~".join(patient_ids(patient, identity, hospital_code))), "",
                 str(patient.get("name") or ""), "", str(patient.get("birth_date") or "").replace("-", ""),
@@ -208,22 +211,21 @@ def siu(
     return "\r".join(segments)
 
 
-def payment_segments(event: str, payment: Mapping) -> list[str]:
-    """S14's payment detail: ``ZPM`` (machine-readable) and an ``NTE`` for people.
-
-    ``ZPM|1|<PAY or REF>|<kind>|<provider>|<reference>|<amount fen>|CNY|<item ids ~-separated>``
-    """
-    kind = "REF" if payment.get("refund") else "PAY"
-    amount = int(payment.get("amount_fen") or 0)
+def zpm(payment: Mapping) -> str:
+    """S14's machine-readable payment detail:
+    ``ZPM|1|<PAY or REF>|<kind>|<provider>|<reference>|<amount fen>|CNY|<item ids ~-separated>``"""
     items = "~".join(escape(i) for i in payment.get("items") or [])
-    zpm = segment("ZPM", "1", kind, str(payment.get("kind") or "registration"), str(payment.get("provider") or ""),
-                  str(payment.get("reference") or ""), str(amount), "CNY")
-    if items:
-        zpm = zpm + "|" * (8 - zpm.count("|")) + items
-    words = "已退款" if kind == "REF" else "已支付"
-    nte = segment("NTE", "1", "P", f"{words} {amount / 100:.2f} 元（{payment.get('provider') or ''} "
-                                   f"{payment.get('reference') or ''}）")
-    return [nte, zpm]
+    out = segment("ZPM", "1", "REF" if payment.get("refund") else "PAY", str(payment.get("kind") or "registration"),
+                  str(payment.get("provider") or ""), str(payment.get("reference") or ""),
+                  str(int(payment.get("amount_fen") or 0)), "CNY")
+    return out + "|" * (8 - out.count("|")) + items if items else out
+
+
+def payment_note(payment: Mapping) -> str:
+    """The payment or refund in words, for the NTE people read."""
+    words = "已退款" if payment.get("refund") else "已支付"
+    amount = int(payment.get("amount_fen") or 0)
+    return f"{words} {amount / 100:.2f} 元（{payment.get('provider') or ''} {payment.get('reference') or ''}）"
 
 
 # --- ACK ------------------------------------------------------------------------------------

@@ -22,9 +22,7 @@ def samples() -> dict[str, str]:
     s12 = siu("S12", "book")
     moved = dict(BOOKING, date="2026-03-17", start="13:00", end="13:30")
     s13 = m.siu("S13", moved, header=HEADER, tz=TZ, at=AT, message_id=m.control_id("hz", BOOKING["id"], "S13", "m"),
-                reason="rescheduled", filler_id="HIS000001")
-    head, _, rest = s13.partition("\rPID|")
-    s13 = f"{head}\r{m.segment('NTE', '1', 'P', '改约，原时间 2026-03-10 08:00-08:30 王^医生')}\rPID|{rest}"
+                reason="rescheduled", filler_id="HIS000001", notes=["改约，原时间 2026-03-10 08:00-08:30 王^医生"])
     start = AT + timedelta(days=1)
     return {
         "S12": s12,
