@@ -5,9 +5,9 @@
 ``listen_port`` (one port per hospital) and keeps one server per port.
 
 - ``ADT^A04`` (register = check-in): the booking named by PV1-5 (our booking id) or PV1-50
-  (the HIS's appointment id from our S12's ACK) is checked in through the platform's
-  ``check_in`` service → ``AA``; an unknown booking or one that cannot be checked in → ``AE``
-  with the reason.
+  (the HIS's appointment id from our S12's ACK), among those this HIS accepted from us, is
+  checked in through the platform's ``check_in`` service → ``AA``; an unknown booking or one
+  that cannot be checked in → ``AE`` with the reason.
 - ``SIU^S23`` / ``SIU^S24`` (a doctor's session blocked / unblocked): kept for the schedule
   sync (``pull_schedules``) → ``AA``.
 - ``SIU^S26`` (no-show): kept for the visit-status sweep (``pull_visit_status``) → ``AA``; the
@@ -118,9 +118,12 @@ class Inbound:
     async def _check_in(self, msg: hl7.Message, mid: str) -> tuple[str, str, str]:
         placer = messages.value(msg, "PV1.F5.R1.C1")
         filler = messages.value(msg, "PV1.F50.R1.C1")
-        booking_id = await self._our_booking(placer, filler) or placer
-        if not booking_id:
+        if not (placer or filler):
             return "", "AE", "未指明预约（PV1-5 / PV1-50） (no booking named)"
+        # Only a booking this hospital's HIS accepted from us: a HIS cannot check in another's.
+        booking_id = await self._our_booking(placer, filler)
+        if not booking_id:
+            return placer, "AE", f"not_found: 未知预约 {placer or filler} (unknown booking)"
         try:
             await check_in(self.rt, self.target.city, booking_id, source=f"his:{NAME}")
         except DomainError as exc:

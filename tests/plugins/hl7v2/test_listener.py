@@ -158,3 +158,12 @@ async def test_guahao_worker_starts_and_stops_the_plugins_tasks(redis_rt):
     assert not any(t.done() for t in tasks)
     await settings.on_shutdown(ctx)
     assert all(t.done() for t in tasks)
+
+
+async def test_a_his_cannot_check_in_a_booking_it_never_accepted(his, listening):
+    his.sim.reject_next(1)
+    refused = await book(his)
+    await his.drain()  # the HIS answered AR: it does not have this booking
+    ack = await his.sim.check_in("127.0.0.1", listening, booking_id=refused.id)
+    assert ack.code == "AE" and "unknown booking" in ack.text
+    assert await status(his, refused.id) == "confirmed"
