@@ -19,7 +19,8 @@
   and ``sign_type``) and redirects to the signed ``return_url``. Notifies are always kept in
   ``Account.notifies`` (the fields as sent) for tests to deliver, duplicate or reorder; they are
   POSTed to the trade's ``notify_url`` when ``Account.send_notifies`` is set.
-- ``Account.fail`` makes the next calls of a method answer ``20000`` (service unavailable).
+- ``Account.fail`` makes the next calls of a method answer ``20000`` (service unavailable);
+  ``Account.forge_answers`` signs answers with a stranger's key (a man in the middle).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Account:
     fail: dict = field(default_factory=dict)  # method → number of calls to answer 20000
     send_notifies: bool = False
     missing_bills: set = field(default_factory=set)  # bill dates answered isp.bill_not_exist
+    forge_answers: bool = False  # sign answers with a key that is not this app's Alipay key
 
     @property
     def app_private_key(self) -> str:
@@ -213,7 +215,8 @@ class FakeAlipay:
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         raw = f'{{"{key}":{text}'
         if account is not None:
-            raw += f',"sign":"{rsa2_sign(account.alipay_key, text)}"'
+            key = new_key() if account.forge_answers else account.alipay_key
+            raw += f',"sign":"{rsa2_sign(key, text)}"'
         return Response(raw + "}", media_type="application/json;charset=utf-8")
 
     def _new_trade(self, account: Account, biz: dict, params: dict, method: str) -> dict:

@@ -97,7 +97,7 @@ async def notify(request: Request) -> Response:
     if not gw.verify(fields):
         log.warning("Alipay notify with a bad signature for city %s", city.slug)
         return _answer(FAIL, 400, "invalid_signature")
-    if not fields.get("notify_id"):
+    if not 0 < len(fields.get("notify_id", "")) <= 128:
         return _answer(FAIL, 400, "invalid_payload")
     with use_city(city):
         outcome, _, detail = await _handle(rt, city, fields, gw.app_id)

@@ -18,6 +18,7 @@ from guahao.core.errors import DomainError
 from guahao.core.jobs import process_outbox_message
 from guahao.core.models import BookingStatus, OutboxMessage
 from guahao.core.plugins.manager import configure
+from guahao.plugin_api import TransportError
 from guahao.plugins.payments.alipay.gateway import beijing_time
 from guahao.tenants.clock import frozen
 from guahao.tenants.context import use_city
@@ -209,3 +210,20 @@ async def test_an_expired_hold_closes_its_trade(alipay_city, alipay_api):
     assert await run_topic(ac, "payment.void") == ["done"]
     assert ac.account.trades[intent.reference]["status"] == "TRADE_CLOSED"
     assert ("alipay.trade.close", {"out_trade_no": intent.reference}) in ac.account.requests
+
+
+async def test_answers_without_alipays_signature_are_not_believed(alipay_city):
+    ac = alipay_city
+    booking = await ac.held_booking()
+    intent = await start(ac, booking)
+    ac.account.forge_answers = True  # someone between us and Alipay answers "paid"
+    with use_city(ac.city):
+        plugins = await ac.rt.plugins.for_city(ac.city)
+        provider = plugins.payment_provider("alipay")
+        with pytest.raises(TransportError) as err:
+            await provider.query(await ac.booking(booking.id), plugins.settings("alipay"), plugins.secrets("alipay"))
+        with pytest.raises(DomainError) as refused:  # a QR code from a forged answer is not shown
+            await start(ac, await ac.held_booking(1, channel="kiosk"))
+    assert err.value.code == "invalid_signature" and err.value.permanent
+    assert refused.value.code == "payment_unavailable"
+    assert (await ac.booking(booking.id)).payment_ref == intent.reference
