@@ -227,3 +227,28 @@ async def test_answers_without_alipays_signature_are_not_believed(alipay_city):
     assert err.value.code == "invalid_signature" and err.value.permanent
     assert refused.value.code == "payment_unavailable"
     assert (await ac.booking(booking.id)).payment_ref == intent.reference
+
+
+async def test_a_suspended_session_refunds_every_alipay_payment(alipay_city, alipay_api):
+    from guahao.core.audit import Actor
+    from guahao.core.backoffice import changes
+    from tests.core.booking.helpers import make_member, reserve
+
+    ac = alipay_city
+    session = ac.cat.sessions[2]
+    held = [await reserve(ac.rt, ac.city, await make_member(ac.rt, ac.city), period.id)
+            for period in ac.cat.periods[session.id] for _ in range(2)]  # every unit of the session
+    intents = [await pay_and_confirm(ac, alipay_api, b) for b in held]
+    with use_city(ac.city):
+        scheduler = Actor("staff", 7, name="排班员", role="hospital_scheduler")
+        await changes.suspend(ac.rt, session.id, reason="设备检修", actor=scheduler)
+    assert len(await ac.outbox("payment.refund")) == len(held) == 4
+    ac.account.fail["alipay.trade.refund"] = 1  # one refund meets a busy gateway and waits for its retry
+    first = await run_topic(ac, "payment.refund")
+    assert sorted(first, key=str) == ["done"] * 3 + ["pending"]
+    assert await run_topic(ac, "payment.refund") == ["done"]
+    refunded = {r["out_trade_no"]: r["fen"] for r in ac.account.refunds.values()}
+    assert refunded == {i.reference: 5000 for i in intents}
+    for b in held:
+        after = await ac.booking(b.id)
+        assert (after.status, after.payment_status) == (BookingStatus.cancelled, "refunded")
