@@ -1,8 +1,8 @@
 """The message log: each HL7 message sent or received, with its ACK code and text.
 
 Pushes run inside the outbox, which hands the adapter no runtime; the plugin learns the runtime
-from its hooks that receive one (the worker's start, booking events) and writes the log when it
-knows it. Writing the log never fails a push: a log row that cannot be written is a warning.
+from its hooks that receive one (the worker's start, booking events), else makes one of its own
+from the environment. Writing the log never fails a push: a row that cannot be written is a warning.
 """
 
 from __future__ import annotations
@@ -29,20 +29,30 @@ def remember_runtime(rt) -> None:
         _runtime = weakref.ref(rt)
 
 
+_own = None
+
+
 def runtime():
-    return _runtime() if _runtime is not None else None
+    """The runtime the hooks gave, else one of the plugin's own from the environment (a process
+    such as ``guahao his sync`` that pulls schedules before any hook ran), made once."""
+    global _own
+    found = _runtime() if _runtime is not None else None
+    if found is not None:
+        return found
+    if _own is None:
+        from guahao.core.runtime import Runtime
+        from guahao.tenants.settings import Settings
+
+        _own = Runtime(Settings.from_env())
+        log.info("hl7v2: no runtime handed over yet; using one of its own for the message tables")
+    return _own
 
 
 async def record(city: CityContext, *, rt=None, **row) -> None:
     """Add one row to the message log of ``city`` (``row``: the ``Hl7v2Message`` fields)."""
-    rt = rt or runtime()
-    if rt is None:
-        log.info("hl7v2 %s %s %s %s (no runtime to log it)", row.get("direction"), row.get("message_type"),
-                 row.get("control_id"), row.get("ack_code"))
-        return
     row["text"] = str(row.get("text") or "")[:300]
     try:
-        async with city_session(rt, city) as s:
+        async with city_session(rt or runtime(), city) as s:
             s.add(Hl7v2Message(**row))
     except Exception:  # the log is for people; a push's outcome does not depend on it
         log.warning("hl7v2 message log not written", exc_info=True)

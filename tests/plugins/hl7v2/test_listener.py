@@ -17,6 +17,7 @@ from guahao.plugins.his.hl7v2.listener import Listeners
 from guahao.plugins.his.hl7v2.mllp import HisUnavailable
 from guahao.tenants.context import use_city
 from guahao.tenants.service import configure_plugin, get_city
+from tests.core.test_cli import env  # noqa: F401  (the fixture: the environment names the test database)
 
 from .test_push import book
 
@@ -167,3 +168,21 @@ async def test_a_his_cannot_check_in_a_booking_it_never_accepted(his, listening)
     ack = await his.sim.check_in("127.0.0.1", listening, booking_id=refused.id)
     assert ack.code == "AE" and "unknown booking" in ack.text
     assert await status(his, refused.id) == "confirmed"
+
+
+async def test_a_process_no_hook_ran_in_reads_with_a_runtime_of_its_own(his, listening, env):  # noqa: F811
+    from guahao.plugins.his.hl7v2 import log as hl7_log
+
+    cs = his.cat.sessions[0]
+    start = datetime.combine(cs.date, datetime.min.time(), his.city.tz) + timedelta(hours=8)
+    await his.sim.block("127.0.0.1", listening, doctor_code=f"D{cs.doctor_id}", start=start,
+                        end=start + timedelta(hours=4))
+    saved = hl7_log._runtime
+    hl7_log._runtime = None  # as in `guahao his sync`, before any hook of the plugin ran
+    try:
+        [item] = await Hl7v2His().pull_schedules(his.city, his.cat.hospital.code, cs.date, cs.date, {}, {})
+        assert item.status == "suspended" and hl7_log._own is not None and hl7_log._own is not his.rt
+    finally:
+        if hl7_log._own is not None:
+            await hl7_log._own.stop()
+        hl7_log._runtime, hl7_log._own = saved, None
