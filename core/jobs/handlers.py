@@ -156,8 +156,8 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         view["his_reference"] = next(
             ((e.data or {}).get("reference", "") for e in events if (e.data or {}).get("action") == "book"), "")
     adapter = _adapter_for(ctx.plugins, hospital)
-    if adapter is None:
-        return
+    if adapter is None or (action in ("payment", "refund") and not adapter.supports(action)):
+        return  # no HIS, or one that takes no payment messages
     settings, secrets = ctx.plugins.config_of(adapter, hospital.id if hospital is not None else None)
     with metrics.provider_call("his", adapter.name, action):
         if action == "book":

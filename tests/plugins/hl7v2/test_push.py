@@ -226,3 +226,21 @@ async def test_health_reports_whether_the_his_answers(his):
     unset = await adapter.health(his.city, {"port": 2575}, {})
     assert not unset.ok and "guahao his set" in unset.detail
     assert adapter.supports("move") and adapter.supports("schedules") and not adapter.supports("fees")
+
+
+async def test_a_his_that_takes_no_payment_messages_is_not_sent_them(rt, city):
+    from guahao.core.jobs import drain_in_process
+    from tests.factories import make_catalogue
+    from tests.plugins.hl7v2.conftest import His
+
+    cat = await make_catalogue(rt, city, payment_mode="online")  # the city's demo HIS: book and cancel only
+    his = His(rt, city, cat, None)
+    b = await book(his)
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            await payment_received(s, b.id, provider="stripe", payment_ref="pi_9", amount_fen=b.fee_fen)
+    for extra in (0, BACKOFF_MAX_SECONDS):
+        with frozen(utcnow() + timedelta(seconds=extra)):
+            await drain_in_process(rt, city_id=city.id)
+    assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
+    assert all(r.status == "done" for r in await his.outbox(booking_id=b.id))
