@@ -8,9 +8,12 @@ and owns no rule of its own.
 
 - ``members``: the member behind a phone number (:func:`member_by_phone`, numbers read as
   ``core.members`` stores them: :func:`mainland_mobile`), whether a name given in a message is
-  theirs (:func:`name_matches`), and their opt-out of non-essential messages (:func:`set_opt_out`).
+  theirs (:func:`name_matches`), a keypad PIN check (:func:`check_pin`: the last six characters
+  of the ID number, ``X`` as ``0``), and their opt-out of non-essential messages (:func:`set_opt_out`).
 - ``catalogue``: hospitals, departments and doctors found by code, name, short name or alias
-  (:func:`find_hospitals`, :func:`find_departments`, :func:`find_doctors`) as :class:`Choice`.
+  (:func:`find_hospitals`, :func:`find_departments`, :func:`find_doctors`) as :class:`Choice`,
+  and all of them for numbered keypad menus (:func:`list_hospitals`, :func:`list_departments`,
+  :func:`list_doctors`).
 - ``booking``: open sessions of a date and half-day (:func:`find_slots`), booking the first
   free period of them (:func:`book_first_free`), a booking as a channel states it
   (:class:`BookingSummary`), cancelling by reference (:func:`cancel`), the member's upcoming
@@ -21,8 +24,16 @@ and owns no rule of its own.
 """
 
 from .booking import BookingSummary, Slot, book_first_free, cancel, find_slots, summary, upcoming
-from .catalogue import Choice, find_departments, find_doctors, find_hospitals
-from .members import ChannelMember, mainland_mobile, member_by_phone, name_matches, set_opt_out
+from .catalogue import (
+    Choice,
+    find_departments,
+    find_doctors,
+    find_hospitals,
+    list_departments,
+    list_doctors,
+    list_hospitals,
+)
+from .members import ChannelMember, check_pin, mainland_mobile, member_by_phone, name_matches, set_opt_out
 from .replies import REPLY_KIND, deliver_text, queue_text
 
 __all__ = [
@@ -33,11 +44,15 @@ __all__ = [
     "Slot",
     "book_first_free",
     "cancel",
+    "check_pin",
     "deliver_text",
     "find_departments",
     "find_doctors",
     "find_hospitals",
     "find_slots",
+    "list_departments",
+    "list_doctors",
+    "list_hospitals",
     "mainland_mobile",
     "member_by_phone",
     "name_matches",

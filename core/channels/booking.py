@@ -40,6 +40,15 @@ class Slot:
     free_periods: tuple[int, ...]
     remaining: int
 
+    @property
+    def campus(self) -> str:
+        """The campus's name (``本部``), as a phone menu reads it out; empty when unnamed."""
+        return str((self.place or {}).get("name") or "")
+
+    @property
+    def fee(self) -> str:
+        return f"{self.fee_fen // 100}.{self.fee_fen % 100:02d}元"
+
 
 async def find_slots(
     rt, *, department_id: int, day: date, half_day: str = "", doctor_id: int | None = None

@@ -94,3 +94,35 @@ async def find_doctors(rt, hospital_id: int, department_id: int, text: str) -> l
     choices = [(Choice(r.id, str(r.id), r.name, TITLE_NAMES.get(str(r.title), str(r.title))), _key(r.name)) for r in rows]
     exact = [c for c, name in choices if name == wanted]
     return exact or [c for c, name in choices if name.startswith(wanted)][:MAX_CHOICES]
+
+
+async def list_hospitals(rt) -> list[Choice]:
+    """Every active hospital of the current city, in the order ``find_hospitals`` offers them
+    (highest level first, then code) — for a channel that reads out numbered choices."""
+    async with rt.db.transaction() as s:
+        rows = (await s.execute(
+            select(Hospital.id, Hospital.code, Hospital.name, Hospital.short_name)
+            .where(Hospital.active.is_(True)).order_by(Hospital.level.desc(), Hospital.code)
+        )).all()
+    return [Choice(r.id, r.code, r.name, r.short_name) for r in rows]
+
+
+async def list_departments(rt, hospital_id: int) -> list[Choice]:
+    """Every department of the hospital, by code."""
+    async with rt.db.transaction() as s:
+        rows = (await s.execute(
+            select(Department.id, Department.code, Department.name)
+            .where(Department.hospital_id == hospital_id).order_by(Department.code)
+        )).all()
+    return [Choice(r.id, r.code, r.name) for r in rows]
+
+
+async def list_doctors(rt, hospital_id: int, department_id: int) -> list[Choice]:
+    """Every active doctor of the department (``detail`` is the title), in ``find_doctors`` order."""
+    async with rt.db.transaction() as s:
+        rows = (await s.execute(
+            select(Doctor.id, Doctor.name, Doctor.title)
+            .where(Doctor.hospital_id == hospital_id, Doctor.department_id == department_id, Doctor.active.is_(True))
+            .order_by(Doctor.id)
+        )).all()
+    return [Choice(r.id, str(r.id), r.name, TITLE_NAMES.get(str(r.title), str(r.title))) for r in rows]

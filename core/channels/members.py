@@ -3,6 +3,7 @@ their choice of non-essential messages."""
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,9 @@ from sqlalchemy import select
 
 from guahao.core.members.service import MIDDLE_DOTS, normalize_phone, update_contacts
 from guahao.core.models import Member
+from guahao.tenants.crypto import cipher
+
+PIN_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,22 @@ async def set_opt_out(rt, member_id: int, opted_out: bool) -> None:
     page does; messages about their bookings are sent either way."""
     async with rt.db.transaction() as s:
         await update_contacts(s, member_id, notifications_opt_out=opted_out)
+
+
+def keypad_pin(id_number: str) -> str:
+    """The keypad PIN of an ID number: its last six characters, a final ``X`` typed as ``0``."""
+    return id_number.strip().upper()[-PIN_DIGITS:].replace("X", "0")
+
+
+async def check_pin(rt, member_id: int, digits: str) -> bool:
+    """Whether ``digits`` (typed on a phone keypad) are the member's PIN: the last six
+    characters of their ID number, ``X`` typed as ``0`` (:func:`keypad_pin`). The number is
+    read from the member's encrypted record and compared in constant time; it is never
+    returned or logged."""
+    if not (isinstance(digits, str) and len(digits) == PIN_DIGITS and digits.isdigit()):
+        return False
+    async with rt.db.transaction() as s:
+        encrypted = await s.scalar(select(Member.id_number_encrypted).where(Member.id == member_id))
+    if not encrypted:
+        return False
+    return hmac.compare_digest(keypad_pin(cipher().decrypt(encrypted)), digits)

@@ -38,6 +38,8 @@ BUILTIN = {
     "web": "guahao.plugins.channels.web",
     "stripe": "guahao.plugins.payments.stripe",
     "hl7v2": "guahao.plugins.his.hl7v2",
+    "sms_inbound": "guahao.plugins.channels.sms_inbound",
+    "ivr": "guahao.plugins.channels.ivr",
 }
 
 
