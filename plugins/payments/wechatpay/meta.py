@@ -11,6 +11,23 @@ from guahao.plugin_api import PluginMeta, PluginSettings, endpoint_setting, sett
 DEFAULT_API_BASE = "https://api.mch.weixin.qq.com"
 
 
+def _as_digits(value):
+    # ``--set mchid=1900000001`` reads as a JSON number: a merchant id is its digits.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _private_pem(value):
+    if value and "PRIVATE KEY-----" not in value:
+        raise ValueError("应为 PEM 格式的私钥 / must be a PEM private key")
+    return value
+
+
+def _public_pem(value):
+    if value and "PUBLIC KEY-----" not in value:
+        raise ValueError("应为 PEM 格式的公钥 / must be a PEM public key")
+    return value
+
+
 class Settings(PluginSettings):
     mchid: str = setting(label="商户号", label_en="Merchant id (mchid)", pattern=r"^\d{6,32}$", example="1900000001",
                          help="微信支付商户平台的商户号。", help_en="The merchant id of the WeChat Pay merchant account.")
@@ -30,9 +47,10 @@ class Settings(PluginSettings):
     api_base: str = endpoint_setting(DEFAULT_API_BASE)
     notify_url: str = setting("", label="回调地址", label_en="Notify URL", pattern=r"^(https?://\S+)?$",
                               help="留空时使用本平台的 /c/{城市}/plugins/wechatpay/notify（由患者访问的站点地址推得）；"
-                                   "退款通知需要此地址。",
+                                   "退款通知需要此地址，未设置时由任务反复查询退款直到完成。",
                               help_en="Empty: this platform's /c/{city}/plugins/wechatpay/notify, derived from the "
-                                      "site's address; refund notices need it set.")
+                                      "site's address; refund notices need it set (without it, refunds are asked "
+                                      "about again until done).")
     timeout: float = timeout_setting(10.0, "微信支付", "WeChat Pay", most=30)
     private_key: str = setting(secret=True, label="商户 API 私钥（PEM）", label_en="Merchant API private key (PEM)",
                                widget="textarea", help="apiclient_key.pem 的内容。", help_en="The content of apiclient_key.pem.")
@@ -43,25 +61,32 @@ class Settings(PluginSettings):
                                        widget="textarea", help="用于验证应答与回调签名。",
                                        help_en="Verifies the signatures of answers and callbacks.")
 
-    @field_validator("mchid", mode="before")
-    @classmethod
-    def _digits(cls, value):
-        # ``--set mchid=1900000001`` reads as a JSON number: a merchant id is its digits.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    _digits = field_validator("mchid", mode="before")(classmethod(lambda cls, value: _as_digits(value)))
+    _private = field_validator("private_key")(classmethod(lambda cls, value: _private_pem(value)))
+    _public = field_validator("platform_public_key")(classmethod(lambda cls, value: _public_pem(value)))
 
-    @field_validator("private_key")
-    @classmethod
-    def _private_pem(cls, value: str) -> str:
-        if value and "PRIVATE KEY-----" not in value:
-            raise ValueError("应为 PEM 格式的私钥 / must be a PEM private key")
-        return value
+class HospitalSettings(PluginSettings):
+    """A hospital that takes the fees on its own merchant account (its own 商户号 and keys);
+    what it leaves empty comes from the city."""
 
-    @field_validator("platform_public_key")
-    @classmethod
-    def _public_pem(cls, value: str) -> str:
-        if value and "PUBLIC KEY-----" not in value:
-            raise ValueError("应为 PEM 格式的公钥 / must be a PEM public key")
-        return value
+    mchid: str | None = setting(None, label="商户号", label_en="Merchant id (mchid)", pattern=r"^\d{6,32}$",
+                                help="本院自己的微信支付商户号；留空使用城市的。",
+                                help_en="This hospital's own merchant id; empty: the city's.")
+    appid: str | None = setting(None, label="AppID", label_en="AppID", pattern=r"^wx[0-9a-zA-Z]{8,30}$")
+    cert_serial_no: str | None = setting(None, label="商户 API 证书序列号", label_en="Merchant certificate serial number",
+                                         pattern=r"^[0-9A-Fa-f]{8,64}$")
+    platform_public_key_id: str | None = setting(None, label="微信支付公钥 ID", label_en="WeChat Pay public key id",
+                                                 pattern=r"^PUB_KEY_ID_\w+$")
+    private_key: str | None = setting(None, secret=True, widget="textarea", label="商户 API 私钥（PEM）",
+                                      label_en="Merchant API private key (PEM)")
+    apiv3_key: str | None = setting(None, secret=True, label="APIv3 密钥", label_en="APIv3 key", min_length=32,
+                                    max_length=32)
+    platform_public_key: str | None = setting(None, secret=True, widget="textarea", label="微信支付公钥（PEM）",
+                                              label_en="WeChat Pay public key (PEM)")
+
+    _digits = field_validator("mchid", mode="before")(classmethod(lambda cls, value: _as_digits(value)))
+    _private = field_validator("private_key")(classmethod(lambda cls, value: _private_pem(value)))
+    _public = field_validator("platform_public_key")(classmethod(lambda cls, value: _public_pem(value)))
 
 
 META = PluginMeta(
@@ -70,5 +95,6 @@ META = PluginMeta(
     description="患者用微信支付挂号费：微信内 JSAPI、手机浏览器 H5、电脑与自助机扫码（Native）；退款原路退回，每日对账单可下载。",
     description_en="Patients pay the fee with WeChat Pay: JSAPI inside WeChat, H5 in mobile browsers, a QR code "
                    "(Native) on computers and kiosks; refunds go back the same way; daily trade bills for reconciliation.",
-    settings=Settings, migrations=Path(__file__).parent / "migrations", author="guahao",
+    settings=Settings, hospital_settings=HospitalSettings, migrations=Path(__file__).parent / "migrations",
+    author="guahao",
 )

@@ -2,7 +2,8 @@
 
 Checked in this order, each refusal answered 4xx with ``{"code": "FAIL", "message": …}`` and
 changing nothing (WeChat Pay retries a refused notification later): the city has its keys
-(fail closed, 400 ``not_configured``); the body is at most 64 KiB (413); the headers name
+(fail closed, 400 ``not_configured``) — the city's own merchant, or a hospital's own, picked by
+the ``Wechatpay-Serial`` the notification names; the body is at most 64 KiB (413); the headers name
 WeChat Pay's signature scheme and the configured public key id; the timestamp is within
 5 minutes of now (401 ``stale``, a replayed capture); the RSA-SHA256 signature over
 ``TIMESTAMP\\nNONCE\\nBODY\\n`` verifies with the city's WeChat Pay public key (401); the body is
@@ -19,10 +20,12 @@ import json
 import logging
 import time
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from guahao.core.models import Hospital
 from guahao.plugin_api import use_city
 
 from . import settle, signing
@@ -46,15 +49,37 @@ def _fresh(timestamp: str) -> bool:
         return False
 
 
+async def merchants(rt, city, plugins) -> dict[str, tuple[dict, dict]]:
+    """The city's merchant accounts by WeChat Pay public key id: the city's own and those of
+    hospitals that take fees on their own account (``hospital_settings``)."""
+    found: dict[str, tuple[dict, dict]] = {}
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            hospital_ids = list((await s.scalars(select(Hospital.id))).all())
+    for hospital_id in [None, *hospital_ids]:
+        settings, secrets = plugins.settings(NAME, hospital_id), plugins.secrets(NAME, hospital_id)
+        key_id = str(settings.get("platform_public_key_id") or "")
+        if key_id and key_id not in found and secrets.get("platform_public_key") and secrets.get("apiv3_key"):
+            found[key_id] = (settings, secrets)
+    return found
+
+
+def mchid_of(plugins):
+    """The merchant id a hospital's bookings are paid to."""
+    return lambda hospital_id: str(plugins.settings(NAME, hospital_id).get("mchid") or "")
+
+
 async def notify(request: Request) -> JSONResponse:
     rt = request.app.state.rt
     city = request.state.city
     plugins = await rt.plugins.for_city(city)
-    settings, secrets = plugins.settings(NAME), plugins.secrets(NAME)
-    public_pem, apiv3_key = str(secrets.get("platform_public_key") or ""), str(secrets.get("apiv3_key") or "")
-    key_id = str(settings.get("platform_public_key_id") or "")
-    if not (public_pem and apiv3_key and key_id):  # fail closed: nothing is believed without the keys
+    accounts = await merchants(rt, city, plugins)
+    if not accounts:  # fail closed: nothing is believed without the keys
         return fail(400, "not_configured", "本城市未配置微信支付密钥 / WeChat Pay keys not configured")
+    key_id = request.headers.get("wechatpay-serial", "")
+    settings, secrets = accounts.get(key_id) or next(iter(accounts.values()))
+    public_pem, apiv3_key = str(secrets["platform_public_key"]), str(secrets["apiv3_key"])
+    key_id = str(settings["platform_public_key_id"])
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return fail(413, "payload_too_large", "请求体过大 / body too large")
@@ -81,7 +106,7 @@ async def notify(request: Request) -> JSONResponse:
     except ValueError:
         return fail(400, "invalid_payload", "通知内容无法解析或解密 / notification unreadable")
     with use_city(city):
-        outcome, booking_id, detail = await settle.handle(rt, city, notice, plain, settings)
+        outcome, booking_id, detail = await settle.handle(rt, city, notice, plain, settings, mchid_of(plugins))
     log.info("WeChat Pay notification %s (%s) for booking %s: %s", notice.get("id"), notice.get("event_type"),
              booking_id, outcome)
     return JSONResponse({"code": "SUCCESS", "message": "成功", "outcome": outcome,

@@ -13,7 +13,7 @@ notice. Each notification id is acted on once per city (``wechatpay_notification
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -56,8 +56,11 @@ def _row(notice: Mapping, plain: Mapping, booking_id: str, outcome: str, detail:
     )
 
 
-async def handle(rt, city, notice: Mapping, plain: Mapping, settings: Mapping) -> Outcome:
-    """Act on one notification once; returns ``(outcome, booking id, detail)``."""
+async def handle(rt, city, notice: Mapping, plain: Mapping, settings: Mapping,
+                 mchid_of: Callable[[int], str] | None = None) -> Outcome:
+    """Act on one notification once; returns ``(outcome, booking id, detail)``. ``settings``
+    are the merchant account's that signed it; ``mchid_of(hospital_id)`` names the merchant a
+    hospital's bookings are paid to (a notice from another merchant is refused)."""
     notify_id, kind = str(notice.get("id", "")), str(notice.get("event_type", ""))
     async with rt.db.transaction() as s:
         if await s.scalar(select(WechatpayNotification.id).where(WechatpayNotification.notify_id == notify_id)):
@@ -66,6 +69,10 @@ async def handle(rt, city, notice: Mapping, plain: Mapping, settings: Mapping) -
     refusal = _refusal(kind, plain, settings, booking_id)
     try:
         async with rt.db.transaction() as s:
+            if not refusal and mchid_of is not None and (kind == PAID or kind in REFUND_KINDS):
+                hospital_id = await s.scalar(select(Booking.hospital_id).where(Booking.id == booking_id))
+                if hospital_id is not None and mchid_of(hospital_id) != str(plain.get("mchid") or ""):
+                    refusal = "the booking is paid to another merchant"
             if refusal:
                 outcome, detail = ("ignored" if refusal.startswith("ignored:") else "refused"), refusal
             elif kind == PAID:
