@@ -123,22 +123,26 @@ class OutboxStats:
 
 
 async def read_outbox_stats(db) -> OutboxStats:
-    """One grouped query over every city's open outbox rows (platform scope)."""
+    """One grouped query per database cell over every city's open outbox rows (platform scope)."""
     from sqlalchemy import case, func, select
 
     from guahao.core.models import City, OutboxMessage
     from guahao.tenants.clock import utcnow
-    from guahao.tenants.context import platform_scope
+    from guahao.tenants.context import platform_scope, use_cell
 
     stats = OutboxStats(read_at=time.monotonic())
     failing = func.sum(case((OutboxMessage.attempts > 0, 1), else_=0))
+    rows: list = []
     with platform_scope("metrics: outbox depth and age per city"):
         async with db.transaction() as s:
             slugs = dict((await s.execute(select(City.id, City.slug))).all())
-            rows = (await s.execute(
-                select(OutboxMessage.city_id, func.count(), failing, func.min(OutboxMessage.created_at))
-                .where(OutboxMessage.status.in_(("pending", "queued"))).group_by(OutboxMessage.city_id)
-            )).all()
+        for cell in db.cell_names:
+            with use_cell(cell):
+                async with db.transaction() as s:
+                    rows += (await s.execute(
+                        select(OutboxMessage.city_id, func.count(), failing, func.min(OutboxMessage.created_at))
+                        .where(OutboxMessage.status.in_(("pending", "queued"))).group_by(OutboxMessage.city_id)
+                    )).all()
     now = utcnow()
     for slug in slugs.values():
         stats.open[slug], stats.failing[slug], stats.oldest_seconds[slug] = 0, 0, 0.0

@@ -60,6 +60,19 @@ class Runtime:
 
             self.redis = await create_pool(RedisSettings.from_dsn(self.settings.redis_url))
             await self.gate.connect(self.redis)
+        await self.load_cells()
+
+    async def load_cells(self) -> None:
+        """Open the pools of every database cell in the directory (none on a single database).
+        A database not migrated yet has no directory: nothing to open."""
+        from sqlalchemy.exc import DBAPIError
+
+        from guahao.tenants import cells
+
+        try:
+            await cells.load_all(self.db)
+        except DBAPIError as exc:
+            log.debug("no cell directory to read (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
         if self.redis is not None:

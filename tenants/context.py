@@ -31,6 +31,8 @@ class CityContext:
     rules: CityRules
     config_version: int = 0
     branding: dict = field(default_factory=dict, hash=False, compare=False)
+    cell: str = ""
+    """The database cell holding the city's rows (``tenants.cells``); empty: the platform's own."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -54,6 +56,7 @@ class CityContext:
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _current_city: ContextVar[CityContext | None] = ContextVar("guahao_city", default=None)
 _platform: ContextVar[str | None] = ContextVar("guahao_platform_scope", default=None)
+_cell: ContextVar[str | None] = ContextVar("guahao_cell", default=None)
 
 
 def current_city() -> CityContext | None:
@@ -104,3 +107,25 @@ def platform_scope(reason: str) -> Iterator[None]:
 
 def platform_reason() -> str | None:
     return _platform.get()
+
+
+@contextlib.contextmanager
+def use_cell(name: str) -> Iterator[str]:
+    """Run a block's transactions on the database cell ``name`` (``""``: the platform's own),
+    whatever the current city: cross-city work that visits each cell in turn (the outbox
+    relay, the vendor's totals) and the copy of a city between cells."""
+    token = _cell.set(name)
+    try:
+        yield name
+    finally:
+        _cell.reset(token)
+
+
+def current_cell() -> str:
+    """The cell a transaction begun now runs on: the one :func:`use_cell` names, else the
+    current city's, else the platform's own (``""``)."""
+    named = _cell.get()
+    if named is not None:
+        return named
+    city = _current_city.get()
+    return city.cell if city is not None else ""

@@ -30,6 +30,7 @@ def city_context(city: City) -> CityContext:
         rules=CityRules.model_validate(city.rules or {}),
         config_version=city.config_version,
         branding=dict(city.branding or {}),
+        cell=city.cell or "",
     )
 
 
@@ -54,7 +55,10 @@ class CityResolver:
     async def _load_slug(self, slug: str) -> CityContext | None:
         async with self.db.transaction() as s:
             city = await s.scalar(select(City).where(col(City.slug) == slug, col(City.active).is_(True)))
-            return city_context(city) if city else None
+        if city is None:
+            return None
+        await self.db.ensure_cell(city.cell or "")  # a city on a cell this process has not met yet
+        return city_context(city)
 
     async def _load_host(self, host: str) -> str | None:
         async with self.db.transaction() as s:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from guahao.core.errors import DomainError
+from guahao.tenants.db import CityMoving
 
 log = logging.getLogger("guahao.api")
 
@@ -37,6 +38,10 @@ async def _domain(request: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=getattr(exc, "headers", None))
 
 
+async def _moving(request: Request, exc: CityMoving) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
+
+
 async def _validation(request: Request, exc: ValidationError) -> JSONResponse:
     return error_response(422, "validation_error", "the request does not match the expected fields", field_errors(exc))
 
@@ -61,6 +66,7 @@ def field_errors(exc: ValidationError) -> list[dict]:
 def exception_handlers() -> dict:
     return {
         DomainError: _domain,
+        CityMoving: _moving,
         ValidationError: _validation,
         HTTPException: _http,
         Exception: _unexpected,

@@ -112,17 +112,17 @@ async def load_city(target: AsyncConnection, schema: CitySchema, specs: list[Tab
 
 
 async def copy_city(source: AsyncConnection, target: AsyncConnection, slug: str, *,
-                    replace: bool = False) -> Report:
+                    replace: bool = False, schemas: tuple[CitySchema, CitySchema] | None = None) -> Report:
     """Copy one city from ``source`` to ``target`` and verify it, inside the callers'
     transactions (the source's should be a snapshot: REPEATABLE READ on PostgreSQL). Raises
     :class:`BackupError` naming the first table whose count or checksum differs; the caller
-    then rolls the target back."""
+    then rolls the target back. ``schemas`` (source's, target's) skips reflecting the two
+    databases again when the caller did it already (a move reflects before freezing writes)."""
     started = time.monotonic()
-    src_schema = await discover(source)
+    src_schema, tgt_schema = schemas or (await discover(source), await discover(target))
     city = await city_row(source, slug)
     await set_city(source, city["id"])
     specs = {s.name: s for s in src_schema.specs}
-    tgt_schema = await discover(target)
     loaded, replaced = await load_city(
         target, tgt_schema, src_schema.specs, lambda name: read_lines(source, src_schema, specs[name], city["id"]),
         city, replace=replace)
@@ -132,7 +132,8 @@ async def copy_city(source: AsyncConnection, target: AsyncConnection, slug: str,
     return Report(city, loaded, time.monotonic() - started, await revisions(source), await revisions(target), replaced)
 
 
-async def copy_city_between(source_url: str, target_url: str, slug: str, *, replace: bool = False) -> Report:
+async def copy_city_between(source_url: str, target_url: str, slug: str, *, replace: bool = False,
+                            schemas: tuple[CitySchema, CitySchema] | None = None) -> Report:
     """:func:`copy_city` from one database URL to another (owner logins), committed only
     when every table verified."""
     src_engine, tgt_engine = make_engine(source_url, pool_size=1), make_engine(target_url, pool_size=1)
@@ -140,7 +141,7 @@ async def copy_city_between(source_url: str, target_url: str, slug: str, *, repl
         async with src_engine.connect() as src:
             src = await _snapshot(src)
             async with src.begin(), tgt_engine.connect() as tgt, tgt.begin():
-                return await copy_city(src, tgt, slug, replace=replace)
+                return await copy_city(src, tgt, slug, replace=replace, schemas=schemas)
     finally:
         await src_engine.dispose()
         await tgt_engine.dispose()

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
 from guahao.core.models import Booking, BookingEvent, IdempotencyRecord, OutboxMessage, SlotPool
+from guahao.tenants.db import refuse_frozen_write
 
 from . import events
 from .inventory import take_unit
@@ -159,9 +160,12 @@ class AsyncpgStatements:
     def __init__(self) -> None:
         self._compiled: dict[int, _Compiled] = {}
 
-    async def _driver(self, s: AsyncSession):
-        """The asyncpg connection, only when its transaction has begun (else ``None``)."""
+    async def _driver(self, s: AsyncSession, sql: str | None = None):
+        """The asyncpg connection, only when its transaction has begun (else ``None``), for
+        running ``sql``."""
         conn = (await s.connection()).sync_connection  # checked out and begun by now
+        if sql is not None:
+            refuse_frozen_write(conn, sql)  # a city being copied to another cell takes no writes
         cached = s.info.get(self._DRIVER)
         if cached is not None and cached[0] is conn:
             apg = cached[1]
@@ -171,18 +175,18 @@ class AsyncpgStatements:
         return apg if apg.is_in_transaction() else None
 
     async def fetch_one(self, s: AsyncSession, stmt: ClauseElement, params: dict[str, Any]) -> Mapping[str, Any] | None:
-        apg = await self._driver(s)
-        if apg is None:  # never run outside the session's transaction
-            return await _CORE.fetch_one(s, stmt, params)
         compiled = self._compiled.get(id(stmt))
         if compiled is None:
             compiled = self._compiled[id(stmt)] = _Compiled(stmt, params)
+        apg = await self._driver(s, compiled.sql)
+        if apg is None:  # never run outside the session's transaction
+            return await _CORE.fetch_one(s, stmt, params)
         return await apg.fetchrow(compiled.sql, *compiled.args(params))
 
     async def write_and_take(
         self, s: AsyncSession, booking: dict[str, Any], records: Sequence[dict[str, Any]], *, pool_id: int
     ) -> bool:
-        apg = await self._driver(s)
+        apg = await self._driver(s, _WRITE_AND_TAKE)
         if apg is None:
             return await _CORE.write_and_take(s, booking, records, pool_id=pool_id)
         trail, outbox = events.take_trail(s)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from guahao.tenants.settings import Settings, SettingsError
 
 from .backup import add_backup_commands
+from .cells import add_cell_commands
 from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
 from .his_config import add_his_config_commands
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_city_commands(subs, EPILOG)
     add_backup_commands(subs, EPILOG)
+    add_cell_commands(subs, EPILOG)
     add_plugin_commands(subs, EPILOG)
     add_staff_commands(subs, EPILOG)
     add_outbox_commands(subs, EPILOG)

@@ -35,6 +35,7 @@ def run(coro_fn: Callable[..., Any], *args) -> Any:
 
         rt = Runtime(settings_from_env())
         try:
+            await rt.load_cells()  # cities on other database cells are reached there
             return await coro_fn(rt, *args)
         finally:
             await rt.stop()

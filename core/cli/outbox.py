@@ -64,15 +64,21 @@ async def _city_of(rt, outbox_id: int):
     from sqlalchemy import select
 
     from guahao.core.models import OutboxMessage
-    from guahao.tenants.context import platform_scope
+    from guahao.tenants.context import platform_scope, use_cell
     from guahao.tenants.models import City
     from guahao.tenants.resolver import city_context
 
+    row = None
     with platform_scope("outbox command: the city of a delivery"):
-        async with rt.db.transaction() as s:
-            row = (await s.execute(
-                select(City).join(OutboxMessage, OutboxMessage.city_id == City.id).where(OutboxMessage.id == outbox_id)
-            )).scalar_one_or_none()
+        for cell in rt.db.cell_names:  # ids are unique across cells; a moved city's old copy is left out
+            with use_cell(cell):
+                async with rt.db.transaction() as s:
+                    city_id = await s.scalar(select(OutboxMessage.city_id).join(City, City.id == OutboxMessage.city_id)
+                                             .where(OutboxMessage.id == outbox_id, City.cell == cell))
+            if city_id is not None:
+                async with rt.db.transaction() as s:
+                    row = await s.get(City, city_id)
+                break
     if row is None:
         raise CliError(f"no delivery {outbox_id}; see `guahao outbox list CITY`")
     return city_context(row)

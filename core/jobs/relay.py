@@ -9,6 +9,10 @@ the worker sets it again when a run starts. A row still ``queued`` long after th
 it, or its worker died mid-run) is handed over again (``settings.outbox_requeue_after_seconds``,
 never shorter than a run may last): arq's lease on the dead run is dropped, so the job runs
 again now rather than when that lease ends.
+
+With database cells (``tenants.cells``) each cell keeps its own outbox: the relay visits every
+cell this process knows, and a job names its cell beside the row id (job id
+``outbox:<cell>:<id>``; the platform database's rows keep ``outbox:<id>``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy import and_, or_, select, update
 
 from guahao.core.models import OutboxMessage
 from guahao.tenants.clock import utcnow
-from guahao.tenants.context import platform_scope
+from guahao.tenants.context import platform_scope, use_cell
 from guahao.tenants.settings import Settings
 
 from .runner import process_outbox_message
@@ -39,9 +43,10 @@ def queue_name(settings: Settings) -> str:
     return f"guahao:{ns}:queue" if ns else "guahao:queue"
 
 
-def outbox_job_id(settings: Settings, outbox_id: int) -> str:
+def outbox_job_id(settings: Settings, outbox_id: int, cell: str = "") -> str:
     ns = namespace(settings)
-    return f"{ns}:outbox:{outbox_id}" if ns else f"outbox:{outbox_id}"
+    name = f"outbox:{cell}:{outbox_id}" if cell else f"outbox:{outbox_id}"
+    return f"{ns}:{name}" if ns else name
 
 
 def stuck_after(settings: Settings) -> timedelta:
@@ -58,15 +63,22 @@ def _due(settings: Settings, now: datetime):
 
 
 async def relay_once(rt, *, limit: int = 500) -> int:
-    """Hand up to ``limit`` due rows of every city to arq; returns how many.
+    """Hand up to ``limit`` due rows of every city (of each cell) to arq; returns how many.
 
     Rows are marked ``queued`` in the transaction that read them, after their jobs are in
     Redis: if Redis is down nothing is marked and the rows wait for the next pass.
     """
     if rt.redis is None:
         raise RuntimeError("the outbox relay needs Redis (settings.redis_url)")
+    total = 0
+    for cell in rt.db.cell_names:
+        total += await _relay_cell(rt, cell, limit)
+    return total
+
+
+async def _relay_cell(rt, cell: str, limit: int) -> int:
     now = utcnow()
-    with platform_scope("outbox relay: due side effects of every city"):
+    with platform_scope("outbox relay: due side effects of every city"), use_cell(cell):
         async with rt.db.transaction() as s:
             q = select(OutboxMessage.id, OutboxMessage.status).where(_due(rt.settings, now))
             q = q.order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
@@ -75,14 +87,11 @@ async def relay_once(rt, *, limit: int = 500) -> int:
             rows = (await s.execute(q)).all()
             ids = [outbox_id for outbox_id, _ in rows]
             for outbox_id, status in rows:
+                job_id = outbox_job_id(rt.settings, outbox_id, cell)
                 if status == "queued":
-                    await rt.redis.delete(in_progress_key_prefix + outbox_job_id(rt.settings, outbox_id))
-                await rt.redis.enqueue_job(
-                    RUN_OUTBOX,
-                    outbox_id,
-                    _job_id=outbox_job_id(rt.settings, outbox_id),
-                    _queue_name=queue_name(rt.settings),
-                )
+                    await rt.redis.delete(in_progress_key_prefix + job_id)
+                args = (outbox_id, cell) if cell else (outbox_id,)
+                await rt.redis.enqueue_job(RUN_OUTBOX, *args, _job_id=job_id, _queue_name=queue_name(rt.settings))
             if ids:
                 await s.execute(
                     update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="queued", due_at=now)
@@ -90,9 +99,10 @@ async def relay_once(rt, *, limit: int = 500) -> int:
     return len(ids)
 
 
-async def mark_started(rt, outbox_id: int) -> None:
-    """A run of a queued row starts now: the relay counts its stuck time from here."""
-    with platform_scope("outbox: a run starts (the row's city is not known yet)"):
+async def mark_started(rt, outbox_id: int, cell: str = "") -> None:
+    """A run of a queued row (of ``cell``) starts now: the relay counts its stuck time from here."""
+    await rt.db.ensure_cell(cell)
+    with platform_scope("outbox: a run starts (the row's city is not known yet)"), use_cell(cell):
         async with rt.db.transaction() as s:
             await s.execute(
                 update(OutboxMessage)
@@ -102,12 +112,12 @@ async def mark_started(rt, outbox_id: int) -> None:
 
 
 async def due_message_ids(
-    rt, *, now: datetime | None = None, limit: int = 500, city_id: int | None = None
+    rt, *, now: datetime | None = None, limit: int = 500, city_id: int | None = None, cell: str = ""
 ) -> list[int]:
-    """Ids of rows due at ``now`` (default: the current time), oldest first; every city's
-    unless ``city_id`` names one."""
+    """Ids of rows of ``cell`` (default: the platform database) due at ``now`` (default: the
+    current time), oldest first; every city's unless ``city_id`` names one."""
     at = now or utcnow()
-    with platform_scope("outbox: due side effects of every city"):
+    with platform_scope("outbox: due side effects of every city"), use_cell(cell):
         async with rt.db.transaction() as s:
             q = select(OutboxMessage.id).where(_due(rt.settings, at))
             if city_id is not None:
@@ -134,12 +144,14 @@ async def drain_in_process(
     """
     total = 0
     for _ in range(rounds):
-        ids = await due_message_ids(rt, now=now, limit=limit, city_id=city_id)
-        if not ids:
+        ran = 0
+        for cell in rt.db.cell_names:
+            for outbox_id in await due_message_ids(rt, now=now, limit=limit, city_id=city_id, cell=cell):
+                if stop is not None and stop.is_set():
+                    return total
+                await process_outbox_message(rt, outbox_id, cell)
+                ran += 1
+        if not ran:
             break
-        for outbox_id in ids:
-            if stop is not None and stop.is_set():
-                return total
-            await process_outbox_message(rt, outbox_id)
-            total += 1
+        total += ran
     return total

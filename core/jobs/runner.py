@@ -23,7 +23,7 @@ from guahao.core.errors import DeliveryRefused
 from guahao.core.logs import bound_contextvars
 from guahao.core.models import City, OutboxMessage
 from guahao.tenants.clock import utcnow
-from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.context import platform_scope, use_cell, use_city
 from guahao.tenants.resolver import city_context
 
 from .context import (
@@ -59,12 +59,15 @@ def resolve_handler(topic: str, plugins) -> Handler:
     return handler
 
 
-async def process_outbox_message(rt, outbox_id: int) -> str | None:
-    """Run one outbox message if it still needs running; returns its status afterwards.
+async def process_outbox_message(rt, outbox_id: int, cell: str = "") -> str | None:
+    """Run one outbox message (of ``cell``'s outbox, default the platform database's) if it
+    still needs running; returns its status afterwards.
 
-    A message already ``done``, ``failed`` or ``abandoned`` (a replayed job) is left alone.
+    A message already ``done``, ``failed`` or ``abandoned`` (a replayed job) is left alone, and
+    so is one of a city that has since moved to another cell: its copy there runs instead.
     """
-    with platform_scope("outbox: find the city of a message"):
+    await rt.db.ensure_cell(cell)
+    with platform_scope("outbox: find the city of a message"), use_cell(cell):
         async with rt.db.transaction() as s:
             msg = await s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id))
             if msg is None or msg.status in FINISHED:
@@ -72,6 +75,8 @@ async def process_outbox_message(rt, outbox_id: int) -> str | None:
             city_row = await s.scalar(select(City).where(City.id == msg.city_id))
             topic, payload, failures = msg.topic, dict(msg.payload or {}), msg.attempts
     city = city_context(city_row)
+    if city.cell != cell:
+        return "moved"
     # Log lines of the job name its city (the current city), topic and outbox id.
     with use_city(city), bound_contextvars(topic=topic, outbox_id=outbox_id):
         start = time.perf_counter()

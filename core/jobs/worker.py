@@ -28,9 +28,9 @@ log = logging.getLogger("guahao.jobs")
 RELAY_EVERY_SECONDS = 2
 
 
-async def run_outbox(ctx: dict, outbox_id: int) -> str | None:
-    await mark_started(ctx["rt"], outbox_id)
-    return await process_outbox_message(ctx["rt"], outbox_id)
+async def run_outbox(ctx: dict, outbox_id: int, cell: str = "") -> str | None:
+    await mark_started(ctx["rt"], outbox_id, cell)
+    return await process_outbox_message(ctx["rt"], outbox_id, cell)
 
 
 async def relay(ctx: dict) -> int:

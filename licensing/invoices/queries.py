@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.plugin_api import NotFound
-from guahao.tenants.context import CityContext, platform_scope
+from guahao.tenants.context import CityContext, platform_scope, use_cell
 from guahao.tenants.models import City
 from guahao.tenants.resolver import city_context
 
@@ -48,25 +48,36 @@ async def list_all_invoices(
 ) -> list[tuple[CityContext, Invoice]]:
     """Every city's invoices for the vendor (``platform_scope``), newest month first; filter by
     city slug, period and state (replaced drafts left out unless ``status="discarded"``)."""
+    rows: list = []
     with platform_scope("vendor: invoices of every city"):
-        async with rt.db.transaction() as s:
-            stmt = select(Invoice, City).join(City, City.id == Invoice.city_id)
-            if city:
-                stmt = stmt.where(City.slug == city)
-            if period:
-                stmt = stmt.where(Invoice.period == period)
-            stmt = stmt.where(Invoice.status == status) if status else stmt.where(Invoice.status != "discarded")
-            stmt = stmt.order_by(Invoice.period.desc(), City.slug, Invoice.id.desc())  # type: ignore[attr-defined]
-            rows = (await s.execute(stmt)).all()
+        for cell in rt.db.cell_names:  # each database cell's cities (its copies of cities moved away left out)
+            with use_cell(cell):
+                async with rt.db.transaction() as s:
+                    stmt = select(Invoice, City).join(City, City.id == Invoice.city_id).where(City.cell == cell)
+                    if city:
+                        stmt = stmt.where(City.slug == city)
+                    if period:
+                        stmt = stmt.where(Invoice.period == period)
+                    stmt = stmt.where(Invoice.status == status) if status else stmt.where(Invoice.status != "discarded")
+                    rows += (await s.execute(stmt)).all()
+    rows.sort(key=lambda r: (r[1].slug, -int(r[0].id or 0)))
+    rows.sort(key=lambda r: r[0].period, reverse=True)
     return [(city_context(c), inv) for inv, c in rows]
 
 
 async def city_of_invoice(rt, invoice_id: int) -> CityContext:
     """The city an invoice belongs to (the vendor's commands and pages address invoices by id)."""
+    row = None
     with platform_scope("vendor: the city of an invoice"):
-        async with rt.db.transaction() as s:
-            row = (await s.execute(select(City).join(Invoice, Invoice.city_id == City.id)
-                                   .where(Invoice.id == invoice_id))).scalars().first()
+        for cell in rt.db.cell_names:
+            with use_cell(cell):
+                async with rt.db.transaction() as s:
+                    city_id = await s.scalar(select(Invoice.city_id).join(City, City.id == Invoice.city_id)
+                                             .where(Invoice.id == invoice_id, City.cell == cell))
+            if city_id is not None:
+                async with rt.db.transaction() as s:
+                    row = await s.get(City, city_id)
+                break
     if row is None:
         raise NotFound(f"账单 #{invoice_id} / invoice {invoice_id}", code="invoice_not_found")
     return city_context(row)

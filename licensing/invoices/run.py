@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core import audit
 from guahao.plugin_api import ValidationFailed, city_session, current_city, utcnow
-from guahao.tenants.context import platform_scope
+from guahao.tenants.context import platform_scope, use_cell
 from guahao.tenants.models import City
 from guahao.tenants.resolver import city_context
 
@@ -131,9 +131,14 @@ _LINE_FIELDS = (
 
 async def cities_with_contracts(rt, slug: str | None = None) -> list:
     """The active cities that have a contract (or just ``slug``'s), as city contexts."""
+    ids: set[int] = set()
     with platform_scope("invoice run: cities with a contract"):
+        for cell in rt.db.cell_names:
+            with use_cell(cell):
+                async with rt.db.transaction() as s:
+                    ids |= set((await s.scalars(select(Contract.city_id).join(City, City.id == Contract.city_id)
+                                                .where(City.cell == cell).distinct())).all())
         async with rt.db.transaction() as s:
-            ids = set((await s.scalars(select(Contract.city_id).distinct())).all())
             stmt = select(City).where(City.active.is_(True)).order_by(City.slug)
             if slug is not None:
                 stmt = select(City).where(City.slug == slug)

@@ -115,7 +115,7 @@ def _reader(rt, cache: _Cache) -> Callable[[], AsyncSession]:
 
 
 async def _load(rt, city: CityContext, cache: _Cache) -> CityLicences:
-    reader = _reader(rt, cache)
+    reader = rt.db.session if city.cell else _reader(rt, cache)  # a city on a cell: that cell's pool
     with use_city(city):
         async with reader() as s, s.begin():
             rows = (await s.scalars(

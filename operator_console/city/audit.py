@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from guahao.core import audit
-from guahao.tenants.context import platform_scope, use_city
+from guahao.tenants.context import platform_scope, use_cell, use_city
 from guahao.tenants.models import City
 
 from ..kit.pages import Console, console_page
@@ -79,9 +79,13 @@ async def vendor_audit(c: Console) -> Response:
     elif slug:
         rows = []
     else:
+        found: dict[int, object] = {}  # by id: ids are unique across cells; a moved city's old copy repeats them
         with platform_scope("vendor audit search across cities"):
-            async with c.transaction() as s:
-                rows = await audit.search(s, **filters)
+            for cell in c.rt.db.cell_names:
+                with use_cell(cell):
+                    async with c.transaction() as s:
+                        found.update((row.id, row) for row in await audit.search(s, **filters))
+        rows = sorted(found.values(), key=lambda row: row.id, reverse=True)[:filters.get("limit", 100)]
     rows, older = _page(rows)
     return c.render("audit.html", rows=rows, older=older, query=_query(c), cities=cities, tz=tz)
 

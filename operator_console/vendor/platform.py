@@ -9,19 +9,24 @@ from starlette.routing import Route
 from guahao.core.errors import Conflict, ValidationFailed
 from guahao.core.models.staff import StaffAccount
 from guahao.core.staff.vendor import open_city
-from guahao.tenants.context import platform_scope
+from guahao.tenants.context import platform_scope, use_cell
 from guahao.tenants.models import City, CityPlugin
 
 from ..kit.pages import Console, console_page
 
 
 async def _cities(c: Console) -> list[dict]:
+    staff: dict[int, int] = {}
     with platform_scope("vendor city list"):
         async with c.transaction() as s:
             rows = (await s.scalars(select(City).order_by(City.slug))).all()
-            staff = dict((await s.execute(
-                select(StaffAccount.city_id, func.count()).where(StaffAccount.active.is_(True)).group_by(StaffAccount.city_id)
-            )).all())
+        for cell in c.rt.db.cell_names:  # each cell's own cities, not the copies a move left behind
+            with use_cell(cell):
+                async with c.transaction() as s:
+                    staff.update((await s.execute(
+                        select(StaffAccount.city_id, func.count()).join(City, City.id == StaffAccount.city_id)
+                        .where(StaffAccount.active.is_(True), City.cell == cell).group_by(StaffAccount.city_id)
+                    )).all())
     return [{"slug": r.slug, "name": r.name, "timezone": r.timezone, "active": r.active, "staff": staff.get(r.id, 0),
              "created_at": r.created_at} for r in rows]
 
@@ -53,11 +58,16 @@ async def cities(c: Console) -> Response:
 
 
 async def _plugin_use(c: Console) -> dict[str, int]:
+    use: dict[str, int] = {}
     with platform_scope("vendor plugin use"):
-        async with c.transaction() as s:
-            rows = (await s.execute(select(CityPlugin.plugin, func.count()).where(CityPlugin.enabled.is_(True))
-                                    .group_by(CityPlugin.plugin))).all()
-    return dict(rows)
+        for cell in c.rt.db.cell_names:
+            with use_cell(cell):
+                async with c.transaction() as s:
+                    for plugin, count in (await s.execute(
+                            select(CityPlugin.plugin, func.count()).join(City, City.id == CityPlugin.city_id)
+                            .where(CityPlugin.enabled.is_(True), City.cell == cell).group_by(CityPlugin.plugin))).all():
+                        use[plugin] = use.get(plugin, 0) + count
+    return use
 
 
 @console_page("vendor.manage", vendor_only=True)

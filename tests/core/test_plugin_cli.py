@@ -83,7 +83,9 @@ def test_show_prints_metadata_and_settings(capsys):
     assert out.startswith("sms_aliyun — 阿里云短信 / Alibaba Cloud SMS\n")
     assert "category:       notification (消息通知 / Notifications)" in out
     assert "version:        1.0.0" in out
-    assert "compatibility:  plugin API >=1.0,<2 (this platform: 1.0)" in out
+    from guahao.plugin_api import API_VERSION
+
+    assert f"compatibility:  plugin API >=1.0,<2 (this platform: {API_VERSION})" in out
     assert "module:         guahao.plugins.channels.sms_aliyun (built-in)" in out
     assert "通过阿里云短信服务" in out
     assert "secret (write-only, stored encrypted; give with --secret): access_key_id, access_key_secret" in out
