@@ -14,6 +14,7 @@ strings ("50.00") in Alipay's parameters (:mod:`.money`).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Mapping
 
@@ -55,21 +56,29 @@ def _with_query(url: str, query: str) -> str:
     return url + ("&" if "?" in url else "?") + query
 
 
-def pay_biz(method: str, fields: Mapping[str, str]) -> dict:
-    """``biz_content`` of a page or wap pay: trade ``o``, fen ``a``, subject ``s``, expiry ``e``,
-    quit address ``q``."""
-    biz = {"out_trade_no": fields["o"], "total_amount": yuan(int(fields["a"])), "subject": fields["s"],
-           "product_code": PRODUCT[method]}
-    if fields.get("e"):
-        biz["time_expire"] = fields["e"]
-    if method == WAP_PAY and fields.get("q"):
-        biz["quit_url"] = fields["q"]
-    return biz
+@dataclass(frozen=True)
+class Order:
+    """One booking's trade as the pay calls name it."""
 
+    trade: str  # out_trade_no
+    fee_fen: int
+    subject: str
+    time_expire: str  # Beijing time
+    return_url: str = ""  # where Alipay sends the browser back (the plugin's return route)
+    notify_url: str = ""
+    quit_url: str = ""  # wap pay: where leaving the cashier goes
 
-def pay_extra(fields: Mapping[str, str]) -> dict:
-    """The common parameters a page or wap pay adds (``return_url`` ``r``, ``notify_url`` ``n``)."""
-    return {k: v for k, v in (("return_url", fields.get("r", "")), ("notify_url", fields.get("n", ""))) if v}
+    def biz(self, method: str) -> dict:
+        """``biz_content`` of a page or wap pay."""
+        biz = {"out_trade_no": self.trade, "total_amount": yuan(self.fee_fen), "subject": self.subject,
+               "product_code": PRODUCT[method], "time_expire": self.time_expire}
+        if method == WAP_PAY and self.quit_url:
+            biz["quit_url"] = self.quit_url
+        return biz
+
+    def addresses(self) -> dict:
+        """The common parameters a pay call adds (``return_url``, ``notify_url``), when known."""
+        return {k: v for k, v in (("return_url", self.return_url), ("notify_url", self.notify_url)) if v}
 
 
 class AlipayProvider(PaymentProvider):
@@ -101,37 +110,40 @@ class AlipayProvider(PaymentProvider):
         hold_end = booking.hold_expires_at or (utcnow() + timedelta(minutes=city.rules.hold_minutes))
         site = links.site_of(settings, return_url)
         root = links.plugin_root(site, city.slug) if site else ""
-        fields = {
-            "o": trade, "a": str(booking.fee_fen), "s": (description or f"挂号费 {booking.id}")[:120],
-            "e": beijing_time(hold_end),
-            "r": f"{root}/return/{links.return_target(return_url)}" if root and return_url else "",
-            "n": f"{root}/notify" if root else "",
-            "q": _with_query(links.without_hints(return_url), "cancelled=1") if return_url else "",
-        }
+        order = Order(
+            trade=trade, fee_fen=booking.fee_fen, subject=(description or f"挂号费 {booking.id}")[:120],
+            time_expire=beijing_time(hold_end),
+            return_url=f"{root}/return/{links.return_target(return_url)}" if root and return_url else "",
+            notify_url=f"{root}/notify" if root else "",
+            quit_url=_with_query(links.without_hints(return_url), "cancelled=1") if return_url else "",
+        )
         client = links.pay_client(return_url)
         if booking.channel == KIOSK or client == KIOSK:
-            return await self._precreate(booking, gw, fields)
-        page = gw.page_url(PAGE_PAY, pay_biz(PAGE_PAY, fields), **pay_extra(fields))
-        wap = gw.page_url(WAP_PAY, pay_biz(WAP_PAY, fields), **pay_extra(fields))
+            return await self._precreate(booking, gw, order)
+        page = gw.page_url(PAGE_PAY, order.biz(PAGE_PAY), **order.addresses())
+        wap = gw.page_url(WAP_PAY, order.biz(WAP_PAY), **order.addresses())
         return PaymentIntent(
             provider=self.name, booking_id=booking.id, amount_fen=booking.fee_fen, online=True,
             instructions="请在支付宝页面完成付款。", redirect_url=wap if client in MOBILE_CLIENTS else page,
-            reference=trade, data={"out_trade_no": trade, "page_url": page, "wap_url": wap, "time_expire": fields["e"]},
+            reference=trade, data={"out_trade_no": trade, "page_url": page, "wap_url": wap, "time_expire": order.time_expire},
         )
 
-    async def _precreate(self, booking, gw: Gateway, fields: Mapping[str, str]) -> PaymentIntent:
-        biz = {"out_trade_no": fields["o"], "total_amount": yuan(booking.fee_fen), "subject": fields["s"],
-               "time_expire": fields["e"]}
+    async def _precreate(self, booking, gw: Gateway, order: Order) -> PaymentIntent:
+        biz = {"out_trade_no": order.trade, "total_amount": yuan(order.fee_fen), "subject": order.subject,
+               "time_expire": order.time_expire}
         try:
-            answer = await gw.call("alipay.trade.precreate", biz, **({"notify_url": fields["n"]} if fields["n"] else {}))
+            notify = {"notify_url": order.notify_url} if order.notify_url else {}  # no browser comes back
+            answer = await gw.call("alipay.trade.precreate", biz, **notify)
+            qr = str(answer.get("qr_code") or "")
+            if not qr:
+                raise TransportError("alipay.trade.precreate answered without a qr_code", permanent=True, code="no_qr_code")
         except TransportError as exc:
             log.warning("Alipay refused a QR code for %s: %s", booking.id, exc)
             raise PaymentError("payment_unavailable", "支付宝支付暂不可用，请稍后再试或联系医院。") from exc
-        qr = str(answer.get("qr_code") or "")
         return PaymentIntent(
             provider=self.name, booking_id=booking.id, amount_fen=booking.fee_fen, online=True,
-            instructions="请用支付宝扫描二维码付款。", redirect_url=None, reference=fields["o"],
-            data={"out_trade_no": fields["o"], "qr_url": qr, "time_expire": fields["e"]},
+            instructions="请用支付宝扫描二维码付款。", redirect_url=None, reference=order.trade,
+            data={"out_trade_no": order.trade, "qr_url": qr, "time_expire": order.time_expire},
         )
 
     def _trade(self, booking) -> str:
