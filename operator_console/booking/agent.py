@@ -18,6 +18,7 @@ from datetime import datetime
 from starlette.responses import Response
 from starlette.routing import Route
 
+from guahao.core import audit
 from guahao.core.backoffice import agent as calls
 from guahao.core.backoffice import errors as office_errors
 from guahao.core.backoffice.patients import match_view
@@ -25,6 +26,7 @@ from guahao.core.booking.errors import BookingNotFound
 from guahao.core.errors import DomainError, Forbidden
 from guahao.core.models import Member
 from guahao.core.web.signing import sign, unsign
+from guahao.plugins.channels.ivr import calls as phone_calls
 from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
@@ -101,6 +103,8 @@ async def search(c: Console) -> Response:
         return c.redirect(f"agent?found={found_token(c, member.id)}")
     if "q" in c.request.query_params:
         return c.redirect("agent")
+    if "call" in c.request.query_params:
+        return await _from_phone_call(c, c.request.query_params["call"].strip()[:12])
     token = c.request.query_params.get("found", "")
     match, error = None, None
     if token:
@@ -112,6 +116,22 @@ async def search(c: Console) -> Response:
         else:
             match = match_view(member)
     return c.render("agent/search.html", q="", match=match, found=token if match else "", error=error, failed=False)
+
+
+async def _from_phone_call(c: Console, ref: str) -> Response:
+    """``agent?call=REF``: the caller the phone menu (``ivr``) handed over with call reference
+    ``REF`` — their page at once, as the menu checked their PIN (the last six characters of the
+    ID number); the opening is audited. An unknown, old or unidentified call shows the search."""
+    member_id = None
+    if "ivr" in (await c.rt.plugins.for_city(c.city)).names:
+        member_id = await phone_calls.handed_member(c.rt, c.city, ref)
+    if member_id is None:
+        error = c._("No identified phone call handed to an agent has this reference (kept for two hours).")
+        return c.render("agent/search.html", status=404, q="", match=None, error=error, failed=False)
+    async with c.transaction() as s:
+        audit.record(s, c.actor(), "agent.identity_check", target_type="member", target_id=member_id,
+                     summary=f"电话转接（通话{ref}，电话密码已核验）", after={"passed": True, "call": ref})
+    return c.redirect(f"agent/caller?t={caller_token(c, member_id)}&call={ref}")
 
 
 @console_page("agent.assist")
@@ -138,8 +158,10 @@ async def caller(c: Console) -> Response:
 
 async def _caller_page(c: Console, member_id: int, token: str, *, error: str | None = None, status: int = 200) -> Response:
     summary = await calls.caller_summary(c.rt, member_id)
+    call = c.request.query_params.get("call", "")
     return c.render("agent/caller.html", status=status, summary=summary, t=token, error=error,
-                    moment=lambda at: at and _local(c, at), **picking.LABELS)
+                    moment=lambda at: at and _local(c, at), phone_call=call if call.isdigit() and len(call) == 8 else "",
+                    **picking.LABELS)
 
 
 def _local(c: Console, at) -> str:

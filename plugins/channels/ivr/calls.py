@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -80,3 +80,20 @@ async def finish(rt, city, call_sid: str, *, caller: str, seconds: int, at: date
                          dimensions={"channel": "ivr"})
             return True
     return False
+
+
+HANDOFF_VALID = timedelta(hours=2)
+
+
+async def handed_member(rt, city, ref: str) -> int | None:
+    """The member of the call ``ref`` when the menu handed it to an agent in the last two hours
+    after the caller passed the PIN check; ``None`` otherwise (unknown, old, not handed on, or
+    the caller never identified)."""
+    if not (isinstance(ref, str) and ref.isdigit() and len(ref) == 8):
+        return None
+    call = await by_ref(rt, city, ref)
+    if call is None or call.status != "agent" or call.member_id is None:
+        return None
+    if call.started_at < utcnow() - HANDOFF_VALID:
+        return None
+    return call.member_id
