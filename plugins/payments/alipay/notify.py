@@ -185,7 +185,7 @@ class _Refused(Exception):
 
 PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>支付宝 / Alipay</title>
-<main style="font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem">
+<main>
 <h1 id="state" data-state="{state}">{title}</h1><p>{text}</p>{link}</main></html>"""
 
 
