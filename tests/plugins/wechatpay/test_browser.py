@@ -86,14 +86,30 @@ def wx_site(tmp_path_factory, wechatpay_api: FakeWeChatPay):
         yield WxSite(base.replace("127.0.0.1", "localhost"), base + "/api/v1/demo", merchant, db)
 
 
+class Browser:
+    """Chromium whose contexts report what the pages' Content-Security-Policy refused."""
+
+    def __init__(self, chromium):
+        self.chromium = chromium
+        self.violations: list[str] = []
+
+    async def new_context(self, **options):
+        context = await self.chromium.new_context(**options)
+        context.on("console", lambda m: self.violations.append(m.text)
+                   if m.type == "error" and "Content Security Policy" in m.text else None)
+        return context
+
+
 @pytest.fixture(scope="module")
 async def browser():
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
+        watched = Browser(chromium)
+        yield watched
         await chromium.close()
+        assert watched.violations == [], "the Content-Security-Policy refused something"
 
 
 def _session(site: WxSite, index: int) -> tuple[int, int]:
@@ -175,5 +191,46 @@ async def test_a_desktop_shows_a_qr_code_and_moves_on_once_paid(browser, wx_site
         await page.wait_for_url(re.compile(rf"/c/demo/bookings/{ref}/paid$"), timeout=15_000)
         assert await page.get_attribute("#booking", "data-state") == "paid"
         assert site.rows("SELECT status, payment_status FROM bookings WHERE id = ?", ref) == [("confirmed", "paid")]
+    finally:
+        await context.close()
+
+
+WECHAT_UA = IPHONE + " MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN"
+# WeChat's in-app browser gives pages a WeixinJSBridge; this one records the call and waits for
+# the test to finish the payment before answering, as WeChat's pay sheet does.
+BRIDGE = """
+window.WeixinJSBridge = {invoke: function (name, params, done) {
+  window.__wx = {name: name, params: params};
+  window.__wxDone = function () { done({err_msg: "get_brand_wcpay_request:ok"}); };
+}};
+"""
+
+
+async def test_inside_wechat_the_pay_sheet_opens_with_signed_parameters(browser, wx_site, wechatpay_api):
+    site = wx_site
+    conn = sqlite3.connect(site.db)
+    try:
+        with conn:
+            conn.execute("UPDATE members SET wechat_openid = 'o_demo_member' WHERE phone = ?", (MEMBERS["phone"],))
+    finally:
+        conn.close()
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, user_agent=WECHAT_UA)
+    await context.add_init_script(BRIDGE)
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        ref = await _login_and_book(page, site, "phone", 2)
+        await page.click("#pay")
+        await page.wait_for_function("window.__wx !== undefined")
+        call = await page.evaluate("window.__wx")
+        order = site.merchant.orders[f"{ref}_J"]
+        assert call["name"] == "getBrandWCPayRequest" and order["request"]["payer"] == {"openid": "o_demo_member"}
+        assert call["params"]["package"] == f"prepay_id={order['prepay_id']}" and call["params"]["signType"] == "RSA"
+        body, headers = wechatpay_api.pay(site.merchant.mchid, f"{ref}_J")  # the member pays in the sheet
+        await wechatpay_api.deliver(body, headers, order["request"]["notify_url"])
+        await page.evaluate("window.__wxDone()")
+        await page.wait_for_url(re.compile(rf"/c/demo/bookings/{ref}/paid$"))
+        assert await page.get_attribute("#booking", "data-state") == "paid"
+        assert site.rows("SELECT outcome FROM wechatpay_notifications WHERE booking_id = ?", ref) == [("confirmed",)]
     finally:
         await context.close()
