@@ -88,7 +88,7 @@ class Hl7v2His(HisAdapter):
         mid = messages.control_id(city.slug, booking["id"], event, key)
         er7 = messages.siu(
             event, booking, header=header, tz=city.tz, identity=str(settings.get("patient_identity") or "masked_id"),
-            at=utcnow(), message_id=mid, reason=reason, filler_id=str(booking.get("his_reference") or ""),
+            at=utcnow().astimezone(city.tz), message_id=mid, reason=reason, filler_id=str(booking.get("his_reference") or ""),
             payment=payment, notes=[note] if note else [],
         )
         row = {"hospital_id": booking.get("hospital_id"), "direction": "out", "message_type": f"SIU^{event}",

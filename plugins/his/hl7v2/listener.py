@@ -82,7 +82,7 @@ class Inbound:
             code, text_ = "AE", "内部错误，请稍后重发 (internal error, send again later)"
         await message_log.record(city, rt=self.rt, hospital_id=hospital_id, direction="in", message_type=mtype[:20],
                                  control_id=mid, booking_id=booking_id[:24], ack_code=code, text=text_)
-        return messages.ack_for(msg, code, text_, at=utcnow())
+        return messages.ack_for(msg, code, text_, at=utcnow().astimezone(city.tz))
 
     async def _seen(self, mid: str) -> bool:
         async with city_session(self.rt, self.target.city) as s:
