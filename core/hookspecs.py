@@ -47,6 +47,13 @@ def guahao_city_pages():
 
 
 @hookspec
+def guahao_api_routes():
+    """Return ``(prefix, routes)``: a standard API of the plugin's own (e.g. FHIR) served at
+    ``/{prefix}/{city}/…`` for cities that enabled the plugin (404 elsewhere and for an unknown
+    city). The prefix is one path segment; the routes authenticate their callers themselves."""
+
+
+@hookspec
 def guahao_outbox_handlers():
     """Return ``{topic: async handler(ctx, payload)}`` for side-effect kinds the plugin runs.
 

@@ -18,11 +18,18 @@ and owns no rule of its own.
   free period of them (:func:`book_first_free`), a booking as a channel states it
   (:class:`BookingSummary`), cancelling by reference (:func:`cancel`), the member's upcoming
   bookings (:func:`upcoming`).
+- ``periods``: the city's bookable periods in a time range with their doctor, department and
+  place (:func:`open_periods`, :class:`OpenPeriod`), booking one period (:func:`book_period`),
+  a booking by reference (:func:`get_booking`, :func:`cancel_booking`), and the city's
+  campuses, departments and doctors (:func:`directory`) — for a standard scheduling API.
+- ``identity``: the member of a resident ID number (:func:`member_by_id_number`).
+- ``audit``: a third-party client's call in the audit log (:func:`record_call`).
 - ``replies``: a text for a phone number, logged and queued in the caller's transaction
   (:func:`queue_text`) and sent once by the channel's outbox job through the city's SMS sender
   (:func:`deliver_text`).
 """
 
+from .audit import record_call
 from .booking import BookingSummary, Slot, book_first_free, cancel, find_slots, summary, upcoming
 from .catalogue import (
     Choice,
@@ -33,7 +40,9 @@ from .catalogue import (
     list_doctors,
     list_hospitals,
 )
+from .identity import member_by_id_number
 from .members import ChannelMember, check_pin, mainland_mobile, member_by_phone, name_matches, set_opt_out
+from .periods import Directory, OpenPeriod, book_period, cancel_booking, directory, get_booking, open_periods
 from .replies import REPLY_KIND, deliver_text, queue_text
 
 __all__ = [
@@ -41,22 +50,31 @@ __all__ = [
     "BookingSummary",
     "ChannelMember",
     "Choice",
+    "Directory",
+    "OpenPeriod",
     "Slot",
     "book_first_free",
+    "book_period",
     "cancel",
+    "cancel_booking",
     "check_pin",
     "deliver_text",
+    "directory",
     "find_departments",
     "find_doctors",
     "find_hospitals",
     "find_slots",
+    "get_booking",
     "list_departments",
     "list_doctors",
     "list_hospitals",
     "mainland_mobile",
+    "member_by_id_number",
     "member_by_phone",
     "name_matches",
+    "open_periods",
     "queue_text",
+    "record_call",
     "set_opt_out",
     "summary",
     "upcoming",

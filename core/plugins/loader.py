@@ -40,6 +40,7 @@ BUILTIN = {
     "hl7v2": "guahao.plugins.his.hl7v2",
     "sms_inbound": "guahao.plugins.channels.sms_inbound",
     "ivr": "guahao.plugins.channels.ivr",
+    "fhir_api": "guahao.plugins.channels.fhir_api",
 }
 
 
