@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from guahao.core.models import Member
 from guahao.core.plugins.manager import configure
+from guahao.plugins.channels.web import paying
 from guahao.tenants.context import use_city
 from tests.plugins.web.conftest import Visitor, csrf_of
 
@@ -40,6 +41,7 @@ async def test_a_computer_gets_a_qr_code_and_the_page_follows_the_callback(clien
     assert (await visitor.get(poll)).status_code == 204  # not paid yet: the page stays
     [order] = pc.merchant.orders.values()
     assert order["trade_type"] == "NATIVE" and "pay_" not in json.dumps(order["request"])
+    assert str(paying.qr_svg(order["answer"]["code_url"])) in shown.text  # the code is WeChat Pay's code_url
     body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
     assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
     moved = await visitor.get(poll)
@@ -105,6 +107,7 @@ async def test_the_kiosk_shows_a_scannable_qr_code(client, pay_city):
     assert shown.status_code == 200 and 'id="qr"' in shown.text and "<svg" in shown.text and "¥50.00" in shown.text
     assert "支付完成后本页自动更新" in shown.text and "htmx.min.js" in shown.text
     assert pc.merchant.orders[f"{ref}_N"]["trade_type"] == "NATIVE"
+    assert str(paying.qr_svg(pc.merchant.orders[f"{ref}_N"]["answer"]["code_url"])) in shown.text
     assert (await kiosk.get(f"bookings/{ref}/paid?poll=1")).status_code == 204
     body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
     assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
