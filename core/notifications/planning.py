@@ -35,6 +35,12 @@ class Planned:
     addresses: dict[str, str]  # channel → the member's address on it
 
 
+ANSWERED_ON_ITS_CHANNEL = frozenset({"booking_confirmed"})
+"""Kinds a booking made by SMS has already answered on the member's phone: the reply to the
+member's text states the booking, so the same notice is not texted (or called) again; WeChat
+and e-mail still carry it."""
+
+
 def member_addresses(member: Member, payload: dict) -> dict[str, str]:
     """Where a member can be reached, per channel.
 
@@ -98,8 +104,13 @@ async def plan(s: AsyncSession, city: CityContext, payload: dict, *, public_base
     data = await _with_links(s, city, kind, booking_id, payload.get("data") or {}, public_base_url)
     body = compose(city, kind, member, facts, data)
 
+    addresses = member_addresses(member, payload)
+    if kind in ANSWERED_ON_ITS_CHANNEL and facts is not None and str(facts.booking.channel) == "sms":
+        addresses.pop("sms", None)  # the member's own text was answered already,
+        addresses.pop("voice", None)  # and a call to the same phone would only repeat it
+
     def planned(note: Notification) -> Planned:
-        return Planned(note, message_params(city, kind, member, facts, data), member_addresses(member, payload))
+        return Planned(note, message_params(city, kind, member, facts, data), addresses)
 
     same = select(Notification).where(
         Notification.member_id == member.id,

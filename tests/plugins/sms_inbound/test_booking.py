@@ -211,3 +211,22 @@ async def test_doctors_of_one_surname_are_offered_by_number(sms_city):
     await sms_city.drain()
     [booking] = await sms_city.bookings(member.id)
     assert booking.doctor_id == cat.doctor.id
+
+
+async def test_a_booking_made_by_sms_is_confirmed_by_its_reply_alone(sms_city):
+    from sqlalchemy import select
+
+    from guahao.core.models import Notification
+
+    member = await make_member(sms_city.rt, sms_city.city)
+    gateway = sms_city.gateway("generic")
+    await gateway.send(member.phone, f"预约*张三*{md(sms_city.tomorrow)}*市一院*呼吸内科*王建国*上午")
+    await sms_city.drain()
+    [booking] = await sms_city.bookings(member.id)
+    assert len(await sms_city.replies(member.phone)) == 1
+    with use_city(sms_city.city):
+        async with sms_city.rt.db.transaction() as s:
+            notes = (await s.scalars(select(Notification).where(Notification.member_id == member.id))).all()
+    confirmed = [n for n in notes if n.kind == "booking_confirmed"]
+    # The confirmation is planned (other channels would carry it) but not texted a second time.
+    assert len(confirmed) == 1 and confirmed[0].status != "sent", [(n.kind, n.status, n.error) for n in notes]
