@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 
 from starlette.responses import Response
 
-from guahao.plugin_api import DomainError, channels, city_session
+from guahao.plugin_api import DomainError, channels, city_session, report_usage
 
 from . import throttle
 from .clients import Caller, caller_of
@@ -46,7 +47,8 @@ def _bearer(request) -> str:
 
 def endpoint(scope: str | None, action: str):
     """Wrap a handler ``(call) -> Response``: with ``scope`` a valid bearer token carrying it
-    is required (401 / 403), the client's rate is counted (429) and the call is audited."""
+    is required (401 / 403), the client's rate is counted (429), and the call is audited and
+    metered (``api.third_party_calls``, dimension ``client``)."""
 
     def wrap(handler):
         @functools.wraps(handler)
@@ -92,5 +94,8 @@ async def _audit(call: Call, action: str, status: int) -> None:
                 target_type=kind, target_id=ident, summary=f"{call.request.method} {call.request.url.path} → {status}",
                 ip=call.request.client.host if call.request.client else "",
             )
+            if status < 500:  # metered as the public API's calls are
+                report_usage(s, meter="api.third_party_calls", quantity=1, source_id=f"fhir:{uuid.uuid4().hex}",
+                             dimensions={"client": f"fhir_{caller.client_id}"})
     except Exception:  # the answer stands; a lost audit entry is logged
         log.exception("audit entry of a FHIR call failed")

@@ -173,7 +173,11 @@ async def find(call: Call, kind: str, ids: set[str] | None) -> list:
 async def search_type(call: Call, kind: str):
     found = await find(call, kind, _ids(call))
     call.target = (kind, "")
-    return fhir_json(resources.searchset(found[:MAX_RESULTS], call.base))
+    count = call.request.query_params.get("_count", "")
+    limit = min(int(count), MAX_RESULTS) if count.isdigit() and int(count) > 0 else MAX_RESULTS
+    result = resources.searchset(found[:limit], call.base)
+    result.total = len(found)
+    return fhir_json(result)
 
 
 async def read(call: Call, kind: str, ident: str):

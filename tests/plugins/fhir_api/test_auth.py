@@ -60,6 +60,8 @@ async def test_catalogue_searches_validate(fhir_city):
     assert [e.resource.id for e in schedules.entry] == [f"{fc.cat.doctor.id}-{fc.cat.campus.id}"]
     slots = valid((await fc.get("Slot", token, schedule=f"Schedule/{fc.cat.doctor.id}-{fc.cat.campus.id}")).json())
     assert slots.total == 6 and {e.resource.status for e in slots.entry} == {"free"}
+    page = valid((await fc.get("Slot", token, _count=2)).json())
+    assert page.total == 12 and len(page.entry) == 2
     capacity = slots.entry[0].resource.extension[0]
     assert capacity.url.endswith("/slot-capacity") and capacity.valueInteger == 2
     assert (await fc.get("Practitioner/999999", token)).status_code == 404
@@ -67,6 +69,19 @@ async def test_catalogue_searches_validate(fhir_city):
     assert metadata.fhirVersion == "4.0.1"
     appointment = next(r for r in metadata.rest[0].resource if r.type == "Appointment")
     assert {o.name for o in appointment.operation} == {"find", "hold", "book"}
+
+
+async def test_each_call_is_metered_for_the_client(fhir_city):
+    from tests.core.plugins.probes import outbox_rows
+
+    fc = fhir_city
+    token = await fc.token()
+    for _ in range(2):
+        assert (await fc.get("Location", token)).status_code == 200
+    usage = [r.payload for r in await outbox_rows(fc.rt, fc.city, topic="usage.reported")
+             if r.payload["meter"] == "api.third_party_calls"]
+    assert len(usage) == 2 and usage[0]["dimensions"] == {"client": f"fhir_{fc.client_id}"}
+    assert usage[0]["source_id"] != usage[1]["source_id"]
 
 
 async def test_scope_refusal(fhir_city):
