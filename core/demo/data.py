@@ -22,8 +22,9 @@ PLUGINS = {
     "demo_his": {},
     "message_log": {"public_log": True},  # the demo shows its message log at /c/demo/messages
     "web": {},  # the patient site at /c/demo/
+    "ivr": {"simulator": True, "agent_number": "+861012320"},  # a phone in the browser at /c/demo/ivr/simulator
 }
-PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}}
+PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}, "ivr": {"auth_token": "demo-ivr-auth-token-0123456789"}}
 # The demo's self-service terminal (kiosk identification works only on a registered one):
 # opening /c/demo/kiosk/?terminal=demo-k1 once makes a browser that terminal of the first hospital.
 KIOSK_TERMINAL = "demo-k1"

@@ -7,7 +7,9 @@ channel services (:mod:`.services`), rendered as TwiML (:mod:`.twiml`); each cal
 row of ``ivr_calls`` (:mod:`.models`, :mod:`.calls`), so any web process answers any step. A
 payment link asked for in a call goes out by SMS (the ``ivr.sms`` outbox job); a completed
 call's minutes are reported for metering. ``0`` hands the call to the ``agent_number`` with an
-eight-digit call reference the agent desk looks up (``/c/{city}/agent?call=REF``).
+eight-digit call reference the agent desk looks up (``/c/{city}/agent?call=REF``). With the
+``simulator`` setting on, ``/c/{city}/ivr/simulator`` is a phone in the browser that drives the
+same endpoints (:mod:`.simulator`).
 
 The guide is ``docs/channel-phone.md``.
 """
@@ -18,7 +20,7 @@ from starlette.routing import Route
 
 from guahao.plugin_api import channels, hookimpl
 
-from . import voice
+from . import simulator, voice
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .models import IvrCall
 from .services import SMS_TOPIC
@@ -32,6 +34,7 @@ def routes() -> list:
         Route("/ivr/voice", voice.start, methods=["POST"]),
         Route("/ivr/voice/step", voice.step, methods=["POST"]),
         Route("/ivr/voice/status", voice.status, methods=["POST"]),
+        Route("/ivr/simulator", simulator.page, methods=["GET", "POST"]),
     ]
 
 

@@ -65,14 +65,17 @@ def spellings(name: str, short_name: str = "", extra: Iterable[str] = ()) -> lis
 
 
 def matching(typed: str, candidates: Iterable[tuple[object, list[str]]]) -> list:
-    """The candidates whose spellings start with ``typed`` (first), then those that contain it."""
-    start, inside = [], []
+    """The candidates ``typed`` spells best: those with a spelling equal to it, else those with
+    one starting with it, else those with one containing it."""
+    tiers: tuple[list, list, list] = ([], [], [])
     for item, keys in candidates:
-        if any(k.startswith(typed) for k in keys):
-            start.append(item)
+        if typed in keys:
+            tiers[0].append(item)
+        elif any(k.startswith(typed) for k in keys):
+            tiers[1].append(item)
         elif any(typed in k for k in keys):
-            inside.append(item)
-    return start + inside
+            tiers[2].append(item)
+    return next((tier for tier in tiers if tier), [])
 
 
 def configured(initials_setting: Mapping[str, str] | None, code: str) -> list[str]:

@@ -159,3 +159,13 @@ async def test_no_open_sessions_returns_to_the_main_menu():
     svc = FakeServices(full=True)
     state, turns = await walk(svc, ["123450", "1", "1", "1", "1"])
     assert turns[-1].say.startswith("抱歉，近期没有可预约的号源") and state["step"] == "main"
+
+
+def test_keypad_spellings_prefer_an_exact_then_a_leading_match():
+    hospitals = [(name, keypad.spellings(name, short)) for name, short in
+                 [("示例市第一人民医院", "市一院"), ("示例市中医医院", "市中医院"), ("示例市口腔医院", "口腔医院")]]
+    assert keypad.keys_of(keypad.initials("第一人民医院")) == "397699"
+    assert keypad.matching("799", hospitals) == ["示例市第一人民医院"]  # 市一院 = SYY exactly
+    assert keypad.matching("79", hospitals) == ["示例市第一人民医院", "示例市中医医院"]  # SYY, SZYY
+    assert keypad.matching("397", hospitals) == ["示例市第一人民医院"]  # …DYR… inside the full name
+    assert keypad.matching("46", hospitals) == []
