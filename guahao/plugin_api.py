@@ -11,7 +11,8 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
   :func:`endpoint_setting`, :func:`timeout_setting`,
   :data:`API_VERSION`, :data:`CATEGORIES`, :data:`hookimpl`;
 - payment providers: :class:`PaymentProvider`, :class:`PaymentIntent`, :class:`PaymentResult`,
-  :class:`RefundResult`, :class:`PaymentError`;
+  :class:`RefundResult`, :class:`PaymentError`, :class:`StatementLine` (a line of a
+  provider's daily statement, for ``PaymentProvider.statement``);
 - hospital systems: :class:`HisAdapter`, :class:`HisAck`, :class:`ScheduleItem`,
   :class:`VisitStatus`, :class:`FeeItem`, :class:`HisHealth`, :class:`HisRejected`,
   :data:`HIS_OPERATIONS`, :data:`VISIT_OUTCOMES`;
@@ -59,6 +60,7 @@ from guahao.core.plugins.interfaces import (
     RefundResult,
     ScheduleItem,
     SendResult,
+    StatementLine,
     VisitStatus,
 )
 from guahao.core.plugins.meta import API_VERSION, CATEGORIES, PluginMeta
@@ -100,6 +102,7 @@ __all__ = [
     "SendResult",
     "SenderSettings",
     "SettingsInvalid",
+    "StatementLine",
     "Template",
     "TenantModel",
     "TransportError",

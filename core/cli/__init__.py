@@ -24,6 +24,7 @@ from .cities import add_city_commands
 from .common import CliError, add_command, port_from, run, serving_settings, settings_from_env
 from .his_config import add_his_config_commands
 from .outbox import add_outbox_commands
+from .payments import add_payment_commands
 from .plugins import add_plugin_commands
 from .staff import add_staff_commands
 
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_staff_commands(subs, EPILOG)
     add_outbox_commands(subs, EPILOG)
     add_his_config_commands(subs, EPILOG)
+    add_payment_commands(subs, EPILOG)
     _add_installed_commands(subs)
     return parser
 

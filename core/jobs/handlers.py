@@ -233,6 +233,13 @@ async def handle_void(ctx: JobContext, payload: dict) -> None:
     await payments.void(ctx.rt, ctx.plugins, payload)
 
 
+async def handle_reconcile(ctx: JobContext, payload: dict) -> None:
+    """Reconcile one provider's statement of one day (``core.payments.reconcile``)."""
+    from guahao.core.payments.reconcile.planning import handle_reconcile as reconcile_day
+
+    await reconcile_day(ctx, payload)
+
+
 def _adapter_for(plugins, hospital: Hospital | None):
     wanted = hospital.his_adapter if hospital is not None else ""
     if wanted:
@@ -252,6 +259,7 @@ BUILTIN_HANDLERS: dict[str, Handler] = {
     "his.push": handle_his_push,
     "member.event": handle_member_event,
     "notification.sent": handle_notification_sent,
+    "payment.reconcile": handle_reconcile,
     "payment.refund": handle_refund,
     "payment.void": handle_void,
     "usage.reported": handle_usage_reported,

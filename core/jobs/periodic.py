@@ -136,12 +136,26 @@ async def plan_his_pulls(rt, *, now: datetime | None = None) -> int:
     return await for_each_city(rt, "HIS pull planning", work)
 
 
+async def plan_reconciliations(rt, *, now: datetime | None = None) -> int:
+    """Ask, through the outbox, for yesterday's payment reconciliation of every provider with
+    statements in every city, once a day from 10:00 local (``core.payments.reconcile``)."""
+    from guahao.core.payments.reconcile.planning import plan_city
+
+    at = now or utcnow()
+
+    async def work(s: AsyncSession) -> int:
+        return await plan_city(rt, s, at)
+
+    return await for_each_city(rt, "payment reconciliation planning", work)
+
+
 async def sweep_no_shows(rt, *, now: datetime | None = None) -> int:
     """Ask for the HIS pulls that are due (:func:`plan_his_pulls`), then mark bookings not
     checked in by session end as no-shows (R4.1), in every city."""
     from guahao.core.booking import engine
 
     await plan_his_pulls(rt, now=now)
+    await plan_reconciliations(rt, now=now)
 
     async def work(s: AsyncSession) -> int:
         return len(await engine.mark_no_shows(s, now=now))

@@ -43,6 +43,7 @@ from .his import HisSession, HisSyncRun  # noqa: F401  (HIS schedule sync, core.
 from .members import CreditEvent, Member, RefreshToken
 from .outbox import Notification, OutboxMessage
 from .plugins import HospitalPlugin
+from .reconciliation import PaymentMismatch, ReconciliationRun  # noqa: F401  (R6.4, core.payments.reconcile)
 from .reports import (
     BookingStatsDaily,
     BookingStatsMonthly,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from guahao.core.errors import DeliveryRefused, DomainError
 
@@ -75,6 +75,37 @@ class RefundResult:
     reference: str = ""
 
 
+STATEMENT_KINDS: tuple[str, ...] = ("payment", "refund")
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One line of a provider's daily statement (R6.4), as reconciliation reads it.
+
+    Parameters:
+        kind: ``payment`` or ``refund`` (one of :data:`STATEMENT_KINDS`).
+        provider_ref: the provider's id of the transaction (of the refund, for a refund).
+        our_ref: the platform's reference the provider was given: the booking's
+            ``payment_ref`` (the merchant's order number).
+        amount_fen: the amount moved, integer fen, positive for refunds too.
+        status: ``paid`` (a payment that went through), ``refunded`` (a refund that went
+            through), ``pending``, ``failed`` or ``closed``.
+        at: when the provider says it happened (aware, any zone), if it says.
+        booking_id: the booking, when the provider's reference names it.
+        refund_ref: for a refund, the merchant's refund number (``out_refund_no``,
+            ``out_request_no``) the platform recorded.
+    """
+
+    kind: str
+    provider_ref: str
+    our_ref: str
+    amount_fen: int
+    status: str
+    at: datetime | None = None
+    booking_id: str = ""
+    refund_ref: str = ""
+
+
 class PaymentProvider(ABC):
     """A way to pay the registration fee (R6).
 
@@ -128,6 +159,17 @@ class PaymentProvider(ABC):
     def matching_id(self, booking: "Booking") -> str:
         """The id the provider's statements carry for this booking."""
         return booking.payment_ref or booking.id
+
+    async def statement(
+        self, day: date, settings: Mapping, secrets: Mapping
+    ) -> Sequence[StatementLine | Mapping[str, Any]]:
+        """The provider's statement of ``day`` (the provider's calendar day): one
+        :class:`StatementLine` per payment and refund, for the daily reconciliation (R6.4).
+        A provider may hand back its statement rows as mappings instead (the WeChat Pay and
+        Alipay rows, or mappings with the fields of :class:`StatementLine`); core maps them.
+        Default: not supported (raises ``NotImplementedError``); such a provider is left out of
+        reconciliation."""
+        raise NotImplementedError(f"{self.name} has no statements")
 
 
 # --- hospital information systems ---------------------------------------------------------
