@@ -87,8 +87,9 @@ class WeChatPay(PaymentProvider):
         city = current_city()
         trade_no = trade.out_trade_no(booking.id, kind)
         notify = notify_url(settings, hints.return_url)
-        if not notify:
-            raise ValueError("WeChat Pay needs a notify_url setting or the site's address")
+        if not notify:  # neither a notify_url setting nor an absolute return address
+            log.error("WeChat Pay for %s: no notify_url setting and no site address to derive it from", booking.id)
+            raise _unavailable()
         body: dict = {
             "appid": str(settings.get("appid") or ""), "mchid": str(settings.get("mchid") or ""),
             "description": (description or f"挂号费 {booking.id}")[:127], "out_trade_no": trade_no,

@@ -113,3 +113,11 @@ async def test_an_expired_hold_closes_its_order(pay_city):
     assert pc.merchant.orders[intent.reference]["trade_state"] == "CLOSED"
     closes = [r for r in pc.merchant.requests if r[1].endswith("/close")]
     assert len(closes) == 1 and json.loads(closes[0][2]) == {"mchid": pc.merchant.mchid}
+
+
+async def test_without_a_notify_address_no_order_is_made(pay_city, rt, wechatpay_api):
+    pc = pay_city
+    await enable_wechatpay(rt, pc.city, wechatpay_api, pc.merchant)  # no notify_url setting
+    with pytest.raises(DomainError) as err:
+        await pc.start(await pc.held_booking(), return_url="/c/x/bookings/B/paid")  # and no site address
+    assert err.value.code == "payment_unavailable" and not pc.merchant.orders
