@@ -5,7 +5,9 @@ the way an installed package's metadata is."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import shutil
 import sys
 import tempfile
 from importlib.metadata import entry_points
@@ -19,8 +21,9 @@ def missing() -> bool:
 
 
 def metadata_folder() -> str:
-    """A folder holding ``guahao_alipay_entry_point-0.dist-info`` (made once per process)."""
+    """A folder holding ``guahao_alipay_entry_point-0.dist-info``, removed when the process ends."""
     root = Path(tempfile.mkdtemp(prefix="guahao-alipay-ep-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     info = root / "guahao_alipay_entry_point-0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: guahao-alipay-entry-point\nVersion: 0\n")
