@@ -106,7 +106,11 @@ async def notify(request: Request) -> JSONResponse:
     except ValueError:
         return fail(400, "invalid_payload", "通知内容无法解析或解密 / notification unreadable")
     with use_city(city):
-        outcome, booking_id, detail = await settle.handle(rt, city, notice, plain, settings, mchid_of(plugins))
+        try:
+            outcome, booking_id, detail = await settle.handle(rt, city, notice, plain, settings, mchid_of(plugins))
+        except (KeyError, TypeError, ValueError, AttributeError):  # a decrypted resource of the wrong shape
+            log.warning("WeChat Pay notification %s for city %s has an unreadable resource", notice.get("id"), city.slug)
+            return fail(400, "invalid_payload", "通知内容无法解析或解密 / notification unreadable")
     log.info("WeChat Pay notification %s (%s) for booking %s: %s", notice.get("id"), notice.get("event_type"),
              booking_id, outcome)
     return JSONResponse({"code": "SUCCESS", "message": "成功", "outcome": outcome,

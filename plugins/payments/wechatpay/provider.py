@@ -109,6 +109,9 @@ class WeChatPay(PaymentProvider):
                                      instructions="已支付。", reference=trade_no, data={"trade_type": kind, "paid": True})
             log.warning("WeChat Pay refused a %s order for %s: %s", kind, booking.id, exc)
             raise _unavailable() from exc
+        if not isinstance(answer.get({trade.NATIVE: "code_url", trade.H5: "h5_url"}.get(kind, "prepay_id")), str):
+            log.warning("WeChat Pay answered a %s order for %s without its link", kind, booking.id)
+            raise _unavailable()
         data: dict = {"trade_type": kind, "expires_at": body["time_expire"]}
         redirect = None
         if kind == trade.NATIVE:

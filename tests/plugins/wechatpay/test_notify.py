@@ -79,6 +79,13 @@ async def test_forged_tampered_stale_and_unreadable_notices_change_nothing(clien
     sig = signing.sign_response(garbled, private_pem=pc.merchant.platform_private_key, serial=pc.merchant.public_key_id)
     r = await pc.deliver(client, garbled, sig)
     assert r.status_code == 400 and r.json()["reason"] == "invalid_payload"
+    # Signed and encrypted correctly, but the resource is not a transaction's shape.
+    odd_body, odd_headers = pc.fake.notify(pc.merchant, "TRANSACTION.SUCCESS",
+                                           {"mchid": pc.merchant.mchid, "appid": pc.merchant.appid, "trade_state": "SUCCESS",
+                                            "out_trade_no": f"{booking.id}_N", "amount": "5000"},
+                                           original_type="transaction", summary="支付成功")
+    r = await pc.deliver(client, odd_body, odd_headers)
+    assert r.status_code == 400 and r.json()["reason"] == "invalid_payload"
     big = "x" * (64 * 1024 + 1)
     r = await pc.deliver(client, big, signing.sign_response(big, private_pem=pc.merchant.platform_private_key,
                                                             serial=pc.merchant.public_key_id))

@@ -121,3 +121,13 @@ async def test_without_a_notify_address_no_order_is_made(pay_city, rt, wechatpay
     with pytest.raises(DomainError) as err:
         await pc.start(await pc.held_booking(), return_url="/c/x/bookings/B/paid")  # and no site address
     assert err.value.code == "payment_unavailable" and not pc.merchant.orders
+
+
+async def test_an_answer_without_its_link_opens_no_payment(pay_city):
+    pc = pay_city
+    booking = await pc.held_booking()
+    first = await pc.start(booking)
+    pc.merchant.orders[first.reference]["answer"] = {}  # WeChat Pay answers the repeated order without code_url
+    with pytest.raises(DomainError) as err:
+        await pc.start(booking)
+    assert err.value.code == "payment_unavailable"
