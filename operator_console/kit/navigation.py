@@ -122,6 +122,13 @@ CITY_NAV: list[NavItem] = [
         "Each hospital's HIS: last schedule pull, pushes owed, health; sync now and compare a day.",
     ),
     NavItem(
+        "api-clients",
+        "Third-party applications",
+        "api-clients",
+        "city.configure",
+        "Applications that book through the FHIR scheduling API: client credentials, scopes, quotas.",
+    ),
+    NavItem(
         "scalpers",
         "Suspected scalpers",
         "scalpers",
