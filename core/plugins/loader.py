@@ -41,6 +41,7 @@ BUILTIN = {
     "sms_inbound": "guahao.plugins.channels.sms_inbound",
     "ivr": "guahao.plugins.channels.ivr",
     "fhir_api": "guahao.plugins.channels.fhir_api",
+    "carrier": "guahao.plugins.payments.carrier",
 }
 
 
