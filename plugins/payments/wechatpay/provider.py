@@ -144,12 +144,18 @@ class WeChatPay(PaymentProvider):
             raise
 
     async def execute(self, booking, settings: Mapping, secrets: Mapping, *, data: Mapping | None = None) -> PaymentResult:
-        """Ask WeChat Pay whether the booking's order has been paid."""
-        order = await self.query(booking.payment_ref, settings, secrets) if trade.booking_of(booking.payment_ref) else None
-        paid = bool(order) and order.get("trade_state") == "SUCCESS"
+        """Ask WeChat Pay whether the booking's order has been paid; ``pending`` when it is not,
+        or when WeChat Pay cannot say right now (its notification still decides)."""
+        try:
+            order = await self.query(booking.payment_ref, settings, secrets) if trade.booking_of(booking.payment_ref) else None
+        except TransportError as exc:
+            log.warning("WeChat Pay could not say whether %s is paid: %s", booking.id, exc)
+            order = None
+        amount = (order or {}).get("amount")
+        total = amount.get("total") if isinstance(amount, dict) else None
+        paid = bool(order) and order.get("trade_state") == "SUCCESS" and isinstance(total, int)
         return PaymentResult(provider=self.name, booking_id=booking.id, status="paid" if paid else "pending",
-                             payment_ref=booking.payment_ref,
-                             amount_fen=int(((order or {}).get("amount") or {}).get("total") or 0) if paid else 0)
+                             payment_ref=booking.payment_ref, amount_fen=int(total) if paid else 0)
 
     async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = "") -> RefundResult:
         """Refund ``amount_fen`` of the booking's order. ``out_refund_no`` is derived from the

@@ -71,6 +71,8 @@ async def test_the_members_return_asks_wechat_pay(pay_city):
     intent = await pc.start(booking)
     assert await pc.check(booking) is None  # not paid yet
     pc.fake.pay(pc.merchant.mchid, intent.reference)
+    pc.merchant.fail_next = 1
+    assert await pc.check(booking) is None  # WeChat Pay cannot say right now: still waiting, no error
     assert await pc.check(booking) == "confirmed"
     after = await pc.booking(booking.id)
     assert (after.status, after.payment_status, after.payment_ref) == (BookingStatus.confirmed, "paid", intent.reference)
