@@ -34,6 +34,7 @@ AREAS = [
     "city.deliveries",
     "city.scalpers",
     "city.his",
+    "city.finance",
     "city.api_clients",
     "hospital.plugins",
     "hospital.his_messages",

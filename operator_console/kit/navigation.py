@@ -129,6 +129,13 @@ CITY_NAV: list[NavItem] = [
         "Applications that book through the FHIR scheduling API: client credentials, scopes, quotas.",
     ),
     NavItem(
+        "finance",
+        "Finance",
+        "finance",
+        "deliveries.manage",
+        "Providers' daily statements against the platform's payments and refunds: totals, mismatches, re-query, export.",
+    ),
+    NavItem(
         "scalpers",
         "Suspected scalpers",
         "scalpers",
