@@ -8,7 +8,9 @@ own HMAC code (not the platform's), so a client that strays from the document fa
 - ``POST /v1/charges`` (idempotent on ``order_no``; ``order_conflict`` when the same number
   comes with another amount or phone; ``phone_not_served`` for another carrier's number) "sends
   the SMS" (kept in ``sms``); ``GET /v1/charges/{order_no}``; ``POST /v1/charges/{order_no}/close``;
-  ``POST /v1/refunds`` (idempotent on ``refund_no``, partial, ``refund_exceeds`` past the charge);
+  ``POST /v1/refunds`` (idempotent on ``refund_no``, partial, ``refund_exceeds`` past the charge;
+  ``Account.pending_refunds`` answers ``pending`` that many times before ``succeeded``); a charge
+  request for a declined, unfunded or expired order texts the member again;
   ``GET /v1/statements/{YYYY-MM}`` (the month's CSV statement).
 - :meth:`FakeCarrier.reply` plays the member answering ``Y`` or ``N`` and returns the signed
   result callback for the test to deliver (once, twice, out of order, or altered);
@@ -44,6 +46,7 @@ PREFIXES = {
     "telecom": ("133", "149", "153", "173", "177", "180", "181", "189", "199"),
 }
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+REOPENABLE = ("declined", "insufficient_balance", "expired")
 
 
 def hmac_hex(secret: str, method: str, target: str, timestamp: str, nonce: str, body: bytes) -> str:
@@ -66,6 +69,7 @@ class Account:
     carrier: str = "cmcc"
     short_of_balance: set[str] = field(default_factory=set)  # phones whose balance is too low
     fail: dict[str, int] = field(default_factory=dict)  # endpoint name → next calls answered 503
+    pending_refunds: int = 0  # the next refund answers are "pending" (the money is on its way)
     forge_answers: bool = False  # answers signed with a wrong secret (a man in the middle)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)  # (method, target, body)
     orders: dict[str, dict] = field(default_factory=dict)
@@ -179,14 +183,17 @@ class FakeCarrier:
         if order is not None:
             if (order["phone"], order["amount_fen"]) != (phone, amount):
                 return self._error(request, account, 409, "order_conflict", "order_no used with other values")
+            if order["status"] in REOPENABLE:  # the member may try again: a new confirmation SMS
+                order["status"] = "awaiting_confirmation"
+                order["expires_at"] = str(body.get("expires_at") or "")
+                account.sms.append({"phone": phone, "order_no": order_no, "text": _sms(account, order)})
             return self._answer(request, account, 200, _public(order))
         order = {"order_no": order_no, "transaction_id": f"T{secrets.token_hex(8).upper()}", "phone": phone,
                  "amount_fen": amount, "description": str(body.get("description") or ""),
                  "notify_url": body["notify_url"], "expires_at": str(body.get("expires_at") or ""),
                  "status": "awaiting_confirmation", "refunded_fen": 0, "paid_at": None}
         account.orders[order_no] = order
-        text = f"【{account.carrier}】您将支付{amount / 100:.2f}元：{order['description']}。回复Y确认，回复N取消。"
-        account.sms.append({"phone": phone, "order_no": order_no, "text": text})
+        account.sms.append({"phone": phone, "order_no": order_no, "text": _sms(account, order)})
         return self._answer(request, account, 200, _public(order))
 
     async def _query(self, request: Request) -> Response:
@@ -222,16 +229,24 @@ class FakeCarrier:
         if order is None:
             return self._error(request, account, 404, "not_found", "no such order")
         if refund_no in account.refunds:
-            return self._answer(request, account, 200, account.refunds[refund_no])
+            return self._answer(request, account, 200, self._settle(account, account.refunds[refund_no]))
         if order["status"] != "succeeded":
             return self._error(request, account, 409, "not_charged", "the order was not charged")
         if order["refunded_fen"] + amount > order["amount_fen"]:
             return self._error(request, account, 409, "refund_exceeds", "more than was charged")
         order["refunded_fen"] += amount
-        refund = {"refund_no": refund_no, "order_no": order["order_no"], "amount_fen": amount, "status": "succeeded",
+        refund = {"refund_no": refund_no, "order_no": order["order_no"], "amount_fen": amount, "status": "pending",
                   "refunded_fen": order["refunded_fen"], "time": utcnow().astimezone(BEIJING).isoformat(timespec="seconds")}
         account.refunds[refund_no] = refund
-        return self._answer(request, account, 200, refund)
+        return self._answer(request, account, 200, self._settle(account, refund))
+
+    def _settle(self, account: Account, refund: dict) -> dict:
+        if refund["status"] == "pending":
+            if account.pending_refunds > 0:
+                account.pending_refunds -= 1
+            else:
+                refund["status"] = "succeeded"
+        return refund
 
     async def _statement(self, request: Request) -> Response:
         account, body = await self._verified(request, "statement")
@@ -300,6 +315,10 @@ class FakeCarrier:
         headers = signed_headers(account.key_id, secret or account.shared_secret, "POST", urlsplit(url).path, raw,
                                  timestamp=timestamp, nonce=nonce)
         return Callback(url=url, headers={**headers, "Content-Type": "application/json"}, body=raw)
+
+
+def _sms(account: Account, order: dict) -> str:
+    return f"【{account.carrier}】您将支付{order['amount_fen'] / 100:.2f}元：{order['description']}。回复Y确认，回复N取消。"
 
 
 def _target(request: Request) -> str:

@@ -166,7 +166,9 @@ class CarrierProvider(PaymentProvider):
     async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *,
                      refund_no: str = "", reason: str = "") -> RefundResult:
         """Give back ``amount_fen`` of the order. ``refund_no`` is the idempotency key (by default
-        derived from the order and the amount: a retried job asks for the same refund)."""
+        derived from the order and the amount: a retried job asks for the same refund). A refund
+        the carrier still has under way raises a transient ``TransportError`` (``refund_pending``),
+        so the outbox job asks again, with the same number, until it is done."""
         if amount_fen <= 0:
             return RefundResult(status="nothing_to_refund")
         order = self._order(booking)
@@ -178,9 +180,9 @@ class CarrierProvider(PaymentProvider):
             if exc.code in ("not_found", "not_charged"):
                 return RefundResult(status="nothing_to_refund", reference=number)
             raise
-        status = str(answer.get("status") or "")
-        return RefundResult(status="refunded" if status == "succeeded" else "pending", amount_fen=int(amount_fen),
-                            reference=number)
+        if answer.get("status") != "succeeded":  # the job asks again with the same number until it is
+            raise TransportError(f"carrier refund {number} is {str(answer.get('status'))[:20]}", code="refund_pending")
+        return RefundResult(status="refunded", amount_fen=int(amount_fen), reference=number)
 
     async def statement(self, day: date, settings: Mapping, secrets: Mapping) -> list[dict]:
         """The lines of ``day`` (the city's time zone) from the month's statement; ``[]`` when the

@@ -207,3 +207,39 @@ async def test_answers_without_the_carriers_signature_are_not_believed(client, c
             await cc.start(await cc.held_booking(1))
     assert err.value.code == "answer_unverified" and refused.value.code == "payment_unavailable"
     assert (await cc.booking(booking.id)).status == BookingStatus.pending_payment
+
+
+async def test_a_member_who_declined_may_try_again_within_the_hold(client, carrier_city):
+    cc = carrier_city
+    booking = await cc.held_booking()
+    intent = await cc.start(booking)
+    declined = cc.api.reply(cc.account, intent.reference, "N")
+    assert (await cc.deliver(client, declined)).json()["outcome"] == "declined"
+    again = await cc.start(booking)  # the member changed their mind: the same order, a new SMS
+    assert again.reference == intent.reference and again.data["status"] == "awaiting_confirmation"
+    assert len(cc.account.sms) == 2 and len(cc.account.orders) == 1
+    assert (await cc.deliver(client, cc.api.reply(cc.account, intent.reference, "Y"))).json()["outcome"] == "confirmed"
+    assert (await cc.deliver(client, declined)).status_code == 409  # the old answer replayed: its nonce is spent
+    late_copy = cc.api.callback(cc.account, declined.url, declined.body)  # resent by the carrier: acted on once
+    assert (await cc.deliver(client, late_copy)).json()["outcome"] == "duplicate"
+    after = await cc.booking(booking.id)
+    assert (after.status, after.payment_status) == (BookingStatus.confirmed, "paid")
+
+
+async def test_a_refund_under_way_is_asked_again_until_done(client, carrier_city):
+    cc = carrier_city
+    booking = await cc.held_booking(2)
+    intent = await pay(cc, client, booking)
+    with use_city(cc.city):
+        await service.cancel_booking(cc.rt, member_id=booking.member_id, booking_id=booking.id, reason="member")
+    cc.account.pending_refunds = 2  # the carrier answers "pending" twice
+    assert await cc.run_topic("payment.refund") == ["pending"]
+    assert (await cc.booking(booking.id)).payment_status == "paid"  # not refunded until the carrier says so
+    assert await cc.run_topic("payment.refund") == ["pending"]
+    [row] = await cc.outbox("payment.refund")
+    assert row.attempts == 2 and "refund_pending" in row.last_error
+    assert await cc.run_topic("payment.refund") == ["done"]
+    [refund] = cc.account.refunds.values()
+    assert (refund["status"], refund["amount_fen"]) == ("succeeded", 5000)
+    assert cc.account.orders[intent.reference]["refunded_fen"] == 5000  # one refund, asked three times
+    assert (await cc.booking(booking.id)).payment_status == "refunded"
