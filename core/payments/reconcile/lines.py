@@ -3,7 +3,7 @@ WeChat Pay and Alipay providers hand back (dicts of their bill columns) are mapp
 
 - WeChat Pay trade bill rows (``bill_type=ALL``): ``trade_state`` ``SUCCESS`` is a payment
   (``transaction_id``, ``out_trade_no``, ``total``); ``REFUND`` (or a row with a
-  ``refund_id``) a refund (``refund_id``, ``out_refund_no``, ``refund_amount``,
+  ``refund_id`` other than ``0``) a refund (``refund_id``, ``out_refund_no``, ``refund_amount``,
   ``refund_status``). Times are Beijing time.
 - Alipay trade statement rows: ``kind`` ``payment``/``refund``, ``trade_no``,
   ``out_trade_no``, ``out_request_no``, ``amount_fen``, ``finished_at`` (Beijing time); the
@@ -48,7 +48,7 @@ def _fen(value: Any) -> int:
 
 
 def _wechatpay(row: Mapping[str, Any]) -> StatementLine:
-    refund = str(row.get("trade_state", "")).upper() == "REFUND" or bool(row.get("refund_id"))
+    refund = str(row.get("trade_state", "")).upper() == "REFUND" or str(row.get("refund_id") or "0") != "0"
     booking = str(row.get("booking_id") or "")
     if refund:
         state = str(row.get("refund_status", "")).upper()
