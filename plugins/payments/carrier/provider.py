@@ -28,6 +28,7 @@ from guahao.plugin_api import (
     PaymentProvider,
     PaymentResult,
     RefundResult,
+    StatementLine,
     TransportError,
     current_city,
     utcnow,
@@ -184,9 +185,11 @@ class CarrierProvider(PaymentProvider):
             raise TransportError(f"carrier refund {number} is {str(answer.get('status'))[:20]}", code="refund_pending")
         return RefundResult(status="refunded", amount_fen=int(amount_fen), reference=number)
 
-    async def statement(self, day: date, settings: Mapping, secrets: Mapping) -> list[dict]:
-        """The lines of ``day`` (the city's time zone) from the month's statement; ``[]`` when the
-        carrier has none yet. Each line carries ``booking_id`` when it names one of the city's."""
+    async def statement(self, day: date, settings: Mapping, secrets: Mapping) -> list[StatementLine]:
+        """The lines of ``day`` (the city's time zone) from the month's statement, for the daily
+        reconciliation; ``[]`` when the carrier has none yet. A payment line's ``provider_ref`` is
+        the carrier's transaction id; a refund line's ``provider_ref`` and ``refund_ref`` are the
+        refund number the platform gave."""
         city = _city()
         try:
             _, raw, _ = await self.gateway(settings, secrets).call("GET", f"/v1/statements/{day:%Y-%m}")
@@ -194,11 +197,8 @@ class CarrierProvider(PaymentProvider):
             if exc.code == "statement_not_ready":
                 return []
             raise
-        lines = statements.of_day(statements.parse(raw), day, city.tz)
-        for line in lines:
-            line["out_trade_no"] = line["order_no"]
-            line["booking_id"] = orders.booking_of(line["order_no"], city.id)
-        return lines
+        return [statements.to_line(row, orders.booking_of(row["order_no"], city.id))
+                for row in statements.of_day(statements.parse(raw), day, city.tz)]
 
     def matching_id(self, booking) -> str:
         return self._order(booking)

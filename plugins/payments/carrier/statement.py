@@ -8,8 +8,11 @@ import csv
 import re
 from datetime import date, datetime
 
+from guahao.plugin_api import StatementLine
+
 HEADER = ["type", "order_no", "transaction_id", "refund_no", "phone", "amount_fen", "status", "time"]
 KINDS = {"charge": "payment", "refund": "refund"}
+STATES = {("payment", "succeeded"): "paid", ("refund", "succeeded"): "refunded"}
 _TOTALS = re.compile(r"^#\s*totals\s+charges=(\d+)\s+charge_fen=(\d+)\s+refunds=(\d+)\s+refund_fen=(\d+)\s*$")
 MAX_BYTES = 32 * 1024 * 1024
 
@@ -65,3 +68,14 @@ def parse(data: bytes) -> list[dict]:
 def of_day(rows: list[dict], day: date, tz) -> list[dict]:
     """The rows whose time falls on ``day`` in the city's time zone."""
     return [r for r in rows if r["time"].astimezone(tz).date() == day]
+
+
+def to_line(row: dict, booking_id: str = "") -> StatementLine:
+    """A row as reconciliation reads it: a charge is ``paid``, a refund ``refunded`` (a row of
+    another status keeps it: ``pending``, ``failed``)."""
+    refund = row["kind"] == "refund"
+    return StatementLine(
+        kind=row["kind"], provider_ref=row["refund_no"] if refund else row["transaction_id"], our_ref=row["order_no"],
+        amount_fen=row["amount_fen"], status=STATES.get((row["kind"], row["status"]), row["status"]), at=row["time"],
+        booking_id=booking_id, refund_ref=row["refund_no"] if refund else "",
+    )

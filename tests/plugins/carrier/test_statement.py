@@ -7,6 +7,8 @@ from datetime import date, timedelta, timezone
 
 import pytest
 
+from guahao.core import payments
+from guahao.core.payments.reconcile import reconcile
 from guahao.plugins.payments.carrier import statement
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
@@ -54,11 +56,40 @@ async def test_the_days_lines_come_from_the_months_statement(client, carrier_cit
         lines = await provider.statement(today, settings, secrets)
         tomorrow = await provider.statement(today + timedelta(days=1), settings, secrets)
         next_month = await provider.statement(today + timedelta(days=40), settings, secrets)
-    mine = [line for line in lines if line["order_no"] == intent.reference]
-    assert [(line["kind"], line["amount_fen"], line["booking_id"]) for line in mine] == [
-        ("payment", 5000, booking.id), ("refund", 1250, booking.id)]
-    assert mine[0]["transaction_id"] == cc.account.orders[intent.reference]["transaction_id"]
-    assert mine[1]["refund_no"] == f"{intent.reference}R1250" and mine[0]["phone"] == "138****8000"
+    mine = [line for line in lines if line.our_ref == intent.reference]
+    assert [(line.kind, line.amount_fen, line.status, line.booking_id) for line in mine] == [
+        ("payment", 5000, "paid", booking.id), ("refund", 1250, "refunded", booking.id)]
+    assert mine[0].provider_ref == cc.account.orders[intent.reference]["transaction_id"]
+    assert mine[1].provider_ref == mine[1].refund_ref == f"{intent.reference}R1250"
     assert provider.matching_id(await cc.booking(booking.id)) == intent.reference
-    assert not [line for line in tomorrow if line["order_no"] == intent.reference]
+    assert not [line for line in tomorrow if line.our_ref == intent.reference]
     assert next_month == []  # the carrier has no statement for a month not begun
+
+
+async def test_reconciliation_matches_the_carriers_statement_and_finds_what_differs(client, carrier_city):
+    cc = carrier_city
+    matched, unknown_to_us = await cc.held_booking(), await cc.held_booking(1)
+    await pay(cc, client, matched)
+    other = await cc.start(unknown_to_us)
+    cc.api.reply(cc.account, other.reference, "Y")  # charged, but the callback is lost and nobody asked yet
+    stray = f"GH{cc.city.id}CZZZZZZZZZZ"  # a charge of no booking of ours (the carrier's error)
+    cc.account.orders[stray] = {**cc.account.orders[other.reference], "order_no": stray, "transaction_id": "TSTRAY"}
+    today = utcnow().astimezone(cc.city.tz).date()
+    with use_city(cc.city):
+        report = await reconcile(cc.rt, "carrier", today)
+    assert report.run.outcome == "mismatches" and report.run.provider_paid_fen == 15000
+    assert sorted((m.kind, m.line_kind, m.our_ref, m.provider_amount_fen, m.provider_status)
+                  for m in report.mismatches) == [("missing_on_platform", "payment", stray, 5000, "paid"),
+                                                   ("status_differs", "payment", other.reference, 5000, "paid")]
+    first = await cc.booking(matched.id)
+    cc.account.orders[first.payment_ref]["amount_fen"] = 4000  # the carrier's file disagrees on an amount
+    with use_city(cc.city):
+        differs = await reconcile(cc.rt, "carrier", today)
+    assert {(m.kind, m.booking_id, m.provider_amount_fen, m.platform_amount_fen) for m in differs.mismatches} >= {
+        ("amount_differs", matched.id, 4000, 5000)}
+    cc.account.orders[first.payment_ref]["amount_fen"] = 5000
+    with use_city(cc.city):  # the member came back: the carrier is asked and the booking confirmed
+        assert await payments.check_payment(
+            cc.rt, member_id=unknown_to_us.member_id, booking_id=unknown_to_us.id) == "confirmed"
+        again = await reconcile(cc.rt, "carrier", today)
+    assert [m.our_ref for m in again.mismatches] == [stray]  # only the carrier's own error is left
