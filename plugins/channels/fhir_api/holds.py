@@ -27,12 +27,19 @@ async def held_counts(rt, city, period_ids, *, except_client: str | None = None)
         return {pid: int(n) for pid, n in (await s.execute(q)).all()}
 
 
-async def take(rt, city, client_id: str, period_id: int) -> FhirHold:
-    """Hold the period for the client for the city's hold minutes."""
+async def take(rt, city, client_id: str, period_id: int, remaining: int) -> FhirHold:
+    """Hold the period for the client for the city's hold minutes, ``remaining`` being its
+    free units. The hold is written first and the period's live holds counted after it
+    committed: when they outnumber the free units the new hold is released and refused (409
+    ``slot_held``). Two holds racing for the last unit never both stand (the later commit sees
+    the earlier); at worst both are refused."""
     hold = FhirHold(hold_id=secrets.token_hex(8), client_id=client_id, period_id=period_id,
                     expires_at=utcnow() + timedelta(minutes=city.rules.hold_minutes))
     async with city_session(rt, city) as s:
         s.add(hold)
+    if (await held_counts(rt, city, [period_id])).get(period_id, 0) > remaining:
+        await mark(rt, city, hold.hold_id, "released")
+        raise FhirError(409, "conflict", "slot_held", "该时段已被其他应用锁定。/ The slot is held by another client.")
     return hold
 
 

@@ -106,7 +106,7 @@ async def hold(call: Call):
     params = await read_parameters(call.request)
     period_id = _proposed_period(_appointment_id(params))
     period = await _open_period(call, period_id, except_client=call.caller.client_id)
-    taken = await holds.take(call.rt, call.city, call.caller.client_id, period_id)
+    taken = await holds.take(call.rt, call.city, call.caller.client_id, period_id, period.remaining)
     call.target = ("Appointment", f"hold-{taken.hold_id}")
     return fhir_json(bundle([resources.proposed(call.city, period, status="pending",
                                                 appointment_id=f"hold-{taken.hold_id}")], call.base))

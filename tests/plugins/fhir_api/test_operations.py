@@ -140,3 +140,22 @@ async def test_book_refusals_are_operation_outcomes(fhir_city):
     assert refused.status_code == 409, refused.text
     assert valid(refused.json()).issue[0].code == "conflict"
     assert len(await bookings(fc)) == 1
+
+
+
+async def test_a_hold_taken_after_anothers_check_passed_is_refused(fhir_city):
+    """Two clients racing for the last unit both pass the check before taking it; the one whose
+    hold is counted with the other's after writing it gives it back (409 slot_held)."""
+    import pytest
+
+    from guahao.plugins.channels.fhir_api import holds
+    from guahao.plugins.channels.fhir_api.errors import FhirError
+
+    fc = fhir_city
+    period = fc.cat.periods[fc.cat.sessions[0].id][0]
+    first = await holds.take(fc.rt, fc.city, "fcaaaaaaaaaa", period.id, remaining=1)
+    with pytest.raises(FhirError) as refused:
+        await holds.take(fc.rt, fc.city, "fcbbbbbbbbbb", period.id, remaining=1)
+    assert refused.value.status == 409 and refused.value.code == "slot_held"
+    assert await holds.held_counts(fc.rt, fc.city, [period.id]) == {period.id: 1}
+    assert (await holds.own(fc.rt, fc.city, "fcaaaaaaaaaa", first.hold_id)).status == "held"
