@@ -7,14 +7,18 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 
 from guahao.core.members.service import MIDDLE_DOTS, normalize_phone, update_contacts
+from guahao.core.members.throttle import MemoryLoginThrottle, for_runtime
 from guahao.core.models import Member
+from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
 
 PIN_DIGITS = 6
+_PIN_CHECKS: WeakKeyDictionary = WeakKeyDictionary()  # runtime → its in-process PIN throttle
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,18 @@ async def check_pin(rt, member_id: int, digits: str) -> bool:
     """Whether ``digits`` (typed on a phone keypad) are the member's PIN: the last six
     characters of their ID number, ``X`` typed as ``0`` (:func:`keypad_pin`). The number is
     read from the member's encrypted record and compared in constant time; it is never
-    returned or logged."""
-    if not (isinstance(digits, str) and len(digits) == PIN_DIGITS and digits.isdigit()):
-        return False
-    async with rt.db.transaction() as s:
-        encrypted = await s.scalar(select(Member.id_number_encrypted).where(Member.id == member_id))
-    if not encrypted:
-        return False
-    return hmac.compare_digest(keypad_pin(cipher().decrypt(encrypted)), digits)
+    returned or logged.
+
+    Failures are counted per member across calls and processes (the log-in throttle, through
+    Redis when there is one): while too many recent failures lock the member's PIN, this
+    raises ``too_many_attempts`` (429) without checking."""
+    throttle = for_runtime(rt, _PIN_CHECKS.setdefault(rt, MemoryLoginThrottle()))
+    city_id, key = require_city().id, f"keypad-pin:{member_id}"
+    await throttle.check(city_id, key)
+    encrypted = None
+    if isinstance(digits, str) and len(digits) == PIN_DIGITS and digits.isdigit():
+        async with rt.db.transaction() as s:
+            encrypted = await s.scalar(select(Member.id_number_encrypted).where(Member.id == member_id))
+    passed = bool(encrypted) and hmac.compare_digest(keypad_pin(cipher().decrypt(encrypted or "")), digits)
+    await (throttle.succeeded if passed else throttle.failed)(city_id, key)
+    return passed

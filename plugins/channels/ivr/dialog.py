@@ -194,7 +194,12 @@ async def _phone(state: dict, digits: str, svc: Services) -> Turn | None:
 
 
 async def _pin(state: dict, digits: str, svc: Services) -> Turn | None:
-    if await svc.check_pin(state["member_id"], digits):
+    try:
+        passed = await svc.check_pin(state["member_id"], digits)
+    except Refused:  # too many recent failures for this member, in this call or others
+        state["pin_fails"] = MAX_PIN_FAILS
+        passed = False
+    if passed:
         state["verified"] = True
         return main_menu(state)
     state["pin_fails"] = state.get("pin_fails", 0) + 1

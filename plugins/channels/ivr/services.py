@@ -37,7 +37,11 @@ class PlatformServices:
         return await channels.member_by_phone(self.rt, phone)
 
     async def check_pin(self, member_id: int, digits: str) -> bool:
-        return await channels.check_pin(self.rt, member_id, digits)
+        """The PIN check; a member locked by recent failures is refused (``too_many_attempts``)."""
+        try:
+            return await channels.check_pin(self.rt, member_id, digits)
+        except DomainError as refused:
+            raise Refused(refused.code, refused.message) from None
 
     async def hospitals(self) -> list[Hospital]:
         initials = dict(self.settings.get("initials") or {})

@@ -134,3 +134,20 @@ async def test_minutes_are_reported_once_when_the_call_completes(phone_city):
     assert usage.payload["quantity"] == 3 and usage.payload["source_id"] == f"call:{caller.call_sid}"
     [call] = await phone_city.calls()
     assert call.duration_seconds == 125 and call.status == "ended" and call.minutes_reported
+
+
+async def test_wrong_pins_lock_the_member_across_calls(phone_city):
+    member = await make_member(phone_city.rt, phone_city.city)
+    first = phone_city.caller(member.phone)
+    await first.dial()
+    for wrong in ("111111", "222222"):
+        assert "密码不正确" in (await first.press(wrong)).text
+    assert (await first.press("333333")).dial == AGENT  # three in one call: to an agent
+    second = phone_city.caller(member.phone)
+    await second.dial()
+    for wrong in ("444444", "555555"):  # the fifth failure locks the member's PIN for a while
+        assert "密码不正确" in (await second.press(wrong)).text
+    locked = await second.press(pin_of(member))  # even the right PIN is not checked now
+    assert locked.dial == AGENT and "密码错误次数过多" in locked.text
+    *_, call = await phone_city.calls()
+    assert call.member_id is None and call.status == "agent"
