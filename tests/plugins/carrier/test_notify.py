@@ -3,6 +3,7 @@ oversized and out-of-order callbacks change nothing; a wrong amount is refused a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 
@@ -138,3 +139,14 @@ async def test_callbacks_for_another_city_or_an_old_key_change_nothing(rt, clien
     assert (answer.status_code, answer.json()["code"]) == (401, "unknown_key")
     held = await cc.booking(booking.id)
     assert held.status == BookingStatus.pending_payment
+
+
+async def test_two_copies_at_once_confirm_once(client, carrier_city):
+    cc = carrier_city
+    booking = await cc.held_booking()
+    _, callback = await paid_callback(cc, booking)
+    twin = cc.api.callback(cc.account, callback.url, callback.body)  # the carrier's retry, racing the first
+    answers = await asyncio.gather(cc.deliver(client, callback), cc.deliver(client, twin))
+    assert sorted(a.json()["outcome"] for a in answers) == ["confirmed", "duplicate"]
+    assert [row.outcome for row in await cc.callbacks()] == ["confirmed"]
+    assert [e.kind for e in await cc.events(booking.id)].count("confirmed") == 1

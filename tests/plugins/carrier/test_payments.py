@@ -243,3 +243,26 @@ async def test_a_refund_under_way_is_asked_again_until_done(client, carrier_city
     assert (refund["status"], refund["amount_fen"]) == ("succeeded", 5000)
     assert cc.account.orders[intent.reference]["refunded_fen"] == 5000  # one refund, asked three times
     assert (await cc.booking(booking.id)).payment_status == "refunded"
+
+
+async def test_a_suspended_session_refunds_every_carrier_payment(client, carrier_city):
+    from guahao.core.audit import Actor
+    from guahao.core.backoffice import changes
+    from tests.core.booking.helpers import make_member, reserve
+
+    cc = carrier_city
+    session = cc.cat.sessions[2]
+    held = [await reserve(cc.rt, cc.city, await make_member(cc.rt, cc.city), period.id)
+            for period in cc.cat.periods[session.id] for _ in range(2)]  # every unit of the session
+    intents = [await pay(cc, client, b) for b in held]
+    with use_city(cc.city):
+        scheduler = Actor("staff", 7, name="排班员", role="hospital_scheduler")
+        await changes.suspend(cc.rt, session.id, reason="设备检修", actor=scheduler)
+    assert len(await cc.outbox("payment.refund")) == len(held) == 4
+    cc.account.fail["refund"] = 1  # one refund meets a busy gateway and waits for its retry
+    assert sorted(await cc.run_topic("payment.refund"), key=str) == ["done"] * 3 + ["pending"]
+    assert await cc.run_topic("payment.refund") == ["done"]
+    assert {r["order_no"]: r["amount_fen"] for r in cc.account.refunds.values()} == {i.reference: 5000 for i in intents}
+    for b in held:
+        after = await cc.booking(b.id)
+        assert (after.status, after.payment_status) == (BookingStatus.cancelled, "refunded")
