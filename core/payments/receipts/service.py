@@ -14,7 +14,7 @@ from guahao.core.errors import NotFound
 from guahao.core.models import Booking, BookingEvent, Member
 from guahao.tenants.context import require_city
 
-from ..reconcile.platform import PAYMENT_KINDS, REFUND_KINDS, _records
+from ..reconcile.platform import PAYMENT_KINDS, REFUND_KINDS, records_of
 
 STATUS_TEXT = {"paid": "已支付 Paid", "refunded": "已退款 Refunded", "pending": "退款处理中 Refund in progress",
                "failed": "退款失败 Refund failed"}
@@ -70,7 +70,7 @@ async def member_receipts(rt, *, member_id: int, booking_id: str | None = None) 
         found = plugins.payment_provider(provider)
         name = found.verbose_name if found is not None and found.verbose_name else provider
         counters: dict[tuple[str, str], int] = {}
-        for r in _records(events, bookings, provider):
+        for r in records_of(events, bookings, provider):
             key = (r.booking_id, r.kind)
             counters[key] = counters.get(key, 0) + 1
             v = views[r.booking_id]

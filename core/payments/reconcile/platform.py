@@ -9,6 +9,7 @@ Days are the city's local days.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -52,7 +53,9 @@ def _refund_status(event: BookingEvent) -> str:
     return str(data.get("status") or "pending")
 
 
-def _records(events: list[BookingEvent], bookings: dict[str, Booking], provider: str) -> list[Record]:
+def records_of(events: list[BookingEvent], bookings: dict[str, Booking], provider: str) -> list[Record]:
+    """The provider's payments and refunds in ``events`` (of ``bookings``), oldest first: one
+    record per payment, one per refund (its later events settle its status and day)."""
     out: list[Record] = []
     refunds: dict[tuple[str, str], Record] = {}
     for e in sorted(events, key=lambda e: (e.at, e.id or 0)):
@@ -88,7 +91,7 @@ def _records(events: list[BookingEvent], bookings: dict[str, Booking], provider:
 
 
 async def platform_records(
-    s: AsyncSession, provider: str, day: date, tz: ZoneInfo, *, also: set[str] = frozenset()  # type: ignore[assignment]
+    s: AsyncSession, provider: str, day: date, tz: ZoneInfo, *, also: Collection[str] = ()
 ) -> tuple[list[Record], list[Record]]:
     """``(of_the_day, others)``: the provider's payments and refunds of ``day``, and those of
     the bookings ``also`` (booking ids or payment references a statement names) of other days."""
@@ -108,7 +111,7 @@ async def platform_records(
                                                                BookingEvent.booking_id.in_(ids)))).all()
     unique = {e.id: e for e in events}
     bookings = {b.id: b for b in (await s.scalars(select(Booking).where(Booking.id.in_(ids)))).all()} if ids else {}
-    records = _records(list(unique.values()), bookings, provider)
+    records = records_of(list(unique.values()), bookings, provider)
     of_day = [r for r in records if start <= r.at < end]
     return of_day, [r for r in records if not start <= r.at < end]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from guahao.core import audit, metrics
+from guahao.core.booking.inventory import released_periods
 from guahao.core.errors import Conflict, DomainError
 from guahao.core.models import Booking
 from guahao.core.payments.checkout import payment_received
@@ -60,6 +61,7 @@ async def requery(rt, actor, mismatch_id: int, *, hospital_id: int | None = None
         raise DomainError("requery_failed", f"支付平台暂时无法查询，请稍后再试。 / The provider could not be asked: "
                           f"{type(exc).__name__}", status=502) from exc
     outcome = ""
+    freed: set = set()
     async with rt.db.transaction() as s:
         if result.status == "paid" and result.payment_ref:
             try:
@@ -67,6 +69,7 @@ async def requery(rt, actor, mismatch_id: int, *, hospital_id: int | None = None
                                                  payment_ref=result.payment_ref, amount_fen=result.amount_fen)
             except DomainError as exc:  # an amount that does not match the fee: noted, nothing recorded
                 outcome = exc.code
+            freed = set(released_periods(s))  # a hold that had run out gave its slot back
         row = await mismatch_in_scope(s, mismatch_id, hospital_id)
         fresh = await s.scalar(select(Booking).where(Booking.id == booking.id))
         before = {"status": row.status, "note": row.note}
@@ -84,4 +87,6 @@ async def requery(rt, actor, mismatch_id: int, *, hospital_id: int | None = None
                      summary=f"{provider.name} asked about {booking.id}: {result.status} {result.amount_fen} fen"
                              f"{' → ' + outcome if outcome else ''}",
                      before=before, after={"status": row.status, "note": row.note})
+    for period_id in freed:
+        await rt.gate.clear(city.id, period_id)
     return Requeried(result, outcome, resolved)

@@ -200,3 +200,31 @@ async def test_the_daily_job_asks_once_for_yesterday_and_runs_it(rt, city, regis
     with use_city(pc.city):
         async with rt.db.transaction() as s:
             assert await plan_city(rt, s, late) == 0  # reconciled already
+
+
+async def test_a_requery_of_a_payment_after_its_hold_ran_out_records_it_and_refunds_it(
+        rt, city, register_plugin):
+    from guahao.core.models import Booking
+    from guahao.tenants.clock import utcnow
+
+    pc = await pay_city(rt, city, register_plugin)
+    held = await pc.held(0)
+    with use_city(pc.city):
+        async with rt.db.transaction() as s:
+            row = await s.get(Booking, held.id)
+            row.hold_expires_at = utcnow() - timedelta(minutes=1)
+    pc.provider.lines = [line("payment", f"pi-{held.id}", pc.fee, "paid", booking_id=held.id)]
+    with use_city(pc.city):
+        await reconcile(rt, NAME, today(pc.city))
+        [m] = await pc.mismatches()
+        answer = await requery(rt, STAFF, m.id)
+    assert answer.outcome == "refunding" and answer.resolved  # recorded (paid late); the refund follows
+    booking = await pc.booking(held.id)
+    assert booking.status == "expired" and booking.payment_status == "paid"
+    [refund] = await outbox_rows(rt, pc.city, topic="payment.refund")
+    assert refund.payload["booking_id"] == held.id and refund.payload["reason"] == "late_payment"
+    [m] = await pc.mismatches()
+    assert m.status == "resolved" and "refunding" in m.note
+    with use_city(pc.city):
+        again = await reconcile(rt, NAME, today(pc.city))
+    assert again.mismatches == []  # the late payment is on the platform now
