@@ -49,9 +49,10 @@ async def open_call(rt, city, call_sid: str, caller: str) -> tuple[IvrCall, bool
     raise RuntimeError("no free call reference")
 
 
-async def advance(rt, city, call: IvrCall, *, turn: int, state: dict, reply: dict) -> bool:
+async def advance(rt, city, call: IvrCall, *, turn: int, state: dict, reply: dict, effects=None) -> bool:
     """Store the state and reply of ``turn`` if the call is still at it: ``False`` when another
-    request moved it on first."""
+    request moved it on first. ``effects(session)`` runs in the same transaction, only when
+    this request moved the call on (so it happens once per turn)."""
     status = {"agent": "agent", "hangup": "ended"}.get(reply.get("end", ""), "active")
     values = {"turn": turn + 1, "state": state, "reply": reply, "status": status,
               "member_id": state.get("member_id") if state.get("verified") else None,
@@ -60,6 +61,8 @@ async def advance(rt, city, call: IvrCall, *, turn: int, state: dict, reply: dic
         values["ended_at"] = utcnow()
     async with city_session(rt, city) as s:
         done = await s.execute(update(IvrCall).where(IvrCall.id == call.id, IvrCall.turn == turn).values(**values))
+        if done.rowcount == 1 and effects is not None:
+            await effects(s)
     return done.rowcount == 1
 
 

@@ -3,8 +3,10 @@
 A call's state is a plain dict (JSON, kept per call by :mod:`.calls`). :func:`start` answers
 the call, :func:`step` takes the keys the caller pressed (``None`` when the wait ran out) and
 both return the :class:`Turn` to play: what to say, how many keys to wait for, and whether the
-call ends or goes to an agent. Renderers (TwiML in :mod:`.twiml`, a FreeSWITCH ``mod_httapi``
-document…) only turn a :class:`Turn` into their markup.
+call ends or goes to an agent. A side effect beyond the platform's own services (the SMS with a
+payment link) is left in ``state["effects"]`` for the caller to carry out with the new state.
+Renderers (TwiML in :mod:`.twiml`, a FreeSWITCH ``mod_httapi`` document…) only turn a
+:class:`Turn` into their markup.
 
 Everywhere: ``0`` alone goes to a human agent, ``*`` repeats the last prompt; a timeout or a
 key that means nothing re-prompts twice, the third time the call goes to an agent (when the
@@ -58,7 +60,6 @@ class Services(Protocol):
     async def book(self, member_id: int, slots: list, key: str) -> Any: ...
     async def upcoming(self, member_id: int) -> list: ...
     async def cancel(self, member_id: int, ref: str) -> Any: ...
-    async def send_pay_link(self, member_id: int, phone: str, ref: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,9 @@ async def _pay(state: dict, digits: str, svc: Services) -> Turn | None:
     if digits == "1":
         before = "好的，请在就诊当天到医院窗口缴费取号。"
     elif digits == "2":
-        await svc.send_pay_link(state["member_id"], state.get("member_phone", ""), state["booking"])
+        # Done by the caller of the menu with the turn it stores (so a repeated request sends once).
+        state["effects"] = [{"kind": "pay_link", "member_id": state["member_id"],
+                             "phone": state.get("member_phone", ""), "booking": state["booking"]}]
         before = "支付链接已通过短信发送到您的手机。"
     else:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from guahao.plugin_api import DomainError, channels, city_session, utcnow
+from guahao.plugin_api import DomainError, channels, utcnow
 
 from . import keypad
 from .dialog import Refused
@@ -77,10 +77,10 @@ class PlatformServices:
         except DomainError as refused:
             raise Refused(refused.code, refused.message) from None
 
-    async def send_pay_link(self, member_id: int, phone: str, ref: str) -> None:
-        """Queue an SMS with the booking's payment page, sent by the ``ivr.sms`` outbox job."""
+    async def send_pay_link(self, s, member_id: int, phone: str, ref: str) -> None:
+        """Queue, in the session ``s``, an SMS with the booking's payment page (sent by the
+        ``ivr.sms`` outbox job)."""
         link = f"{self.site}/c/{self.city.slug}/bookings/{ref}/pay"
-        async with city_session(self.rt, self.city) as s:
-            await channels.queue_text(s, self.city, topic=SMS_TOPIC, phone=phone,
-                                      text=f"您电话预约的{ref}，请点击链接支付挂号费：{link}", member_id=member_id,
-                                      booking_id=ref)
+        await channels.queue_text(s, self.city, topic=SMS_TOPIC, phone=phone,
+                                  text=f"您电话预约的{ref}，请点击链接支付挂号费：{link}", member_id=member_id,
+                                  booking_id=ref)

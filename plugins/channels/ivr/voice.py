@@ -123,10 +123,18 @@ async def step(request: Request) -> Response:
         return await _replay(call, row)
     state = dict(row.state)
     state["turn"] = n
+    services = call.services()
     with use_city(call.city):
-        turn = await dialog.step(state, call.form.get("Digits"), call.services(),
+        turn = await dialog.step(state, call.form.get("Digits"), services,
                                  agent=bool(call.settings.get("agent_number")))
-    if not await calls.advance(call.rt, call.city, row, turn=n, state=state, reply=turn.as_dict()):
+    effects = state.pop("effects", [])
+
+    async def carry_out(s) -> None:
+        for effect in effects:
+            if effect["kind"] == "pay_link":
+                await services.send_pay_link(s, effect["member_id"], effect["phone"], effect["booking"])
+
+    if not await calls.advance(call.rt, call.city, row, turn=n, state=state, reply=turn.as_dict(), effects=carry_out):
         return await _replay(call, await calls.get(call.rt, call.city, sid))
     return call.xml(turn, n + 1, row.ref)
 

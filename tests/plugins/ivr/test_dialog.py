@@ -19,7 +19,6 @@ class FakeServices:
     today: date = TODAY
     booked: list = field(default_factory=list)
     cancelled: list = field(default_factory=list)
-    links: list = field(default_factory=list)
     full: bool = False
 
     async def member_by_phone(self, phone):
@@ -67,9 +66,6 @@ class FakeServices:
         self.cancelled.append(ref)
         return self.summary(ref)
 
-    async def send_pay_link(self, member_id, phone, ref):
-        self.links.append((phone, ref))
-
 
 async def walk(svc, keys, caller="+8613800000001"):
     state = {"call": "CA1", "ref": "12345678"}
@@ -95,7 +91,8 @@ async def test_the_full_keypad_path_books_and_reads_back():
         assert fact in read_back, fact
     assert turns[8].say.startswith("预约成功") and "7 K 3 Q P，2 M 9 X A" in turns[8].say
     assert svc.booked == [("ivr:CA1:8", 5)]
-    assert "支付链接已通过短信发送" in turns[9].say and svc.links == [("13800000001", "7K3QP-2M9XA")]
+    assert "支付链接已通过短信发送" in turns[9].say
+    assert state["effects"] == [{"kind": "pay_link", "member_id": 7, "phone": "13800000001", "booking": "7K3QP-2M9XA"}]
     assert state["step"] == "after"
 
 
