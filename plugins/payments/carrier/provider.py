@@ -145,8 +145,13 @@ class CarrierProvider(PaymentProvider):
             raise
 
     async def execute(self, booking, settings: Mapping, secrets: Mapping, *, data: Mapping | None = None) -> PaymentResult:
-        """Ask the carrier whether the order was charged (never the member's word)."""
-        order = await self.query(booking, settings, secrets)
+        """Ask the carrier whether the order was charged (never the member's word); ``pending``
+        also when the carrier cannot say right now (its result callback still decides)."""
+        try:
+            order = await self.query(booking, settings, secrets)
+        except (TransportError, NotConfigured) as exc:
+            log.warning("carrier could not say whether %s is paid: %s", booking.id, exc)
+            order = {}
         paid = order.get("status") == "succeeded"
         amount = order.get("amount_fen")
         return PaymentResult(

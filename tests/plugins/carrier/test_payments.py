@@ -202,10 +202,13 @@ async def test_answers_without_the_carriers_signature_are_not_believed(client, c
     provider, settings, secrets = await provider_and_config(cc)
     with use_city(cc.city):
         with pytest.raises(TransportError) as err:
-            await provider.execute(await cc.booking(booking.id), settings, secrets)
+            await provider.query(await cc.booking(booking.id), settings, secrets)
+        result = await provider.execute(await cc.booking(booking.id), settings, secrets)
+        assert await payments.check_payment(cc.rt, member_id=booking.member_id, booking_id=booking.id) is None
         with pytest.raises(DomainError) as refused:
             await cc.start(await cc.held_booking(1))
-    assert err.value.code == "answer_unverified" and refused.value.code == "payment_unavailable"
+    assert err.value.code == "answer_unverified" and result.status == "pending"  # the callback still decides
+    assert refused.value.code == "payment_unavailable"
     assert (await cc.booking(booking.id)).status == BookingStatus.pending_payment
 
 
