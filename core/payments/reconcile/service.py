@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core import metrics
@@ -107,7 +108,7 @@ async def _run_row(s: AsyncSession, provider: str, day: date) -> ReconciliationR
 
 def _fill(run: ReconciliationRun, outcome: Outcome, lines: int, trigger: str, open_count: int) -> None:
     now = utcnow()
-    run.trigger, run.started_at, run.finished_at = trigger[:40], run.started_at or now, now
+    run.trigger, run.finished_at = trigger[:40], now
     run.statement_lines, run.payments, run.refunds = lines, outcome.payments, outcome.refunds
     for name, value in outcome.totals.items():
         setattr(run, name, value)
@@ -139,26 +140,38 @@ async def reconcile(rt, provider_name: str, day: date, *, trigger: str = "manual
         await _record_failure(rt, provider.name, day, trigger, str(exc))
         raise
     refs = {x for line in lines for x in (line.our_ref, line.booking_id) if x}
+    try:
+        return await _store(rt, provider.name, day, lines, refs, trigger)
+    except IntegrityError:  # another run of the same day made its row first: ours waits for it now
+        return await _store(rt, provider.name, day, lines, refs, trigger)
+
+
+async def _store(rt, provider: str, day: date, lines: list[StatementLine], refs: set[str], trigger: str) -> RunReport:
+    """Match and store in one transaction; the day's run row is taken first (locked), so two
+    runs of one day follow each other."""
+    city = require_city()
     async with rt.db.transaction() as s:
-        of_day, others = await platform_records(s, provider.name, day, city.tz, also=refs)
+        run = await _run_row(s, provider, day)
+        run.started_at = utcnow()
+        await s.flush()
+        of_day, others = await platform_records(s, provider, day, city.tz, also=refs)
         outcome = match(lines, of_day, others, await bookings_by_ref(s, refs))
         resolved = {
             (m.kind, m.line_kind, m.our_ref, m.provider_ref)
             for m in (await s.scalars(select(PaymentMismatch).where(
-                PaymentMismatch.provider == provider.name, PaymentMismatch.day == day,
+                PaymentMismatch.provider == provider, PaymentMismatch.day == day,
                 PaymentMismatch.status == "resolved"))).all()
         }
         await s.execute(delete(PaymentMismatch).where(
-            PaymentMismatch.provider == provider.name, PaymentMismatch.day == day, PaymentMismatch.status == "open"))
+            PaymentMismatch.provider == provider, PaymentMismatch.day == day, PaymentMismatch.status == "open"))
         rows = [
-            PaymentMismatch(provider=provider.name, day=day, kind=f.kind, line_kind=f.line_kind, booking_id=f.booking_id,
+            PaymentMismatch(provider=provider, day=day, kind=f.kind, line_kind=f.line_kind, booking_id=f.booking_id,
                             hospital_id=f.hospital_id, our_ref=f.our_ref[:120], provider_ref=f.provider_ref[:120],
                             provider_amount_fen=f.provider_amount_fen, platform_amount_fen=f.platform_amount_fen,
                             provider_status=f.provider_status[:30], platform_status=f.platform_status[:30])
             for f in outcome.found if f.key not in resolved
         ]
         s.add_all(rows)
-        run = await _run_row(s, provider.name, day)
         _fill(run, outcome, len(lines), trigger, len(rows))
         await s.flush()
     return RunReport(run, rows)

@@ -228,3 +228,14 @@ async def test_a_requery_of_a_payment_after_its_hold_ran_out_records_it_and_refu
     with use_city(pc.city):
         again = await reconcile(rt, NAME, today(pc.city))
     assert again.mismatches == []  # the late payment is on the platform now
+
+
+async def test_two_runs_of_one_day_at_once_leave_one_run_and_no_duplicates(rt, city, register_plugin):
+    import asyncio
+
+    pc = await pay_city(rt, city, register_plugin)
+    await _day_with_every_mismatch(pc)
+    with use_city(pc.city):
+        first, second = await asyncio.gather(reconcile(rt, NAME, today(pc.city)), reconcile(rt, NAME, today(pc.city)))
+    assert len(first.mismatches) == len(second.mismatches) == 5
+    assert len(await pc.runs()) == 1 and len(await pc.mismatches()) == 5
