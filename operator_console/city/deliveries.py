@@ -19,6 +19,7 @@ TOPICS = {
     "his.push": "Push to the hospital's HIS",
     "payment.refund": "Refund",
     "payment.void": "Cancel an unpaid payment",
+    "payment.reconcile": "Payment reconciliation of a day",
     "booking.event": "Booking event (plugins, usage)",
     "member.event": "Member event (plugins, usage)",
     "notification.sent": "Message sent (usage)",
