@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from guahao.tenants.clock import utcnow
 
@@ -107,13 +107,19 @@ class FakeCarrier:
         self.accounts: dict[str, Account] = {}
         self.nonces: dict[str, datetime] = {}
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[
+        routes = [
             Route("/v1/charges", self._charge, methods=["POST"]),
             Route("/v1/charges/{order_no}", self._query, methods=["GET"]),
             Route("/v1/charges/{order_no}/close", self._close, methods=["POST"]),
             Route("/v1/refunds", self._refund, methods=["POST"]),
             Route("/v1/statements/{month}", self._statement, methods=["GET"]),
-        ])
+        ]
+        # Served at the root and under /gh (a gateway_url with a path: the signed target has it).
+        self.app = Starlette(routes=[Mount("/gh", routes=routes), *routes])
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.url}/gh"
 
     def add_account(self, carrier: str = "cmcc") -> Account:
         account = Account(key_id=f"gh-{secrets.token_hex(4)}", shared_secret=secrets.token_urlsafe(36), carrier=carrier)

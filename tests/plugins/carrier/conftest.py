@@ -89,7 +89,7 @@ class CarrierCity:
 
 
 async def enable_carrier(rt, city, api: FakeCarrier, account: Account, **settings) -> None:
-    await configure(rt, city, "carrier", settings={**account.settings(api.url), **settings}, secrets=account.secrets())
+    await configure(rt, city, "carrier", settings={**account.settings(api.gateway_url), **settings}, secrets=account.secrets())
 
 
 @pytest.fixture

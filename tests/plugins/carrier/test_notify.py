@@ -133,7 +133,7 @@ async def test_callbacks_for_another_city_or_an_old_key_change_nothing(rt, clien
         "order_no": f"GH{cc.city.id + 1000}C{booking.id.replace('-', '')}", "notify_id": "N-elsewhere"})
     answer = await cc.deliver(client, elsewhere)
     assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored")
-    rotated = {**cc.account.settings(carrier_api.url), "key_id": "gh-rotated"}  # the city moved to a new key
+    rotated = {**cc.account.settings(carrier_api.gateway_url), "key_id": "gh-rotated"}  # the city moved to a new key
     await configure(rt, cc.city, "carrier", settings=rotated, secrets=cc.account.secrets())
     answer = await cc.deliver(client, cc.api.callback(cc.account, callback.url, callback.body))
     assert (answer.status_code, answer.json()["code"]) == (401, "unknown_key")

@@ -46,7 +46,7 @@ async def test_the_charge_request_texts_the_member_once_per_booking(carrier_city
     assert "138****8000" in intent.instructions and "回复“Y”" in intent.instructions and "50.00 元" in intent.instructions
     assert intent.data["phone"] == "138****8000" and intent.data["status"] == "awaiting_confirmation"
     [(method, target, body), _] = cc.account.requests
-    assert (method, target) == ("POST", "/v1/charges")
+    assert (method, target) == ("POST", "/gh/v1/charges")  # the gateway_url's path is signed too
     assert body["order_no"] == order and body["phone"] == PHONE and body["amount_fen"] == 5000
     assert body["notify_url"] == f"http://testserver/c/{cc.city.slug}/plugins/carrier/notify"
     assert "王建国" in body["description"] and "呼吸内科" in body["description"]
@@ -127,7 +127,7 @@ async def test_returning_before_the_callback_asks_the_carrier(carrier_city):
     with use_city(cc.city):
         assert await payments.check_payment(cc.rt, member_id=booking.member_id, booking_id=booking.id) == "confirmed"
     assert (await cc.booking(booking.id)).status == BookingStatus.confirmed
-    assert ("GET", f"/v1/charges/{intent.reference}", {}) in cc.account.requests
+    assert ("GET", f"/gh/v1/charges/{intent.reference}", {}) in cc.account.requests
 
 
 async def test_cancelling_a_paid_booking_refunds_it_through_the_outbox(client, carrier_city):
