@@ -146,7 +146,8 @@ async def page(request: Request) -> Response:
         await _post(request, base, token, f"{voice}/status",
                     {**params, "CallStatus": "completed", "CallDuration": str(seconds)})
         return _page(city, caller=caller, heard=[*heard, "（已挂断）"], call=None)
-    n, keys, finish = str(form.get("n", "")), int(str(form.get("keys", "0")) or 0), bool(form.get("finish"))
+    n, wanted, finish = str(form.get("n", ""))[:9], str(form.get("keys", "0"))[:2], bool(form.get("finish"))
+    keys = int(wanted) if wanted.isdigit() else 0
     buf = str(form.get("buf", ""))[:32]
     digits: str | None = None
     if op == "wait":

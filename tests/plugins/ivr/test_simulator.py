@@ -73,3 +73,12 @@ async def test_a_booking_by_the_simulated_phone(phone_city, client):
     assert "已挂断" in phone.screen()
     [call] = await phone_city.calls()
     assert call.minutes_reported and call.booking_id == booking.id
+
+
+async def test_a_tampered_simulator_form_is_answered_without_an_error(phone_city, client):
+    await enable_ivr(phone_city.rt, phone_city.city, simulator=True)
+    url = f"/c/{phone_city.city.slug}/ivr/simulator"
+    for data in ({"sid": "CAx", "n": "x&y", "keys": "abc", "started": "later", "key": "1"},
+                 {"sid": "CAx", "n": "1", "op": "wait"}, {"op": "hangup", "sid": "CAx", "started": "-5"}):
+        page = await client.post(url, data=data)
+        assert page.status_code == 200 and 'id="screen"' in page.text
