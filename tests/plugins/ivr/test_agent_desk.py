@@ -23,6 +23,8 @@ async def test_the_agent_page_shows_the_caller_of_a_handed_over_call(phone_city,
     agent = await add_staff(phone_city.rt, phone_city.city, "agent")
     await browser.login(agent)
     base = f"/console/c/{phone_city.city.slug}"
+    desk = await browser.get(f"{base}/agent")
+    assert 'id="call-lookup"' in desk.text and "通话编号" in desk.text  # where the agent types the number heard
     opened = await browser.get(f"{base}/agent?call={call.ref}")
     assert opened.status_code == 303, opened.text
     location = opened.headers["location"]
