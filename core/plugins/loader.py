@@ -37,6 +37,8 @@ BUILTIN = {
     "wechat_template": "guahao.plugins.channels.wechat_template",
     "web": "guahao.plugins.channels.web",
     "stripe": "guahao.plugins.payments.stripe",
+    "wechatpay": "guahao.plugins.payments.wechatpay",
+    "alipay": "guahao.plugins.payments.alipay",
     "hl7v2": "guahao.plugins.his.hl7v2",
     "sms_inbound": "guahao.plugins.channels.sms_inbound",
     "ivr": "guahao.plugins.channels.ivr",
