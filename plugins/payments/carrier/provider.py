@@ -8,8 +8,8 @@ booking. ``execute`` asks the carrier about the order, ``refund`` gives money ba
 refunds allowed; the refund number is the idempotency key), ``statement`` reads the monthly
 statement for reconciliation.
 
-The member's phone comes from the ``pay_phone`` hint of the ``return_url`` (the site adds
-the signed-in member's number).
+The member's phone comes from the ``pay_phone`` hint of the ``return_url`` (a query parameter
+beside the site's ``pay_client`` hints); without it the payment is refused ``phone_required``.
 """
 
 from __future__ import annotations
