@@ -25,7 +25,7 @@ _limiter = MovingWindowRateLimiter(MemoryStorage())
 async def admit(city, caller: Caller) -> None:
     """Count one request of the client; a 429 with ``Retry-After`` past its rate per minute."""
     item = RateLimitItemPerMinute(max(caller.rate_per_minute, 1))
-    key = (str(city.id), caller.client_id)
+    key = (city.slug, caller.client_id)
     if await _limiter.hit(item, *key):
         return
     reset, _left = await _limiter.get_window_stats(item, *key)
@@ -33,6 +33,19 @@ async def admit(city, caller: Caller) -> None:
     raise FhirError(429, "throttled", "rate_limited",
                     f"请求过于频繁，请 {wait} 秒后再试。/ Too many requests; retry in {wait} s.",
                     headers={"Retry-After": str(wait)})
+
+
+TOKEN_RATE = RateLimitItemPerMinute(20)  # token requests a minute from one address (each costs a hash)
+
+
+async def admit_token_request(city, address: str) -> int | None:
+    """Count one token request from ``address``; the seconds to wait when over
+    :data:`TOKEN_RATE` (every request verifies an Argon2id hash, so they are bounded)."""
+    key = (city.slug, "token", address or "-")
+    if await _limiter.hit(TOKEN_RATE, *key):
+        return None
+    reset, _left = await _limiter.get_window_stats(TOKEN_RATE, *key)
+    return max(1, math.ceil(reset - time.time()))
 
 
 def _midnight(city, now: datetime) -> datetime:

@@ -1,7 +1,8 @@
 """``POST /fhir/{city}/token``: the OAuth 2.0 token endpoint, client credentials grant only
 (RFC 6749 §4.4). The client authenticates with HTTP Basic (``client_secret_basic``) or with
 ``client_id`` and ``client_secret`` in the form (``client_secret_post``); the answer is a
-bearer token with its lifetime and scopes, ``Cache-Control: no-store``. Errors follow §5.2."""
+bearer token with its lifetime and scopes, ``Cache-Control: no-store``. Errors follow §5.2;
+more than 20 requests a minute from one address answer 429 with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from guahao.plugin_api import ValidationFailed
 
 from .clients import issue_token
 from .http import Call
+from .throttle import admit_token_request
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM = 4096
@@ -39,6 +41,10 @@ def _basic(request) -> tuple[str, str] | None:
 async def token(request):
     call = Call(request, None)
     await call.load_settings()
+    wait = await admit_token_request(call.city, request.client.host if request.client else "")
+    if wait is not None:
+        return _error(429, "invalid_request", f"请求过于频繁，请 {wait} 秒后再试。/ Too many token requests; retry in {wait} s.",
+                      **{"Retry-After": str(wait)})
     if len(await request.body()) > MAX_FORM or "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         return _error(400, "invalid_request", "请求应为 application/x-www-form-urlencoded 表单。")
     form = await request.form()

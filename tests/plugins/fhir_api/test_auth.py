@@ -47,6 +47,19 @@ async def test_token_for_good_credentials_only(fhir_city):
     assert (await fc.get("Practitioner", body["access_token"])).status_code == 401
 
 
+async def test_token_requests_from_one_address_are_bounded(fhir_city):
+    fc = fhir_city
+    url = f"{fc.base}/token"
+    statuses = [(await fc.client.post(url, data={"grant_type": "client_credentials"}, auth=(fc.client_id, "wrong"),
+                                      headers={"X-Forwarded-For": "203.0.113.9"})).status_code for _ in range(21)]
+    assert statuses == [401] * 20 + [429]
+    r = await fc.client.post(url, data={"grant_type": "client_credentials"}, auth=(fc.client_id, fc.secret),
+                             headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and r.json()["error"] == "invalid_request"
+    assert (await fc.client.post(url, data={"grant_type": "client_credentials"}, auth=(fc.client_id, fc.secret),
+                                 headers={"X-Forwarded-For": "203.0.113.10"})).status_code == 200
+
+
 async def test_catalogue_searches_validate(fhir_city):
     fc = fhir_city
     token = await fc.token()
