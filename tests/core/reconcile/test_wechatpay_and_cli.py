@@ -83,3 +83,29 @@ async def test_a_wechatpay_day_reconciled_from_the_shell(pay_city, settings, mon
                                           "--provider", "pay_at_hospital"]) == 1
     assert "没有对账单" in capsys.readouterr().err
     assert await asyncio.to_thread(main, ["payments", "reconcile", "nosuchcity", "--date", day]) == 1
+
+
+async def test_a_hospital_on_its_own_merchant_account_has_its_statement_read_too(rt, pay_city, wechatpay_api):  # noqa: F811
+    from guahao.core.audit import Actor
+    from guahao.core.payments.reconcile import reconcile
+    from guahao.core.plugins.hospital import configure_hospital_plugin
+    from guahao.tenants.context import use_city
+
+    pc = pay_city
+    merchant = wechatpay_api.add_merchant()
+    settings = {k: v for k, v in merchant.settings(wechatpay_api.url).items() if k != "api_base"}
+    with use_city(pc.city):
+        async with rt.db.transaction() as s:
+            await configure_hospital_plugin(s, Actor("staff", 9, name="市管理员", role="city_admin"), pc.cat.hospital.id,
+                                            "wechatpay", settings=settings, secrets=merchant.secrets(), host=rt.plugins)
+    rt.plugins.invalidate(pc.city.id)
+    booking = await pc.held_booking(0)
+    await pc.start(booking)
+    booking = await pc.booking(booking.id)
+    assert booking.payment_ref in merchant.orders and not pc.merchant.orders
+    wechatpay_api.pay(merchant.mchid, booking.payment_ref)
+    assert await pc.check(booking) == "confirmed"
+    with use_city(pc.city):
+        report = await reconcile(rt, "wechatpay", datetime.now(CHINA).date())
+    assert report.run.outcome == "ok" and report.mismatches == [] and report.run.statement_lines == 1
+    assert report.run.provider_paid_fen == report.run.platform_paid_fen == booking.fee_fen
