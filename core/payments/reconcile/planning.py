@@ -1,9 +1,10 @@
 """The daily reconciliation job: once a day, from :data:`RECONCILE_HOUR` local time (when the
 providers have published yesterday's statements: WeChat Pay from 10:00, Alipay from 09:00
 Beijing time), ask through the outbox (topic :data:`TOPIC`) for yesterday's reconciliation of
-every provider of the city that has statements. A day already reconciled (or tried: its
-outbox job retries with back-off, and a final failure is left to staff) or already asked for
-is not asked again. :func:`handle_reconcile` is the outbox handler."""
+every provider of the city that has statements. A day whose daily run found mismatches is
+run once more from :data:`RECHECK_HOUR` (a statement published late, a callback that came
+late). A day otherwise reconciled (or tried: its outbox job retries with back-off, and a final
+failure is left to staff) or already asked for is not asked again. :func:`handle_reconcile` is the outbox handler."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ log = logging.getLogger("guahao.payments.reconcile")
 
 TOPIC = "payment.reconcile"
 RECONCILE_HOUR = 10
+RECHECK_HOUR = 14
 
 
 async def plan_city(rt, s: AsyncSession, now: datetime) -> int:
@@ -37,7 +39,7 @@ async def plan_city(rt, s: AsyncSession, now: datetime) -> int:
     if not providers:
         return 0
     day = local.date() - timedelta(days=1)
-    done = set((await s.scalars(select(ReconciliationRun.provider).where(ReconciliationRun.day == day))).all())
+    runs = {r.provider: r for r in (await s.scalars(select(ReconciliationRun).where(ReconciliationRun.day == day))).all()}
     waiting = {
         (str((m.payload or {}).get("provider")), str((m.payload or {}).get("day")))
         for m in (await s.scalars(select(OutboxMessage).where(
@@ -45,9 +47,16 @@ async def plan_city(rt, s: AsyncSession, now: datetime) -> int:
     }
     asked = 0
     for provider in providers:
-        if provider.name in done or (provider.name, day.isoformat()) in waiting:
+        run = runs.get(provider.name)
+        if (provider.name, day.isoformat()) in waiting:
             continue
-        outbox.emit(s, TOPIC, {"provider": provider.name, "day": day.isoformat(), "trigger": "daily"})
+        if run is None:
+            trigger = "daily"
+        elif run.trigger == "daily" and run.outcome == "mismatches" and local.hour >= RECHECK_HOUR:
+            trigger = "daily_recheck"  # a bill published late, a callback that came late: once more
+        else:
+            continue
+        outbox.emit(s, TOPIC, {"provider": provider.name, "day": day.isoformat(), "trigger": trigger})
         asked += 1
     return asked
 

@@ -200,6 +200,27 @@ async def test_the_daily_job_asks_once_for_yesterday_and_runs_it(rt, city, regis
     with use_city(pc.city):
         async with rt.db.transaction() as s:
             assert await plan_city(rt, s, late) == 0  # reconciled already
+            assert await plan_city(rt, s, late.replace(hour=15)) == 0  # and nothing to look at again
+
+
+async def test_a_daily_run_with_mismatches_is_run_once_more_in_the_afternoon(rt, city, register_plugin):
+    pc = await pay_city(rt, city, register_plugin)
+    morning = datetime.now(pc.city.tz).replace(hour=11, minute=0)
+    yesterday = (morning - timedelta(days=1)).date()
+    pc.provider.lines = [line("payment", "pi-GHSTRAY", 100, "paid")]
+    with use_city(pc.city):
+        await reconcile(rt, NAME, yesterday, trigger="daily")
+        async with rt.db.transaction() as s:
+            assert await plan_city(rt, s, morning) == 0
+            assert await plan_city(rt, s, morning.replace(hour=15)) == 1
+    [row] = await outbox_rows(rt, pc.city, topic=TOPIC)
+    assert row.payload["trigger"] == "daily_recheck"
+    await drain_in_process(rt, city_id=pc.city.id)
+    [run] = await pc.runs()
+    assert run.trigger == "daily_recheck" and run.outcome == "mismatches"
+    with use_city(pc.city):
+        async with rt.db.transaction() as s:
+            assert await plan_city(rt, s, morning.replace(hour=16)) == 0  # once
 
 
 async def test_a_requery_of_a_payment_after_its_hold_ran_out_records_it_and_refunds_it(
