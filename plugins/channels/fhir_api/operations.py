@@ -26,7 +26,7 @@ from .http import Call, fhir_json
 from .models import FhirBooking
 from .params import datetime_param, integer, invalid, read_parameters, references, strings
 
-ID_NUMBER_SYSTEM = "urn:oid:2.16.156.10011.1.3"  # 居民身份证号 (China resident identity card number)
+ID_NUMBER_SYSTEM = resources.ID_NUMBER_SYSTEM  # 居民身份证号 (China resident identity card number)
 
 
 def channel_of(client_id: str) -> str:

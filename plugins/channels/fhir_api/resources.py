@@ -24,6 +24,7 @@ CAPACITY_EXT = f"{SMART}/slot-capacity"
 DEEP_LINK_EXT = f"{SMART}/booking-deep-link"
 PHONE_EXT = f"{SMART}/booking-phone"
 ID_SYSTEM = "https://guahao.org/fhir/sid"
+ID_NUMBER_SYSTEM = "urn:oid:2.16.156.10011.1.3"  # 居民身份证号: how a Patient names a member
 TITLES = {"chief": "主任医师", "associate_chief": "副主任医师", "attending": "主治医师", "resident": "住院医师"}
 # A booking's status → the Appointment's.
 APPOINTMENT_STATUS = {"pending_payment": "booked", "confirmed": "booked", "offered": "pending",

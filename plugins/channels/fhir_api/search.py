@@ -22,7 +22,8 @@ MAX_RESULTS = 500
 
 def capability(call: Call) -> CapabilityStatement:
     search = [{"name": n, "type": t} for n, t in (("_id", "token"),)]
-    appointment_search = [{"name": "_id", "type": "token"}, {"name": "date", "type": "date"}]
+    appointment_search = [{"name": "_id", "type": "token"}, {"name": "identifier", "type": "token"},
+                          {"name": "patient", "type": "reference"}, {"name": "date", "type": "date"}]
     ops = [{"name": n, "definition": f"https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-{n}"}
            for n in ("find", "hold", "book")]
     return CapabilityStatement(
@@ -115,12 +116,32 @@ async def _schedules(call: Call) -> list:
     return [s for s in items if not actor or any(a.reference == actor for a in s.actor)]
 
 
+async def _patient_member(call: Call) -> int | None:
+    """The member a ``patient.identifier=<system>|<ID number>`` names (ITI-118); ``-1`` when
+    it names nobody, ``None`` without the parameter."""
+    value = call.request.query_params.get("patient.identifier", "")
+    if not value:
+        return None
+    system, _, number = value.rpartition("|")
+    if system != resources.ID_NUMBER_SYSTEM:
+        raise invalid("invalid_identifier", f"patient.identifier 应为 {resources.ID_NUMBER_SYSTEM}|<身份证号>。/ "
+                                            f"patient.identifier must be {resources.ID_NUMBER_SYSTEM}|<ID number>.")
+    member = await channels.member_by_id_number(call.rt, number)
+    return member.id if member is not None else -1
+
+
 async def own_appointments(call: Call, ids: set[str] | None = None) -> list:
     assert call.caller is not None
+    identifiers = {v.rpartition("|")[2] for v in call.request.query_params.getlist("identifier") if v}
+    if identifiers:
+        ids = identifiers if ids is None else ids & identifiers
+    member_id = await _patient_member(call)
     async with city_session(call.rt, call.city) as s:
         q = select(FhirBooking).where(FhirBooking.client_id == call.caller.client_id)
         if ids is not None:
             q = q.where(FhirBooking.booking_id.in_(list(ids)))
+        if member_id is not None:
+            q = q.where(FhirBooking.member_id == member_id)
         rows = list((await s.scalars(q.order_by(FhirBooking.id.desc()).limit(MAX_RESULTS))).all())
     out = []
     for row in rows:

@@ -75,6 +75,13 @@ async def test_find_hold_book_and_cancel(fhir_city):
     assert [e.resource.id for e in valid(listed.json()).entry] == [booking.id]
     read = await fc.get(f"Appointment/{booking.id}", token)
     assert valid(read.json()).id == booking.id
+    by_patient = await fc.get("Appointment", token, **{"patient.identifier": f"urn:oid:2.16.156.10011.1.3|{number}"})
+    assert [e.resource.id for e in valid(by_patient.json()).entry] == [booking.id]
+    _, stranger = await make_member(fc.rt, fc.city, name="路人")
+    nobody = await fc.get("Appointment", token, **{"patient.identifier": f"urn:oid:2.16.156.10011.1.3|{stranger}"})
+    assert valid(nobody.json()).total == 0
+    assert valid((await fc.get("Appointment", token, identifier=booking.id)).json()).total == 1
+    assert (await fc.get("Appointment", token, **{"patient.identifier": f"other|{number}"})).status_code == 422
 
     cancelled = await fc.op("book", token, [{"name": "appointment-resource", "resource": {
         "resourceType": "Appointment", "id": booking.id, "status": "cancelled",
