@@ -69,7 +69,7 @@ def _ask(s: AsyncSession, waiting: set[tuple], payload: dict) -> int:
 
 
 async def _plan_city_his_pulls(rt, s: AsyncSession, now: datetime) -> int:
-    from .handlers import _adapter_for
+    from .his_push import adapter_for
 
     city = require_city()
     plugins = await rt.plugins.for_city(city)
@@ -97,7 +97,7 @@ async def _plan_city_his_pulls(rt, s: AsyncSession, now: datetime) -> int:
     asked = 0
     for hospital in (await s.scalars(select(Hospital).where(Hospital.active.is_(True)).order_by(Hospital.id))).all():
         try:
-            adapter = _adapter_for(plugins, hospital)
+            adapter = adapter_for(plugins, hospital)
         except LookupError:  # its adapter is not enabled: its pushes show the problem
             continue
         if adapter is None:
