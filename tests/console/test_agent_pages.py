@@ -32,7 +32,7 @@ async def _bookings(rt, city, member_id) -> list[Booking]:
 async def _audit(rt, city, action) -> list[AuditEntry]:
     with use_city(city):
         async with rt.db.transaction() as s:
-            return list((await s.scalars(select(AuditEntry).where(AuditEntry.action == action))).all())
+            return list((await s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))).all())
 
 
 async def _verified(browser, city, member_id, name, number) -> str:

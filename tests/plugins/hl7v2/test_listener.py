@@ -136,12 +136,14 @@ async def test_the_worker_starts_the_listener_task(his):
     tasks = await start_background(his.rt)
     try:
         assert any(t.get_name().startswith("hl7v2:") for t in tasks)
-        for _ in range(50):  # the task scans at once; give it a moment to bind
+        ack = None
+        for _ in range(300):  # the task scans at once; give it a moment to bind (a busy machine: seconds)
             try:
                 ack = await his.sim.check_in("127.0.0.1", port, booking_id=b.id)
                 break
             except HisUnavailable:
                 await asyncio.sleep(0.1)
+        assert ack is not None, "the listener never bound its port"
         assert ack.code == "AA" and await status(his, b.id) == "checked_in"
     finally:
         await stop_background(tasks)
