@@ -11,7 +11,7 @@ from guahao.core.jobs.relay import relay_once
 from guahao.core.models import HisSyncRun
 from guahao.tenants.context import use_city
 from tests.core.jobs.test_relay import _burst
-from tests.core.plugins.probes import outbox_rows
+from tests.core.plugins.probes import outbox_rows, set_aside_other_cities
 
 from .helpers import demo_settings, sessions_of
 
@@ -21,6 +21,7 @@ async def test_the_worker_pulls_a_hospitals_schedule(rt, redis_rt, city, catalog
     city = await demo_settings(rt, city, h.id, schedule_doctors="*")
 
     await sweep_no_shows(redis_rt)
+    await set_aside_other_cities(rt, city)  # the sweep plans pulls for every earlier test's city too
     asked = await outbox_rows(rt, city, topic="his.sync")
     assert "every_15_min" in {r.payload["trigger"] for r in asked}
     assert await relay_once(redis_rt) >= len(asked)

@@ -14,7 +14,7 @@ from guahao.core.jobs import outbox_job_id, queue_name, relay_once, worker_setti
 from guahao.core.models import OutboxMessage
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
-from tests.core.plugins.probes import emit_row, make_member, outbox_rows
+from tests.core.plugins.probes import emit_row, make_member, outbox_rows, set_aside_other_cities
 from tests.factories import make_catalogue
 
 from .sms_city import enable_aliyun, notes
@@ -68,6 +68,7 @@ async def make_first_in_line(rt, city, ids: list[int]) -> None:
 
 async def test_the_worker_delivers_every_kind_and_a_stopped_or_lost_run_loses_nothing(rt, redis_rt, city, aliyun_sms):
     city, key_id = await enable_aliyun(rt, city, aliyun_sms)
+    await set_aside_other_cities(rt, city)
     await every_kind(rt, city)
     due = [r.id for r in await outbox_rows(rt, city) if r.status == "pending" and r.due_at <= utcnow()]
     await make_first_in_line(rt, city, due)

@@ -8,7 +8,7 @@ import pytest
 from arq.worker import create_worker
 
 from guahao.core.jobs import outbox_job_id, queue_name, relay_once, worker_settings
-from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows
+from tests.core.plugins.probes import Probe, emit_row, enable, outbox_rows, set_aside_other_cities
 
 _earlier = itertools.count(1)
 
@@ -109,6 +109,7 @@ async def _burst(redis_rt) -> int:
 async def test_relay_and_arq_worker_run_the_rows_and_a_replay_is_a_no_op(rt, redis_rt, city, register_plugin):
     probe = register_plugin(Probe(topic="probe.work"), "arq_probe")
     city = await enable(rt, city, "arq_probe")
+    await set_aside_other_cities(rt, city)
     at = long_ago()
     ids = [await emit_row(rt, city, "probe.work", {"n": n}, due_at=at + timedelta(seconds=n)) for n in range(3)]
 

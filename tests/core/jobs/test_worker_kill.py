@@ -29,7 +29,7 @@ from guahao.core.models import OutboxMessage
 from guahao.core.runtime import Runtime
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
-from tests.core.plugins.probes import make_member, outbox_rows
+from tests.core.plugins.probes import make_member, outbox_rows, set_aside_other_cities
 from tests.factories import make_catalogue
 from tests.fakes.aliyun_sms import FakeAliyunSms
 from tests.fakes.live import LiveServer
@@ -131,6 +131,7 @@ async def test_killing_a_worker_mid_run_loses_no_confirmation(rt, redis_rt, city
     # A worker runs with Redis and a shared database: the production set-up, on PostgreSQL.
     # (Embedded mode — SQLite, no Redis — runs jobs inside the web process instead.)
     city, key_id = await enable_aliyun(rt, city, slow_sms)
+    await set_aside_other_cities(rt, city)
     cat = await make_catalogue(rt, city, days_ahead=2, periods=1, capacity=BOOKINGS)
     period = cat.periods[cat.sessions[0].id][0]
     members = [await make_member(rt, city, name=f"病人{n}") for n in range(BOOKINGS)]

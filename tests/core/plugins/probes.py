@@ -120,3 +120,24 @@ async def emit_row(rt, city: CityContext, topic: str, payload: dict, **fields) -
                 setattr(msg, key, value)
             await s.flush()
             return msg.id
+
+
+async def set_aside_other_cities(rt, city: CityContext) -> int:
+    """Move every other city's open outbox rows far into the future, for a test that runs a real
+    relay and arq worker: the shared test database holds the undelivered rows of every earlier
+    test (and the sweeps plan work for every city), which the relay would otherwise hand out
+    first. Those tests are over; returns how many rows were set aside."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from guahao.tenants.context import platform_scope
+
+    with platform_scope("tests: set aside the outbox rows of earlier tests' cities"):
+        async with rt.db.transaction() as s:
+            result = await s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.city_id != city.id, OutboxMessage.status.in_(("pending", "queued")))
+                .values(status="pending", due_at=datetime(2999, 1, 1, tzinfo=UTC))
+            )
+            return int(result.rowcount or 0)
