@@ -48,8 +48,8 @@ def _db_url(base: str, name: str) -> str:
 async def cells_rt(backend, tmp_path_factory):
     """A runtime on a platform database of its own, and the URL of an empty cell database on
     the second cluster."""
-    if backend != "postgres" or not CELL_URL:
-        pytest.skip("needs DATABASE_URL and CELL_DATABASE_URL")
+    # The module's markers keep it to the postgres backend with CELL_DATABASE_URL (tests/conftest.py).
+    assert backend == "postgres" and CELL_URL
     tag = uuid.uuid4().hex[:8]
     settings = make_settings("postgres", tmp_path_factory.mktemp("cells"))
     settings = dataclasses.replace(settings, database_url=_db_url(PG_URL, f"guahao_cells_{tag}"))

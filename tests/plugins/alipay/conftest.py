@@ -15,10 +15,7 @@ from tests.factories import Catalogue, make_catalogue
 from tests.fakes.alipay import Account, FakeAlipay
 from tests.fakes.live import LiveServer
 
-from .entry_point import offer_in_this_process
-
 # An environment installed before the entry point was added still finds the plugin.
-offer_in_this_process()
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,6 @@ from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, PHONE, ROOT, demo_serv
 from tests.fakes.alipay import FakeAlipay
 from tests.plugins.web.conftest import KEY, csrf_of
 
-from .entry_point import environment_for_subprocess
-
 needs_chromium = pytest.mark.skipif(not have_chromium(), reason="needs Chromium")
 
 HOSPITAL_ID = 1  # the demo hospital switched to online payment
@@ -40,7 +38,6 @@ def pay_site(tmp_path_factory, alipay_api: FakeAlipay):
     db = str(workdir / "browser.sqlite3")
 
     def prepare(env: dict) -> None:
-        environment_for_subprocess(env)
         cli = [sys.executable, "-m", "guahao.core.cli"]
         subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(
