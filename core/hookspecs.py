@@ -47,6 +47,14 @@ def guahao_city_pages():
 
 
 @hookspec
+def guahao_site_request(city, request, member_id, rt):
+    """A GET of a page of the city's patient site (the ``web`` channel) with the logged-in
+    member's id (``None`` for a visitor): return a Starlette ``Response`` to answer it instead
+    of the page (e.g. a redirect through the sign-in of the app the page was opened in), or
+    ``None`` to let the page answer. The first response of the city's plugins wins."""
+
+
+@hookspec
 def guahao_api_routes():
     """Return ``(prefix, routes)``: a standard API of the plugin's own (e.g. FHIR) served at
     ``/{prefix}/{city}/…`` for cities that enabled the plugin (404 elsewhere and for an unknown

@@ -30,7 +30,10 @@ Contents (the guide in ``docs/plugins.md`` walks through them):
 - the city a call is for: :class:`CityContext`, :func:`current_city`, :func:`use_city`;
 - time: :func:`utcnow`;
 - what a patient channel (SMS, phone) needs from the booking engine: :mod:`channels` (members by
-  phone, catalogue by words, slots of a day, book, cancel, list, texts to a phone).
+  phone, catalogue by words, slots of a day, book, cancel, list, texts to a phone, members by
+  WeChat openid);
+- WeChat apps' access tokens, shared by every plugin and process that calls the WeChat API with
+  the same app: :mod:`wechat` (``access_token``, ``forget``, ``call``, ``WeChatError``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from guahao.core.hookspecs import hookimpl
 from guahao.core.notifications.sharing import shared_redis
 from guahao.core.notifications.templates import Template, template_for
 from guahao.core.outbox import emit
+from guahao.core.plugins import wechat
 from guahao.core.plugins.http import HttpClient, TransportError, expect_success, json_answer
 from guahao.core.plugins.interfaces import (
     HIS_OPERATIONS,
@@ -127,4 +131,5 @@ __all__ = [
     "template_for",
     "use_city",
     "utcnow",
+    "wechat",
 ]

@@ -23,6 +23,9 @@ and owns no rule of its own.
   a booking by reference (:func:`get_booking`, :func:`cancel_booking`), and the city's
   campuses, departments and doctors (:func:`directory`) — for a standard scheduling API.
 - ``identity``: the member of a resident ID number (:func:`member_by_id_number`).
+- ``wechat``: the member bound to a WeChat openid (:func:`member_by_openid`), binding one
+  after the member logged in (:func:`bind_openid`) and clearing it when they unfollow
+  (:func:`unbind_openid`).
 - ``audit``: a third-party client's call in the audit log (:func:`record_call`).
 - ``replies``: a text for a phone number, logged and queued in the caller's transaction
   (:func:`queue_text`) and sent once by the channel's outbox job through the city's SMS sender
@@ -44,6 +47,7 @@ from .identity import member_by_id_number
 from .members import ChannelMember, check_pin, mainland_mobile, member_by_phone, name_matches, set_opt_out
 from .periods import Directory, OpenPeriod, book_period, cancel_booking, directory, get_booking, open_periods
 from .replies import REPLY_KIND, deliver_text, queue_text
+from .wechat import bind_openid, member_by_openid, unbind_openid
 
 __all__ = [
     "REPLY_KIND",
@@ -53,6 +57,7 @@ __all__ = [
     "Directory",
     "OpenPeriod",
     "Slot",
+    "bind_openid",
     "book_first_free",
     "book_period",
     "cancel",
@@ -70,6 +75,7 @@ __all__ = [
     "list_hospitals",
     "mainland_mobile",
     "member_by_id_number",
+    "member_by_openid",
     "member_by_phone",
     "name_matches",
     "open_periods",
@@ -77,5 +83,6 @@ __all__ = [
     "record_call",
     "set_opt_out",
     "summary",
+    "unbind_openid",
     "upcoming",
 ]

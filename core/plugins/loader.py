@@ -45,6 +45,7 @@ BUILTIN = {
     "ivr": "guahao.plugins.channels.ivr",
     "fhir_api": "guahao.plugins.channels.fhir_api",
     "carrier": "guahao.plugins.payments.carrier",
+    "wechat_oa": "guahao.plugins.channels.wechat_oa",
 }
 
 

@@ -216,6 +216,19 @@ def retry_after(response: Response, exc: DomainError | None) -> Response:
     return response
 
 
+async def other_channels_first(p: Page) -> Response | None:
+    """What a plugin of the city answers for this page before it is shown
+    (``guahao_site_request``: e.g. the WeChat sign-in of a page opened inside WeChat)."""
+    from guahao.core.plugins.manager import call_robust
+
+    plugins = await p.rt.plugins.for_city(p.city)
+    for outcome in await call_robust(plugins.hook.guahao_site_request, city=p.city, request=p.request,
+                                     member_id=p.member.id if p.member is not None else None, rt=p.rt):
+        if isinstance(outcome.result, Response):
+            return outcome.result
+    return None
+
+
 Handler = Callable[[Page], Awaitable[Response]]
 
 
@@ -245,6 +258,8 @@ def page(
                 return HTMLResponse("Not found", status_code=404)
             p = page_class(request, site, city)
             await p.load_member()
+            if request.method in ("GET", "HEAD") and (answered := await other_channels_first(p)) is not None:
+                return answered
             if request.method == "POST":
                 form = await request.form()
                 p.form = {k: v for k, v in form.items() if isinstance(v, str)}
