@@ -40,6 +40,7 @@ BUILTIN = {
     "wechatpay": "guahao.plugins.payments.wechatpay",
     "alipay": "guahao.plugins.payments.alipay",
     "hl7v2": "guahao.plugins.his.hl7v2",
+    "midtable": "guahao.plugins.his.midtable",
     "fhir": "guahao.plugins.his.fhir",
     "sms_inbound": "guahao.plugins.channels.sms_inbound",
     "ivr": "guahao.plugins.channels.ivr",

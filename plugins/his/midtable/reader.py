@@ -1,0 +1,186 @@
+"""Reading a HIS-written table by row version, so that nothing is missed or read twice.
+
+Each insert or update of a row the HIS writes takes the next number of its table's sequence
+(``row_version``). We keep, per hospital and table (``MidtableMark``), the highest version
+processed (``mark``) and the versions below it we have not seen (``gaps``). A read asks for
+``row_version > mark OR row_version IN (gaps)`` in version order, a page at a time:
+
+- a version above the mark moves the mark; the numbers it jumped over become gaps — a change
+  whose transaction took its number earlier but had not committed yet, or one rolled back;
+- a gap that turns up is processed and leaves the gap list, so a change that commits late is
+  read once, later; gaps that never turn up are dropped after ``gap_hours``;
+- every row is processed once: it is either above the mark or in the gaps, never both.
+
+Rows of every hospital in the database are read (one sequence per table, shared by the
+hospitals of a group) and only the hospital's own are kept, so other hospitals' changes are
+not mistaken for gaps. The rows kept go to ``MidtableRow`` (latest version wins) in the same
+platform transaction that moves the mark: a read that fails half-way is read again in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import bindparam, delete, select, text
+
+from guahao.plugin_api import CityContext, city_session, utcnow
+
+from . import database
+from .models import MidtableMark, MidtableRow
+
+PAGE = 500
+MAX_GAPS = 2000  # versions remembered as missing; a larger jump keeps the newest
+
+Row = Mapping[str, Any]
+
+
+def patient_key(kind: str, value: str) -> str:
+    """What a fee item's patient is found by: a hash, never the number itself."""
+    value = (value or "").strip().upper()
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest() if value else ""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What of a HIS row is kept: its day, booking, patient and data."""
+
+    day: Any = None
+    booking_id: str = ""
+    patient_key: str = ""
+    data: dict | None = None
+
+
+@dataclass
+class ReadResult:
+    rows: int = 0  # rows of this hospital processed
+    others: int = 0  # rows of other hospitals passed over
+    mark: int = 0
+    gaps: int = 0
+
+
+async def follow(
+    rt, city: CityContext, *, hospital_code: str, table: str, his_table: str, settings: Mapping, secrets: Mapping,
+    keep: Callable[[Row], Kept], now: datetime | None = None,
+) -> ReadResult:
+    """Read what changed in ``his_table`` since the last read for ``hospital_code`` and keep
+    it (``keep`` turns a HIS row into what is stored). Raises ``HisUnavailable``."""
+    now = now or utcnow()
+    source = database.where(str(settings.get("url") or ""))
+    await _ensure_mark(rt, city, hospital_code, table)
+    result = ReadResult()
+    async with city_session(rt, city) as s:
+        mark = await s.scalar(select(MidtableMark).where(MidtableMark.hospital_code == hospital_code,
+                                                         MidtableMark.table_name == table).with_for_update())
+        assert mark is not None
+        if mark.source != source:  # another database: start again, forget what the old one said
+            await s.execute(delete(MidtableRow).where(MidtableRow.hospital_code == hospital_code,
+                                                      MidtableRow.table_name == table))
+            mark.source, mark.mark, mark.gaps = source, 0, {}
+        keep_after = now - timedelta(hours=int(settings.get("gap_hours") or 24))
+        gaps = {int(v): at for v, at in dict(mark.gaps or {}).items() if _when(at) > keep_after}
+        high = int(mark.mark or 0)
+        seen_at = now.isoformat()
+        async with database.connect(settings, secrets) as conn:
+            while True:
+                rows = await _page(conn, his_table, high, sorted(gaps))
+                mine: list[Row] = []
+                for row in rows:
+                    version = int(row["row_version"])
+                    if version in gaps:
+                        del gaps[version]
+                    elif version > high:
+                        for missing in range(max(high + 1, version - MAX_GAPS), version):
+                            gaps[missing] = seen_at
+                        high = version
+                    else:  # cannot happen with the query above; never process a version twice
+                        continue
+                    if str(row["hospital_code"]) == hospital_code:
+                        mine.append(row)
+                    else:
+                        result.others += 1
+                await _keep(s, hospital_code, table, mine, keep, now)
+                result.rows += len(mine)
+                if len(rows) < PAGE:
+                    break
+        if len(gaps) > MAX_GAPS:
+            gaps = dict(sorted(gaps.items())[-MAX_GAPS:])
+        mark.mark, mark.gaps = high, {str(v): at for v, at in sorted(gaps.items())}
+        mark.rows_read = int(mark.rows_read or 0) + result.rows
+        mark.read_at = now
+        result.mark, result.gaps = high, len(gaps)
+    return result
+
+
+def _when(text_: str) -> datetime:
+    try:
+        return datetime.fromisoformat(str(text_))
+    except ValueError:
+        return datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+
+async def _ensure_mark(rt, city: CityContext, hospital_code: str, table: str) -> None:
+    async with city_session(rt, city) as s:
+        found = await s.scalar(select(MidtableMark.id).where(MidtableMark.hospital_code == hospital_code,
+                                                             MidtableMark.table_name == table))
+    if found is not None:
+        return
+    try:
+        async with city_session(rt, city) as s:
+            s.add(MidtableMark(hospital_code=hospital_code, table_name=table, gaps={}))
+    except Exception:  # made at the same moment by another read: that one is as good
+        async with city_session(rt, city) as s:
+            if await s.scalar(select(MidtableMark.id).where(MidtableMark.hospital_code == hospital_code,
+                                                            MidtableMark.table_name == table)) is None:
+                raise
+
+
+async def _page(conn, his_table: str, after: int, gaps: list[int]) -> list[Row]:
+    if gaps:
+        q = text(f"SELECT * FROM {his_table} WHERE row_version > :after OR row_version IN :gaps "
+                 f"ORDER BY row_version LIMIT {PAGE}").bindparams(bindparam("gaps", expanding=True))
+        result = await conn.execute(q, {"after": after, "gaps": gaps})
+    else:
+        result = await conn.execute(text(f"SELECT * FROM {his_table} WHERE row_version > :after "
+                                         f"ORDER BY row_version LIMIT {PAGE}"), {"after": after})
+    return [dict(r) for r in result.mappings().all()]
+
+
+async def _keep(s, hospital_code: str, table: str, rows: list[Row], keep: Callable[[Row], Kept], now: datetime) -> None:
+    if not rows:
+        return
+    keys = [str(r["id"]) for r in rows]
+    stored = {
+        r.row_key: r for r in (await s.scalars(select(MidtableRow).where(
+            MidtableRow.hospital_code == hospital_code, MidtableRow.table_name == table,
+            MidtableRow.row_key.in_(keys)))).all()  # type: ignore[attr-defined]
+    }
+    for row in rows:
+        key, version = str(row["id"]), int(row["row_version"])
+        kept = keep(row)
+        found = stored.get(key)
+        if found is None:
+            found = MidtableRow(hospital_code=hospital_code, table_name=table, row_key=key, version=version)
+            s.add(found)
+            stored[key] = found
+        elif found.version >= version:  # an older version turning up late: the newer one stays
+            continue
+        found.version, found.day, found.booking_id = version, kept.day, kept.booking_id[:24]
+        found.patient_key, found.data, found.read_at = kept.patient_key, dict(kept.data or {}), now
+    await s.flush()
+
+
+async def kept_rows(rt, city: CityContext, hospital_code: str, table: str, **where) -> list[MidtableRow]:
+    """The rows kept of a hospital's table: ``day_from``/``day_to``, ``patient_keys``,
+    ``booking_ids`` narrow them; in version order."""
+    async with city_session(rt, city) as s:
+        q = select(MidtableRow).where(MidtableRow.hospital_code == hospital_code, MidtableRow.table_name == table)
+        if where.get("day_from") is not None:
+            q = q.where(MidtableRow.day >= where["day_from"])  # type: ignore[operator]
+        if where.get("day_to") is not None:
+            q = q.where(MidtableRow.day <= where["day_to"])  # type: ignore[operator]
+        if where.get("patient_keys") is not None:
+            q = q.where(MidtableRow.patient_key.in_(where["patient_keys"]))  # type: ignore[attr-defined]
+        return list((await s.scalars(q.order_by(MidtableRow.version))).all())
