@@ -217,7 +217,8 @@ class FhirHis(HisAdapter):
                 if fhir.smart is not None:
                     await fhir.smart.access_token()
         except (FhirUnavailable, FhirRefused, FhirAuthFailed, TransportError) as exc:
-            return HisHealth(ok=False, detail=str(exc))
+            where = str(s.get("base_url") or "").strip()
+            return HisHealth(ok=False, detail=f"{where} {exc}" if where else str(exc))
         auth = {"smart": "SMART token ok", "bearer": "bearer token"}.get(str(s.get("auth")), "no auth")
         return HisHealth(ok=True, detail=f"{software}, FHIR {version}, {auth}", latency_ms=ms)
 

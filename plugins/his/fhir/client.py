@@ -4,13 +4,13 @@ with the server's ``OperationOutcome`` as the error text.
 Every call goes through the platform's :class:`HttpClient`. What an answer means:
 
 - 2xx: the resource (or Bundle) as JSON;
-- 408, 409, 429, 5xx, a timeout, a refused connection: :class:`FhirUnavailable` (the outbox
+- 408, 409, 412, 429, 5xx, a timeout, a refused connection: :class:`FhirUnavailable` (the outbox
   tries again later; a version conflict resolves itself on the next read);
 - 401 while using SMART: the access token is dropped and the call made once more with a new one;
+- 401/403 otherwise, or the authorization server refusing our credentials: :class:`FhirAuthFailed`
+  (retried: a person fixes the token, key or registration, then the waiting pushes go through);
 - any other 4xx: :class:`FhirRefused` with the ``OperationOutcome``'s text (diagnostics, else
   details), which the adapter turns into ``HisRejected`` for pushes;
-- the authorization server refusing our credentials: :class:`FhirAuthFailed` (retried: a person
-  fixes the key or registration, then the waiting pushes go through).
 """
 
 from __future__ import annotations
@@ -139,6 +139,9 @@ class FhirClient:
             except TransportError as exc:
                 if exc.status == 401 and self.smart is not None and attempt == 1:
                     continue  # the token expired early or was revoked: one more try with a new one
+                if exc.status in (401, 403):
+                    raise FhirAuthFailed(f"FHIR {method} {_short(path)}: the server refused our credentials "
+                                         f"({exc.message})") from None
                 if exc.permanent:
                     raise FhirRefused(f"FHIR {method} {_short(path)} refused: {exc.message}", exc.status) from None
                 raise FhirUnavailable(f"FHIR {method} {_short(path)}: {exc.message}") from None

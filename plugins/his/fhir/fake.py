@@ -154,6 +154,7 @@ class FakeFhirServer:
         self.issued: dict[str, float] = {}
         self.jtis: set[str] = set()
         self.token_answers: list[tuple[int, str]] = []  # (status, error) of each token request
+        self.token_forms: list[dict] = []  # what each token request sent
         self.app = Starlette(routes=[
             Route("/metadata", self.metadata, methods=["GET"]),
             Route("/.well-known/smart-configuration", self.smart_configuration, methods=["GET"]),
@@ -237,7 +238,8 @@ class FakeFhirServer:
             "capabilities": ["client-confidential-asymmetric"]})
 
     async def token_endpoint(self, request: Request) -> Response:
-        form = dict(await request.form())
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        self.token_forms.append(form)
         status, error, text = 200, "", ""
         try:
             if form.get("grant_type") != "client_credentials":
@@ -380,7 +382,8 @@ class FakeFhirServer:
         if name == "active":
             return str(r.get("active", True)).lower() == value.lower()
         if name in ("actor", "schedule", "appointment", "patient"):
-            refs = {_ref(a) for a in (r.get(name) if isinstance(r.get(name), list) else [r.get(name)])} \
+            field = r.get(name)
+            refs = {_ref(a) for a in (field if isinstance(field, list) else [field])} \
                 if name != "patient" else {_ref(p.get("actor")) for p in r.get("participant") or []}
             return bool(refs & set(alts))
         if name in ("start", "date"):

@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fhir.resources.R4B.appointment import Appointment
-from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 from pydantic import ValidationError
 
@@ -202,15 +201,19 @@ def new_appointment(booking: Mapping, tz, settings: Mapping, *, slot: str, pract
         {"actor": {"reference": practitioner, "display": str(booking.get("doctor_name") or "")},
          "required": "required", "status": "accepted"},
     ]
-    return Appointment(
-        identifier=[{"system": str(settings.get("booking_system")), "value": str(booking["id"])}],
-        status="booked",
-        start=stamp(start, tz), end=stamp(end, tz), slot=[{"reference": slot}],
-        created=stamp(instant(created), tz) if created else None,
-        serviceType=[{"text": str(booking.get("department_name") or "")}] if booking.get("department_name") else None,
-        comment=f"预约平台预约号 {booking['id']}，渠道 {booking.get('channel') or '-'}",
-        participant=participants,
-    )
+    body: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "identifier": [{"system": str(settings.get("booking_system")), "value": str(booking["id"])}],
+        "status": "booked",
+        "start": stamp(start, tz), "end": stamp(end, tz), "slot": [{"reference": slot}],
+        "comment": f"预约平台预约号 {booking['id']}，渠道 {booking.get('channel') or '-'}",
+        "participant": participants,
+    }
+    if created:
+        body["created"] = stamp(instant(created), tz)
+    if booking.get("department_name"):
+        body["serviceType"] = [{"text": str(booking["department_name"])}]
+    return Appointment.model_validate(body)
 
 
 def moved(appointment: Mapping, booking: Mapping, tz, *, slot: str, practitioner: str) -> dict:
@@ -241,26 +244,24 @@ def visits(appointments: Iterable[Mapping], encounters: Iterable[Mapping], booki
     ids: dict[str, str] = {}
     for appt in appointments:
         booking_id = identifier(appt, booking_system)
-        outcome = APPOINTMENT_OUTCOMES.get(str(appt.get("status") or ""))
-        if not booking_id or outcome is None:
+        status = APPOINTMENT_OUTCOMES.get(str(appt.get("status") or ""))
+        if not booking_id or status is None:
             continue
         ids[f"Appointment/{appt.get('id')}"] = booking_id
-        found[booking_id] = VisitStatus(booking_id, outcome, reference=f"Appointment/{appt.get('id')}")
+        found[booking_id] = VisitStatus(booking_id, status, reference=f"Appointment/{appt.get('id')}")
     for enc in encounters:
-        outcome = ENCOUNTER_OUTCOMES.get(str(enc.get("status") or ""))
-        if outcome is None:
+        seen = ENCOUNTER_OUTCOMES.get(str(enc.get("status") or ""))
+        if seen is None:
             continue
         for ref in enc.get("appointment") or []:
-            booking_id = ids.get(str(ref.get("reference") or ""))
-            if booking_id is None or RANK[outcome] <= RANK[found[booking_id].outcome]:
+            linked = ids.get(str(ref.get("reference") or ""))
+            if linked is None or RANK[seen] <= RANK[found[linked].outcome]:
                 continue
-            started = (enc.get("period") or {}).get("start")
+            started = str((enc.get("period") or {}).get("start") or "")
             try:
                 at = instant(started).astimezone(UTC) if started else None
             except ValueError:
                 at = None
-            found[booking_id] = VisitStatus(booking_id, outcome, at=at, reference=f"Encounter/{enc.get('id')}")
+            found[linked] = VisitStatus(linked, seen, at=at, reference=f"Encounter/{enc.get('id')}")
     return list(found.values())
 
-
-__all__ = ["Schedule", "schedule_items", "new_appointment", "moved", "cancelled", "visits"]

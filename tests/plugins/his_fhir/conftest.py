@@ -31,6 +31,7 @@ class Fhir:
     cat: Catalogue
     server: FakeFhirServer
     url: str
+    schedules: dict[int, str]  # doctor id → the doctor's Schedule at the HIS
 
     async def drain(self) -> None:
         await drain_in_process(self.rt, city_id=self.city.id)
@@ -133,10 +134,10 @@ def live(server):
 @pytest.fixture
 async def fhir(rt, city, server, live) -> Fhir:
     cat = await make_catalogue(rt, city)
-    seed_catalogue(server, cat, city)
+    schedules = seed_catalogue(server, cat, city)
     city = await use_fhir(rt, city, cat.hospital.id, live.url)
     cat.city = city
-    return Fhir(rt, city, cat, server, live.url)
+    return Fhir(rt, city, cat, server, live.url, schedules)
 
 
 def later(minutes: int = 1) -> timedelta:
