@@ -42,10 +42,7 @@ class SyncFailed(RuntimeError):
 def adapter_for(plugins, hospital: Hospital) -> HisAdapter | None:
     """The hospital's HIS adapter: its own ``his_adapter`` when enabled in the city, else the
     city's first HIS plugin (the rule pushes follow)."""
-    if hospital.his_adapter:
-        return plugins.his_adapter(hospital.his_adapter)
-    adapters = plugins.his_adapters()
-    return adapters[0] if adapters else None
+    return plugins.hospital_his_adapter(hospital.his_adapter)
 
 
 def attach(adapter: HisAdapter, rt) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from guahao.core import payments
 from guahao.core.models import Notification
+from guahao.core.payments import fees
 from guahao.core.plugins.manager import call_robust
 
 from .context import MAX_ATTEMPTS, Handler, JobContext
@@ -83,6 +84,9 @@ async def handle_notification_sent(ctx: JobContext, payload: dict) -> None:
 
 async def handle_refund(ctx: JobContext, payload: dict) -> None:
     """Give back a payment (``core.payments.refund``): a cancelled paid booking, a late payment."""
+    if fees.is_fee_ref(payload.get("booking_id")):  # an in-clinic fee order's money
+        await fees.refund_fee_order(ctx.rt, ctx.plugins, payload)
+        return
     await payments.refund(ctx.rt, ctx.plugins, payload)
 
 

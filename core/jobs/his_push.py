@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from guahao.core import metrics
 from guahao.core.models import Booking, BookingEvent, Hospital, OutboxMessage
+from guahao.core.payments import fees
+from guahao.core.plugins.interfaces import HisRejected
 
 from .context import JobContext
 
@@ -102,10 +104,20 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
             previous = {**view, **(payload.get("previous") or {})}
             ack = await adapter.push_move(ctx.city, view, previous, settings, secrets)
         elif action == "payment":
-            ack = await adapter.push_payment(ctx.city, view, dict(payload.get("payment") or {}), settings, secrets)
+            payment = dict(payload.get("payment") or {})
+            try:
+                ack = await adapter.push_payment(ctx.city, view, payment, settings, secrets)
+            except HisRejected as refused:
+                if payment.get("kind") != "fees":
+                    raise
+                async with ctx.rt.db.transaction() as s:  # the HIS will not take it: the money goes back
+                    await fees.his_refused(s, str(payment.get("reference") or ""), str(refused))
+                return
         else:
             ack = await adapter.push_refund(ctx.city, view, dict(payload.get("refund") or {}), settings, secrets)
     async with ctx.rt.db.transaction() as s:
+        if action == "payment" and (payload.get("payment") or {}).get("kind") == "fees":
+            await fees.his_accepted(s, str(payload["payment"].get("reference") or ""), ack.reference or ack.message)
         s.add(
             BookingEvent(
                 booking_id=booking_id,
@@ -161,10 +173,7 @@ def adapter_for(plugins, hospital: Hospital | None):
     """The HIS adapter of ``hospital``: its ``his_adapter``, else the first HIS plugin the city
     enabled, else ``None`` (no HIS to tell); raises while the named one is not enabled."""
     wanted = hospital.his_adapter if hospital is not None else ""
-    if wanted:
-        adapter = plugins.his_adapter(wanted)
-        if adapter is None:  # configured but not enabled: retry until it is, then fail visibly
-            raise LookupError(f"HIS adapter {wanted!r} of hospital {hospital.id} is not enabled in this city")
-        return adapter
-    adapters = plugins.his_adapters()
-    return adapters[0] if adapters else None
+    adapter = plugins.hospital_his_adapter(wanted)
+    if wanted and adapter is None:  # configured but not enabled: retry until it is, then fail visibly
+        raise LookupError(f"HIS adapter {wanted!r} of hospital {hospital.id} is not enabled in this city")
+    return adapter

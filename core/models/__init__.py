@@ -39,6 +39,7 @@ from .feedback import (
     ReviewStatus,
     SurveyResponse,
 )
+from .fees import FeeOrder  # noqa: F401  (in-clinic fee payment, core.payments.fees)
 from .his import HisSession, HisSyncRun  # noqa: F401  (HIS schedule sync, core.his)
 from .members import CreditEvent, Member, RefreshToken
 from .outbox import Notification, OutboxMessage

@@ -11,7 +11,8 @@ A booking's status changes here only through the booking engine (confirming or e
 hold); this package records the payment on the booking and its events.
 """
 
-from .checkout import CONFIRMED, DUPLICATE, REFUNDING, check_payment, online_provider, payment_received, start_payment
+from .checkout import CONFIRMED, DUPLICATE, REFUNDING, check_payment, payment_received, start_payment
+from .providers import online_provider
 from .refunds import REFUNDED, ProviderMissing, refund, void
 
 __all__ = [

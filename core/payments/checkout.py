@@ -17,21 +17,17 @@ from guahao.core.booking.inventory import released_periods
 from guahao.core.booking.refs import is_booking_ref, normalise_ref
 from guahao.core.booking.views import booking_view
 from guahao.core.models import Booking, BookingStatus
-from guahao.core.plugins.interfaces import PaymentIntent, PaymentProvider
+from guahao.core.plugins.interfaces import PaymentIntent
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
+
+from .fees.orders import fee_payment_received
+from .fees.refs import is_fee_ref
+from .providers import online_provider
 
 CONFIRMED = "confirmed"
 DUPLICATE = "duplicate"
 REFUNDING = "refunding"
-
-
-def online_provider(plugins, name: str = "") -> PaymentProvider | None:
-    """The provider a booking pays through: the named one (a payment already started there),
-    else the first online provider the city enabled."""
-    if name:
-        return plugins.payment_provider(name)
-    return next((p for p in plugins.payment_providers() if p.online), None)
 
 
 def _ref(booking_id: str) -> str:
@@ -98,7 +94,10 @@ async def payment_received(
     Returns ``confirmed`` (the hold became a booking), ``duplicate`` (this payment was seen
     before: nothing changes) or ``refunding`` (the hold had ended or the booking was already
     paid another way: the money goes back). Raises ``not_found`` or ``amount_mismatch``.
+    A fee order's reference (``FP…``) is settled by ``fees.fee_payment_received`` instead.
     """
+    if is_fee_ref(booking_id):  # an in-clinic fee order, paid through the same providers
+        return await fee_payment_received(s, booking_id, provider=provider, payment_ref=payment_ref, amount_fen=amount_fen)
     now = utcnow()
     booking = await s.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
     if booking is None:

@@ -205,6 +205,14 @@ class CityPlugins:
     def his_adapter(self, name: str) -> HisAdapter | None:
         return next((a for a in self._his if a.name == name), None)
 
+    def hospital_his_adapter(self, wanted: str) -> HisAdapter | None:
+        """The HIS adapter of a hospital whose ``his_adapter`` is ``wanted``: that one when
+        enabled in the city (``None`` when it is not), else, with none named, the city's first
+        HIS plugin."""
+        if wanted:
+            return self.his_adapter(wanted)
+        return self._his[0] if self._his else None
+
     def notification_senders(self, channel: str | None = None) -> list[NotificationSender]:
         return [s for s in self._senders if channel is None or channel in s.channels]
 

@@ -29,6 +29,10 @@ SENTENCES: dict[str, str] = {
     "already_waiting": "You are already on the waiting list for this session; we will tell you when a slot frees up.",
     "offer_expired": "The time to accept the offered slot has passed. You may join the waiting list again.",
     "not_found": "We could not find that page or booking. Please check and try again.",
+    "no_fee_items": "Please tick at least one fee to pay.",
+    "fee_items_changed": "The fees have changed (perhaps paid at the cashier or withdrawn). Please reload and choose again.",
+    "fees_unavailable": "The hospital's system cannot list your fees now. Please try again later or pay at the cashier.",
+    "fee_order_closed": "This order has ended and can no longer be paid. Please choose the fees again.",
     "invalid_credentials": "The phone or ID number, or the password, is not correct. Please try again.",
     "too_many_attempts": "Too many failed log-ins. For your safety this account is locked for a while; "
     "please try again in %(minutes)s minutes.",

@@ -1,8 +1,8 @@
 """演示 HIS: an in-process hospital information system for the demo and for tests.
 
-It accepts every booking and cancellation pushed to it and answers with its own appointment
-number; core records each accepted push in the booking's history (``his_pushed`` events), which
-is what this HIS "received". It reports check-ins when told: by the function
+It accepts every booking, cancellation and payment pushed to it (fee items only of their
+own visit) and answers with its own appointment number; core records each accepted push in
+the booking's history (``his_pushed`` events), which is what this HIS "received". It reports check-ins when told: by the function
 :func:`report_check_in`, or over HTTP at ``POST /c/{city}/plugins/demo_his/checkin`` with
 ``{"booking_id": …}`` and the city's shared token in ``X-Demo-His-Token``.
 
@@ -20,7 +20,7 @@ import time
 from datetime import date
 from typing import Mapping
 
-from guahao.plugin_api import FeeItem, HisAck, HisAdapter, HisHealth, ScheduleItem, VisitStatus, hookimpl
+from guahao.plugin_api import FeeItem, HisAck, HisAdapter, HisHealth, HisRejected, ScheduleItem, VisitStatus, hookimpl
 
 from . import pulls
 from .checkin import TOKEN_HEADER, checkin_routes, report_check_in
@@ -40,7 +40,7 @@ class DemoHis(HisAdapter):
 
     name = NAME
     verbose_name = "演示 HIS"
-    operations = frozenset({"book", "cancel", "schedules", "visits", "fees", "health"})
+    operations = frozenset({"book", "cancel", "payment", "schedules", "visits", "fees", "health"})
     supports_pull = True
     schedules_complete = True  # every session of the range it publishes is in the list
     visits_complete = True  # a booking of a past period it does not list was not seen
@@ -64,6 +64,18 @@ class DemoHis(HisAdapter):
     async def push_cancellation(self, city, booking: dict, settings: Mapping, secrets: Mapping) -> HisAck:
         self._check(settings)
         return HisAck(reference=f"DEMO-{booking['id']}", message="预约已取消")
+
+    async def push_payment(self, city, booking: dict, payment: dict, settings: Mapping, secrets: Mapping) -> HisAck:
+        """Takes the registration fee and fee items paid online; refuses (for good) items of a
+        visit that is not the booking's, as a real cashier system refuses unknown charges."""
+        self._check(settings)
+        if payment.get("kind") == "fees":
+            visit = f"DEMO-{booking['id']}-"
+            unknown = [i for i in payment.get("items") or [] if not str(i).startswith(visit)]
+            if unknown:
+                raise HisRejected(f"收费项目不存在：{', '.join(map(str, unknown))}")
+            return HisAck(reference=f"DEMO-PAY-{payment.get('reference', '')}", message="缴费已入账")
+        return HisAck(reference=f"DEMO-PAY-{booking['id']}", message="挂号费已入账")
 
     async def pull_schedules(
         self, city, hospital_code: str, date_from: date, date_to: date, settings: Mapping, secrets: Mapping

@@ -228,12 +228,14 @@ async def test_health_reports_whether_the_his_answers(his):
     assert adapter.supports("move") and adapter.supports("schedules") and not adapter.supports("fees")
 
 
-async def test_a_his_that_takes_no_payment_messages_is_not_sent_them(rt, city):
+async def test_a_his_that_takes_no_payment_messages_is_not_sent_them(rt, city, monkeypatch):
     from guahao.core.jobs import drain_in_process
+    from guahao.plugins.his.demo import DemoHis
     from tests.factories import make_catalogue
     from tests.plugins.hl7v2.conftest import His
 
-    cat = await make_catalogue(rt, city, payment_mode="online")  # the city's demo HIS: book and cancel only
+    monkeypatch.setattr(DemoHis, "operations", frozenset({"book", "cancel"}))  # a HIS of bookings only
+    cat = await make_catalogue(rt, city, payment_mode="online")
     his = His(rt, city, cat, None)
     b = await book(his)
     with use_city(city):

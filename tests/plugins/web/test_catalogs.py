@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from guahao.core.models.fees import FEE_ORDER_STATUSES
 from guahao.plugins.channels.web import feedback, messages, site
 from guahao.plugins.channels.web.booking import NOTICES
 from guahao.plugins.channels.web.i18n import catalog
@@ -22,6 +23,7 @@ def used_messages() -> set[str]:
     found.update(f"status:{s}" for s in ("pending_payment", "confirmed", "offered", "checked_in", "no_show",
                                            "cancelled", "expired"))
     found.update(f"scope:{s}" for s in ("upcoming", "past", "cancelled"))
+    found.update(f"fee:{s}" for s in FEE_ORDER_STATUSES)
     found.update(feedback.CATEGORY_NAMES.values(), feedback.COMPLAINT_STATUS.values())
     found.update((messages.GENERAL, messages.CITY_RULE))
     found.update(site.REASONS.values(), site.REGISTER_REASONS.values())
