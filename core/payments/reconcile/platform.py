@@ -1,6 +1,7 @@
 """The platform's side of a day: the payments and refunds its bookings recorded with one
 provider, read from the booking events (``paid``, ``paid_late``; ``refunded``,
-``refund_succeeded``, ``refund_failed``).
+``refund_succeeded``, ``refund_failed``), and those of in-clinic fee orders, read from the
+orders themselves (``paid_at``; a refund's ``refund_ref`` and status).
 
 A payment's day is the day its ``paid`` event was written; a refund's, the day it was settled
 (``refunded`` with status ``refunded``, or ``refund_succeeded``), else the day it was asked for.
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guahao.core.models import Booking, BookingEvent
+from guahao.core.models import Booking, BookingEvent, FeeOrder
 
 PAYMENT_KINDS = ("paid", "paid_late")
 REFUND_KINDS = ("refunded", "refund_succeeded", "refund_failed")
@@ -112,8 +113,29 @@ async def platform_records(
     unique = {e.id: e for e in events}
     bookings = {b.id: b for b in (await s.scalars(select(Booking).where(Booking.id.in_(ids)))).all()} if ids else {}
     records = records_of(list(unique.values()), bookings, provider)
+    records += await fee_records(s, provider, start - timedelta(days=1), end, also)
     of_day = [r for r in records if start <= r.at < end]
     return of_day, [r for r in records if not start <= r.at < end]
+
+
+async def fee_records(
+    s: AsyncSession, provider: str, start: datetime, end: datetime, also: Collection[str] = ()
+) -> list[Record]:
+    """The provider's payments and refunds of fee orders paid or changed in ``[start, end)``,
+    and of the orders ``also`` names (order ids or payment references)."""
+    took_money = FeeOrder.status.in_(("paid", "refunding", "refunded"))
+    near = or_(FeeOrder.paid_at.between(start, end), FeeOrder.updated_at.between(start, end))
+    named = or_(FeeOrder.id.in_(also), FeeOrder.payment_ref.in_(also)) if also else None
+    where = near if named is None else or_(near, named)
+    orders = (await s.scalars(select(FeeOrder).where(FeeOrder.provider == provider, took_money, where))).all()
+    out: list[Record] = []
+    for o in orders:
+        paid_at = o.paid_at or o.updated_at
+        out.append(Record("payment", o.id, o.hospital_id, o.payment_ref, "", o.amount_fen, "paid", paid_at))
+        if o.refund_ref:
+            out.append(Record("refund", o.id, o.hospital_id, o.payment_ref, o.refund_ref, o.amount_fen,
+                              "refunded" if o.status == "refunded" else "pending", o.updated_at))
+    return out
 
 
 async def bookings_by_ref(s: AsyncSession, refs: set[str]) -> dict[str, Booking]:

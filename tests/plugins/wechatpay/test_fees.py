@@ -176,3 +176,25 @@ async def test_a_payment_the_his_refuses_goes_back_to_the_member(client, pay_cit
 def test_fee_order_references_are_not_booking_references():
     ref = fees.refs.new_fee_ref()
     assert fees.is_fee_ref(ref) and not fees.is_fee_ref("7K4MQ-9XT2B") and not fees.is_fee_ref(ref.lower())
+
+
+async def test_the_days_reconciliation_matches_fee_orders_with_wechat_pays_bill(client, pay_city):
+    from datetime import datetime, timezone
+
+    from guahao.core.payments.reconcile import service as reconcile
+
+    pc = pay_city
+    visitor, booking = await _visited(client, pc)
+    listed = await visitor.get("fees")
+    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
+    ref = ref.rsplit("/", 2)[-2]
+    page = await visitor.get(f"fees/{ref}/pay")
+    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
+    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    order = await _order(pc, ref)
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    with use_city(pc.city):
+        report = await reconcile.reconcile(pc.rt, "wechatpay", today)
+    assert report.mismatches == [] and report.run.outcome == "ok"
+    assert report.run.platform_paid_fen == report.run.provider_paid_fen == booking.fee_fen + order.amount_fen
