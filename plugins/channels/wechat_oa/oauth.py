@@ -6,7 +6,8 @@ channel's ``guahao_site_request`` hook). WeChat sends the visitor back to
 ``/c/{city}/plugins/wechat_oa/oauth?code=…&state=…&next=…`` (:func:`oauth_return`), where the
 code is exchanged for the openid (``sns/oauth2/access_token``) and kept in a signed cookie of
 this city. Once the visitor logs in as a member (one real-name log-in), the next page binds the
-openid to the member (``channels.bind_openid``): notices then reach them as template messages.
+openid to the member (``channels.bind_openid``) and comes back once with the cookie noting it,
+so browsing binds nothing again: notices then reach them as template messages.
 
 The ``state`` is a random value also kept in a short cookie, so a code can only be brought back
 by the browser that was sent for it (no one can slip their own openid into another's browser).
@@ -81,9 +82,11 @@ def _set(response: Response, request: Request, name: str, value: str, max_age: i
                         secure=request.url.scheme == "https")
 
 
-def _remember(response: Response, request: Request, rt, city, openid: str) -> None:
+def _remember(response: Response, request: Request, rt, city, openid: str, member_id: int | None = None) -> None:
+    """The cookie: the openid (``""``: the sign-in failed) and the member it was bound to here."""
     ttl = KNOWN_SECONDS if openid else TRIED_SECONDS
-    _set(response, request, COOKIE, _sign(rt, {"c": city.id, "o": openid, "e": int(time.time()) + ttl}), ttl, city)
+    payload = {"c": city.id, "o": openid, "m": member_id, "e": int(time.time()) + ttl}
+    _set(response, request, COOKIE, _sign(rt, payload), ttl, city)
 
 
 def safe_next(value: str | None, city) -> str:
@@ -138,12 +141,18 @@ async def site_request(city, request: Request, member_id, rt) -> Response | None
     cookie = known(request, rt, city)
     if cookie is None:
         return start(request, city, settings)
-    if cookie["o"] and member_id is not None:
+    if cookie["o"] and member_id is not None and cookie.get("m") != member_id:
+        # the first page after a log-in in this browser: bind, once (the cookie remembers it, so
+        # a follower who later unfollows is not bound again by browsing)
         try:
             if await channels.bind_openid(rt, member_id, cookie["o"]):
                 log.info("WeChat follower bound to member %s in city %s", member_id, city.slug)
         except DomainError as exc:  # e.g. an openid longer than WeChat's: leave the page be
             log.warning("WeChat openid not bound to member %s in city %s: %s", member_id, city.slug, exc.code)
+        response = RedirectResponse(request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                                    status_code=303)
+        _remember(response, request, rt, city, cookie["o"], member_id)
+        return response
     return None
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from guahao.plugin_api import channels
+from sqlalchemy import select
+
+from guahao.plugin_api import channels, city_session
+
+from .models import WeChatPush
 
 BUILT_IN = (
     (("我的预约", "查询", "查预约"), "MY_BOOKINGS"),
     (("取消", "退号"), "CANCEL"),
-    (("预约", "挂号"), "BOOK"),
+    (("预约", "挂号", "挂个号", "约号"), "BOOK"),
     (("帮助", "就医指南", "指南", "help", "?", "？"), "GUIDE"),
 )
 MAX_LISTED = 5
@@ -96,6 +100,19 @@ async def keyword(rt, content: str, openid: str, *, settings: Mapping, site: str
     return Reply(help_text(), "help")
 
 
+async def rebind(rt, city, openid: str) -> bool:
+    """A follower coming back: the member their unfollowing unbound gets the openid again (when
+    no one has it now)."""
+    async with city_session(rt, city) as s:
+        last = await s.scalar(select(WeChatPush.outcome).where(
+            WeChatPush.openid == openid, WeChatPush.kind == "event:unsubscribe").order_by(WeChatPush.id.desc()).limit(1))
+    if not last or not last.startswith("unbound:") or not last[8:].isdigit():
+        return False
+    if await channels.member_by_openid(rt, openid) is not None:
+        return False
+    return await channels.bind_openid(rt, int(last[8:]), openid)
+
+
 async def respond(rt, city, message, *, settings: Mapping, site: str) -> Reply:
     """The answer to a ``wechatpy`` message or event from a follower."""
     openid = message.source
@@ -105,11 +122,13 @@ async def respond(rt, city, message, *, settings: Mapping, site: str) -> Reply:
         return Reply(help_text(), "unsupported")
     event = message.event
     if event in ("subscribe", "subscribe_scan"):
-        welcome = str(settings.get("welcome") or "").replace("{city}", city.name)
-        return Reply(_site_text(welcome, site) or help_text(), "welcome")
+        welcome = _site_text(str(settings.get("welcome") or "").replace("{city}", city.name), site) or help_text()
+        if await rebind(rt, city, openid):
+            return Reply(welcome + "欢迎回来，预约通知将继续发到本微信。", "welcome_back")
+        return Reply(welcome, "welcome")
     if event == "unsubscribe":  # no answer reaches someone who left; their notices go by SMS from now on
         member_id = await channels.unbind_openid(rt, openid)
-        return Reply("", "unbound" if member_id is not None else "unfollowed")
+        return Reply("", f"unbound:{member_id}" if member_id is not None else "unfollowed")
     if event == "click":
         return await action(rt, str(message.key or ""), openid, settings=settings, site=site)
     if event == "templatesendjobfinish":

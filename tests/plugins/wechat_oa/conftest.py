@@ -83,10 +83,11 @@ class OaCity:
                 return list((await s.scalars(select(Notification).where(Notification.member_id == member_id)
                                              .order_by(Notification.id))).all())
 
-    async def configure_oa(self, **settings) -> None:
+    async def configure_oa(self, secrets: dict | None = None, **settings) -> None:
         await configure(self.rt, self.city, "wechat_oa", settings={
             "app_id": self.app_id, "endpoint": self.wechat.url, "oauth_endpoint": self.wechat.url, **settings},
-            secrets={"token": self.token, "app_secret": self.app_secret, "encoding_aes_key": self.aes_key})
+            secrets={"token": self.token, "app_secret": self.app_secret, "encoding_aes_key": self.aes_key,
+                     **(secrets or {})})
 
 
 @pytest.fixture
