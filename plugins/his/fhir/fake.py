@@ -8,10 +8,8 @@ R4 status codes; errors are OperationOutcomes. A booked Appointment takes its Sl
 once its ``slot-capacity`` is used) and a cancelled one gives it back.
 
 Authorization (``auth``): ``none``; ``bearer`` (a fixed token); or ``smart``: SMART Backend
-Services, with ``.well-known/smart-configuration`` and a token endpoint that verifies the
-client's JWT assertion (RS384/ES384) with the public key registered for the client
-(:meth:`FakeFhirServer.register_client`), its claims (``iss = sub = client_id``, ``aud``, ``exp``
-at most five minutes ahead, an unused ``jti``), and issues short-lived access tokens.
+Services, with ``.well-known/smart-configuration`` and the token endpoint of
+:mod:`.fake_smart` (clients registered with :meth:`FakeFhirServer.register_client`).
 
 ``fail_next`` answers the next matching calls with an error status and an OperationOutcome.
 
@@ -24,9 +22,6 @@ Unknown parameters are refused (400), so a client cannot rely on what the server
 from __future__ import annotations
 
 import itertools
-import json
-import secrets
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,15 +29,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fhir.resources.R4B import get_fhir_model_class
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, RSAKey
-from joserfc.jws import extract_compact
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .fake_smart import SmartAuthorizationServer
 
 FHIR_JSON = "application/fhir+json"
 TYPES = ("Practitioner", "HealthcareService", "Location", "Patient", "Schedule", "Slot", "Appointment", "Encounter")
@@ -59,8 +52,6 @@ PARAMS = {
 }
 DATES = {"Slot": "start", "Appointment": "start", "Encounter": "period.start"}
 CAPACITY_EXT = "http://fhir-registry.smarthealthit.org/StructureDefinition/slot-capacity"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-TOKEN_LIFETIME = 300
 
 
 class Problem(Exception):
@@ -150,15 +141,11 @@ class FakeFhirServer:
         self.seq = itertools.count(1)
         self.seen: list[Seen] = []
         self.failures: list[dict] = []
-        self.clients: dict[str, dict] = {}
-        self.issued: dict[str, float] = {}
-        self.jtis: set[str] = set()
-        self.token_answers: list[tuple[int, str]] = []  # (status, error) of each token request
-        self.token_forms: list[dict] = []  # what each token request sent
+        self.smart = SmartAuthorizationServer()
         self.app = Starlette(routes=[
             Route("/metadata", self.metadata, methods=["GET"]),
-            Route("/.well-known/smart-configuration", self.smart_configuration, methods=["GET"]),
-            Route("/auth/token", self.token_endpoint, methods=["POST"]),
+            Route("/.well-known/smart-configuration", self._smart_configuration, methods=["GET"]),
+            Route("/auth/token", self.smart.token_endpoint, methods=["POST"]),
             Route("/{type}", self.type_level, methods=["GET", "POST"]),
             Route("/{type}/{id}", self.instance_level, methods=["GET", "PUT"]),
         ])
@@ -167,11 +154,7 @@ class FakeFhirServer:
 
     def register_client(self, client_id: str, public_key_pem: str, kid: str = "") -> None:
         """Register a backend client's public key (RSA for RS384, EC P-384 for ES384)."""
-        try:
-            key: RSAKey | ECKey = RSAKey.import_key(public_key_pem)
-        except (JoseError, ValueError, TypeError):
-            key = ECKey.import_key(public_key_pem)
-        self.clients[client_id] = {"key": key, "kid": kid}
+        self.smart.register_client(client_id, public_key_pem, kid)
 
     def fail_next(self, status: int = 422, diagnostics: str = "请求被拒绝", *, method: str = "", resource: str = "",
                   times: int = 1, code: str = "business-rule") -> None:
@@ -226,68 +209,10 @@ class FakeFhirServer:
         model = get_fhir_model_class("CapabilityStatement").model_validate(body)
         return _fhir(model.model_dump(mode="json", exclude_none=True))
 
-    async def smart_configuration(self, request: Request) -> Response:
+    async def _smart_configuration(self, request: Request) -> Response:
         if self.auth != "smart":
             return JSONResponse({"error": "not found"}, status_code=404)
-        base = str(request.base_url).rstrip("/")
-        return JSONResponse({
-            "token_endpoint": f"{base}/auth/token", "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-            "scopes_supported": ["system/*.read", "system/Appointment.write"],
-            "capabilities": ["client-confidential-asymmetric"]})
-
-    async def token_endpoint(self, request: Request) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        self.token_forms.append(form)
-        status, error, text = 200, "", ""
-        try:
-            if form.get("grant_type") != "client_credentials":
-                raise Problem(400, "unsupported_grant_type", "grant_type must be client_credentials")
-            if form.get("client_assertion_type") != ASSERTION_TYPE:
-                raise Problem(400, "invalid_request", "client_assertion_type must be jwt-bearer")
-            claims = self._verify_assertion(str(form.get("client_assertion") or ""), f"{request.base_url}auth/token")
-        except Problem as p:
-            status, error, text = p.status, p.code, p.text
-        self.token_answers.append((status, error))
-        if status != 200:
-            return JSONResponse({"error": error, "error_description": text}, status_code=status)
-        token = secrets.token_urlsafe(24)
-        self.issued[token] = time.time() + TOKEN_LIFETIME
-        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME,
-                             "scope": str(form.get("scope") or ""), "client_id": claims["iss"]},
-                            headers={"Cache-Control": "no-store"})
-
-    def _verify_assertion(self, assertion: str, audience: str) -> dict:
-        try:
-            compact = extract_compact(assertion.encode())
-            header, unverified = compact.headers(), json.loads(compact.payload)
-        except Exception:
-            raise Problem(400, "invalid_client", "client_assertion is not a JWT") from None
-        if header.get("alg") not in ("RS384", "ES384"):
-            raise Problem(400, "invalid_client", f"alg {header.get('alg')!r} not accepted (RS384, ES384)")
-        client = self.clients.get(str(unverified.get("iss") or ""))
-        if client is None:
-            raise Problem(401, "invalid_client", f"client {unverified.get('iss')!r} is not registered")
-        if client["kid"] and header.get("kid") != client["kid"]:
-            raise Problem(401, "invalid_client", f"kid {header.get('kid')!r} is not the registered key")
-        try:
-            claims = jwt.decode(assertion, client["key"], algorithms=[header["alg"]]).claims
-        except (JoseError, ValueError):
-            raise Problem(401, "invalid_client", "the assertion's signature does not verify with the registered key"
-                          ) from None
-        now = time.time()
-        if claims.get("sub") != claims.get("iss"):
-            raise Problem(401, "invalid_client", "sub must equal iss (the client_id)")
-        aud = claims.get("aud")
-        if audience not in (aud if isinstance(aud, list) else [aud]):
-            raise Problem(401, "invalid_client", f"aud must be the token endpoint {audience}")
-        if not isinstance(claims.get("exp"), int) or not now - 5 < claims["exp"] <= now + 305:
-            raise Problem(401, "invalid_client", "exp must be in the next five minutes")
-        if not claims.get("jti") or claims["jti"] in self.jtis:
-            raise Problem(401, "invalid_client", "jti missing or used before")
-        self.jtis.add(claims["jti"])
-        return claims
+        return await self.smart.configuration(request)
 
     async def type_level(self, request: Request) -> Response:
         return await self._answer(request, self._search if request.method == "GET" else self._create)
@@ -313,7 +238,7 @@ class FakeFhirServer:
             return
         given = request.headers.get("authorization", "")
         token = given[7:] if given.lower().startswith("bearer ") else ""
-        ok = token == self.token if self.auth == "bearer" else self.issued.get(token, 0) > time.time()
+        ok = token == self.token if self.auth == "bearer" else self.smart.valid(token)
         if not token or not ok:
             raise Problem(401, "login", "missing or invalid access token")
 

@@ -38,7 +38,7 @@ async def test_smart_backend_services_gets_one_token_and_uses_it(fhir, alg):
         health = await check_health(fhir.rt, fhir.cat.hospital.id)
     assert health.ok and "SMART token ok" in health.detail
 
-    assert fhir.server.token_answers == [(200, "")]  # one token for the push's calls and the health check
+    assert fhir.server.smart.answers == [(200, "")]  # one token for the push's calls and the health check
     calls = fhir.server.seen
     assert calls and all(r.headers["authorization"].startswith("Bearer ") for r in calls)
     assert len({r.headers["authorization"] for r in calls}) == 1
@@ -48,10 +48,10 @@ async def test_the_assertion_is_what_the_spec_asks_for(fhir):
     await _smart(fhir)
     with use_city(fhir.city):
         assert (await check_health(fhir.rt, fhir.cat.hospital.id)).ok
-    [form] = fhir.server.token_forms
+    [form] = fhir.server.smart.forms
     assert form["grant_type"] == "client_credentials" and form["client_assertion_type"] == ASSERTION_TYPE
     assert "system/Appointment.write" in form["scope"]
-    token = jwt.decode(form["client_assertion"], fhir.server.clients["guahao-h1"]["key"], algorithms=["RS384"])
+    token = jwt.decode(form["client_assertion"], fhir.server.smart.clients["guahao-h1"]["key"], algorithms=["RS384"])
     assert token.header["alg"] == "RS384" and token.header["kid"] == "k1" and token.header["typ"] == "JWT"
     claims = token.claims
     assert claims["iss"] == claims["sub"] == "guahao-h1" and claims["aud"] == f"{fhir.url}/auth/token"
