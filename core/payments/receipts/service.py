@@ -1,4 +1,5 @@
-"""A member's receipts, read from the booking events, and the printable page of one."""
+"""A member's receipts, read from the booking events and the fee orders, and the printable page
+and PDF of one."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy import select
 
 from guahao.core.booking.views import booking_views
 from guahao.core.errors import NotFound
-from guahao.core.models import Booking, BookingEvent, Member
+from guahao.core.models import Booking, BookingEvent, FeeOrder, Hospital, Member
 from guahao.tenants.context import require_city
 
+from ..fees.refs import is_fee_ref
 from ..reconcile.platform import PAYMENT_KINDS, REFUND_KINDS, records_of
 
 STATUS_TEXT = {"paid": "已支付 Paid", "refunded": "已退款 Refunded", "pending": "退款处理中 Refund in progress",
@@ -42,6 +44,8 @@ class Receipt:
     doctor_name: str
     visit_date: date
     visit_time: str
+    subject: str = "registration"  # registration (a booking's fee) | fees (an in-clinic fee order)
+    items: tuple[dict, ...] = ()  # a fee order's items: name, quantity, amount_fen
 
     @property
     def status_text(self) -> str:
@@ -49,17 +53,23 @@ class Receipt:
 
 
 async def member_receipts(rt, *, member_id: int, booking_id: str | None = None) -> list[Receipt]:
-    """Every payment and refund of the member's bookings (of one booking with ``booking_id``),
-    newest first. Another member's booking has none."""
+    """Every payment and refund of the member's bookings and in-clinic fee orders (of one
+    booking or order with ``booking_id``), newest first. Another member's have none."""
     city = require_city()
     plugins = await rt.plugins.for_city(city)
+    if booking_id is None or is_fee_ref(booking_id):
+        fee_receipts = await _fee_receipts(rt, plugins, member_id=member_id, order_id=booking_id)
+        if booking_id is not None:
+            return fee_receipts
+    else:
+        fee_receipts = []
     async with rt.db.transaction() as s:
         q = select(Booking).where(Booking.member_id == member_id)
         if booking_id is not None:
             q = q.where(Booking.id == booking_id)
         bookings = {b.id: b for b in (await s.scalars(q)).all()}
         if not bookings:
-            return []
+            return fee_receipts
         events = list((await s.scalars(select(BookingEvent).where(
             BookingEvent.booking_id.in_(bookings), BookingEvent.kind.in_(PAYMENT_KINDS + REFUND_KINDS)))).all())
         views = {v.id: v for v in await booking_views(s, list(bookings.values()))}
@@ -81,7 +91,40 @@ async def member_receipts(rt, *, member_id: int, booking_id: str | None = None) 
                 at=r.at, patient_name=patient, hospital_name=v.hospital_name, department_name=v.department_name,
                 doctor_name=v.doctor_name, visit_date=v.date, visit_time=f"{v.start}–{v.end}",
             ))
-    return sorted(out, key=lambda r: r.at, reverse=True)
+    return sorted(out + fee_receipts, key=lambda r: r.at, reverse=True)
+
+
+async def _fee_receipts(rt, plugins, *, member_id: int, order_id: str | None) -> list[Receipt]:
+    """The payment (``<order>-P1``) and the refund (``<order>-R1``) of the member's fee orders."""
+    city = require_city()
+    async with rt.db.transaction() as s:
+        q = select(FeeOrder).where(FeeOrder.member_id == member_id, FeeOrder.status.in_(("paid", "refunding", "refunded")))
+        if order_id is not None:
+            q = q.where(FeeOrder.id == order_id)
+        orders = (await s.scalars(q)).all()
+        if not orders:
+            return []
+        names = dict((await s.execute(select(Hospital.id, Hospital.name).where(
+            Hospital.id.in_({o.hospital_id for o in orders})))).all())
+        member = await s.get(Member, member_id)
+    out = []
+    for o in orders:
+        departments = dict.fromkeys(str(i.get("department") or "") for i in o.items if i.get("department"))
+        found = plugins.payment_provider(o.provider)
+        provider_name = found.verbose_name if found is not None and found.verbose_name else o.provider
+        paid_at = o.paid_at or o.updated_at
+        common = dict(booking_id=o.id, amount_fen=o.amount_fen, provider=o.provider, provider_name=provider_name,
+                      patient_name=member.name if member is not None else "", hospital_name=names.get(o.hospital_id, ""),
+                      department_name="、".join(departments),
+                      doctor_name="", visit_date=paid_at.astimezone(city.tz).date(), visit_time="", subject="fees",
+                      items=tuple({"name": i.get("name", ""), "quantity": i.get("quantity", ""),
+                                   "amount_fen": int(i.get("amount_fen") or 0)} for i in o.items))
+        out.append(Receipt(number=f"{o.id}-P1", kind="payment", status="paid", reference=o.payment_ref, at=paid_at,
+                           **common))
+        if o.refund_ref:
+            out.append(Receipt(number=f"{o.id}-R1", kind="refund", status="refunded" if o.status == "refunded" else "pending",
+                               reference=o.refund_ref, at=o.updated_at, **common))
+    return out
 
 
 async def receipt_by_number(rt, *, member_id: int, number: str) -> Receipt:

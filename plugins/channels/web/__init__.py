@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from guahao.core.hookspecs import hookimpl
 
-from . import account, booking, browse, feedback, fees, kiosk, otp, profile
+from . import account, booking, browse, feedback, fees, kiosk, otp, profile, receipts
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .site import Site, page
 
@@ -48,6 +48,8 @@ def routes(site: Site | None = None) -> list:
         Route("/fees", members(fees.choose), methods=["POST"]),
         Route("/fees/{ref}/pay", members(fees.pay), methods=both),
         Route("/fees/{ref}/paid", members(fees.paid), methods=get),
+        Route("/receipts", members(receipts.index), methods=get),
+        Route("/receipts/{number}", members(receipts.one), methods=get),
         Route("/waitlist", members(booking.join_waitlist), methods=["POST"]),
         Route("/credit", members(account.credit_page), methods=get),
         Route("/register", open_(account.register), methods=both),

@@ -92,6 +92,16 @@ async def test_a_member_pays_clinic_fees_by_qr_code_and_the_hospital_takes_them(
     after = await visitor.get("fees")
     assert "您目前没有待缴费用" in after.text and f'id="order-{ref}"' in after.text
 
+    # Its receipt, beside the booking's registration fee receipt: a printable page and a PDF.
+    listed = await visitor.get("receipts")
+    assert f'id="receipt-{ref}-P1"' in listed.text and f'id="receipt-{booking.id}-P1"' in listed.text
+    printable = await visitor.get(f"receipts/{ref}-P1")
+    assert printable.status_code == 200 and "诊间缴费电子收据" in printable.text and "阿莫西林胶囊" in printable.text
+    assert f"¥{told.amount_fen // 100}.{told.amount_fen % 100:02d}" in printable.text and "<script" not in printable.text
+    pdf = await visitor.get(f"receipts/{ref}-P1.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert len(pdf.content) > 1000
+
 
 async def test_another_member_cannot_see_or_pay_the_order(client, pay_city):
     pc = pay_city
@@ -104,6 +114,8 @@ async def test_another_member_cannot_see_or_pay_the_order(client, pay_city):
     assert (await other.register(phone="13900139000", number=id_number("11010519850307004"))).status_code == 303
     assert (await other.get(f"fees/{ref}/pay")).status_code == 404
     assert (await other.get(f"fees/{ref}/paid")).status_code == 404
+    assert (await other.get(f"receipts/{ref}-P1")).status_code == 404
+    assert "您还没有收据" in (await other.get("receipts")).text
     assert "您目前没有待缴费用" in (await other.get("fees")).text
 
 
