@@ -111,3 +111,23 @@ async def test_a_refused_search_fails_the_run_with_the_servers_text(fhir):
     fhir.server.fail_next(400, "不支持的查询参数", method="GET", resource="Slot")
     with use_city(fhir.city), pytest.raises(SyncFailed, match="不支持的查询参数"):
         await sync_schedules(fhir.rt, fhir.cat.hospital.id, date_from=tomorrow(fhir), date_to=tomorrow(fhir))
+
+
+async def test_the_simulators_hospital_publishes_afternoons_the_platform_can_book(fhir):
+    from guahao.plugins.his.fhir.simulate import seed
+
+    day = tomorrow(fhir)
+    if day.weekday() == 6:
+        day += timedelta(days=1)
+    doctor = fhir.cat.doctor
+    added = seed(fhir.server, {f"D{doctor.id}": doctor.name}, start=day, days=1, capacity=4, tz=fhir.city.tz,
+                 department=fhir.cat.department.code)
+    assert added == 3
+
+    run = await _sync(fhir, day)
+
+    assert run.outcome == "ok" and run.created == 1 and run.details["conflicts"] == []
+    [made] = await sessions_of(fhir.rt, fhir.city, fhir.cat.hospital.id)
+    periods = await periods_and_pools(fhir.rt, fhir.city, made.id)
+    assert [(f"{p.start:%H:%M}", pools["public"].capacity) for p, pools in periods] == [
+        ("14:00", 4), ("15:00", 4), ("16:00", 4)]
