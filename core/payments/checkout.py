@@ -66,7 +66,7 @@ async def start_payment(rt, *, member_id: int, booking_id: str, return_url: str)
         view = await booking_view(s, booking)
     description = f"挂号费 {view.hospital_name} {view.department_name} {view.doctor_name} {view.date} {view.start}"
     plugins = await rt.plugins.for_city(city)
-    provider = online_provider(plugins, booking.payment_provider)
+    provider = online_provider(plugins, booking.payment_provider or plugins.hospital_payment_provider(booking.hospital_id))
     if provider is None:
         raise errors.no_payment_provider()
     settings, secrets = plugins.config_of(provider, booking.hospital_id)

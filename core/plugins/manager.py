@@ -199,6 +199,15 @@ class CityPlugins:
     def payment_provider(self, name: str) -> PaymentProvider | None:
         return next((p for p in self._payment if p.name == name), None)
 
+    def hospital_payment_provider(self, hospital_id: int | None) -> str:
+        """The online payment provider a hospital takes its fees with: the first whose plugin
+        the hospital gave settings of its own (its own merchant account); ``""`` when it gave
+        none (the city's first online provider takes them)."""
+        for provider in self._payment:
+            if provider.online and self._hospital(self.owner(provider), hospital_id):
+                return provider.name
+        return ""
+
     def his_adapters(self) -> list[HisAdapter]:
         return list(self._his)
 
