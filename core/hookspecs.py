@@ -115,6 +115,16 @@ def guahao_demo_seed(rt, city):
     """Add the plugin's own demo data to the freshly seeded demo city (``guahao demo``)."""
 
 
+@hookspec
+def guahao_demo_practice(base_url):
+    """Return the plugin's practice service for the embedded demo, or None: a local stand-in
+    for the outside service the plugin talks to (e.g. a payment provider's API and cashier
+    page) that ``guahao demo`` serves itself at ``base_url`` (``…/practice/{plugin}``). The
+    object has ``app`` (ASGI) and ``account()``, which opens a new account there and returns
+    ``{"settings": …, "secrets": …}`` for the plugin (the city's or a hospital's own). Never
+    called for a production server."""
+
+
 # --- worker -------------------------------------------------------------------------------
 
 

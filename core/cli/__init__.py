@@ -49,7 +49,7 @@ REDIS_URL (default: none, jobs run inside the web process). See README.md and de
 
 
 def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1, log_format: str = "text",
-           log_level: str = "INFO") -> None:
+           log_level: str = "INFO", app=None) -> None:
     import shutil
     import tempfile
 
@@ -69,7 +69,7 @@ def _serve(host: str, port: int, *, reload: bool = False, workers: int = 1, log_
     # responses do not name the server software (core.web.headers sets the security headers).
     try:
         uvicorn.run(
-            "guahao.core.app:create_app", factory=True, host=host, port=port, reload=reload,
+            app or "guahao.core.app:create_app", factory=app is None, host=host, port=port, reload=reload,
             workers=None if reload else workers, proxy_headers=False, server_header=False,
             log_config=uvicorn_log_config(log_format, log_level),
         )
@@ -198,9 +198,36 @@ def cmd_demo(args) -> int:
     _print_logins()
     if args.no_serve:
         return 0
+    app = _demo_app(settings, settings.public_base_url or base)
     print("\nServing; stop with Ctrl+C.\n", flush=True)
-    _serve(args.host, args.port)
+    _serve(args.host, args.port, app=app)
     return 0
+
+
+async def _practice(rt, base: str):
+    from guahao.core.demo.data import CITY_SLUG
+    from guahao.core.demo.practice import PREFIX, open_practice_payments, practice_hospitals
+    from guahao.tenants.service import get_city
+
+    city = await get_city(rt.db, CITY_SLUG)
+    gateways = await open_practice_payments(rt, city, base) if city is not None else {}
+    if gateways:
+        print("\nOnline payment through practice gateways the demo serves itself (no real money, no account):")
+        for plugin, hospitals in practice_hospitals().items():
+            if plugin in gateways:
+                meta = rt.plugins.meta(plugin)
+                print(f"  {meta.verbose_name if meta else plugin}: {'、'.join(hospitals)}  — {base}{PREFIX}/{plugin}/")
+        print("  the other hospitals: pay at the hospital")
+    return gateways
+
+
+def _demo_app(settings: Settings, base: str):
+    """The demo's app: the platform, and the payment plugins' practice gateways at
+    ``base/practice/…`` with the demo city paying online through them (embedded demo only)."""
+    from guahao.core.app import create_app
+    from guahao.core.demo.practice import PracticeMounts
+
+    return PracticeMounts(create_app(settings), run(_practice, base))
 
 
 # --- parser -------------------------------------------------------------------------------

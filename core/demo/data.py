@@ -25,6 +25,10 @@ PLUGINS = {
     "ivr": {"simulator": True, "agent_number": "+861012320"},  # a phone in the browser at /c/demo/ivr/simulator
 }
 PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}, "ivr": {"auth_token": "demo-ivr-auth-token-0123456789"}}
+# Online payment in the served demo (core.demo.practice): these hospitals take the fee online,
+# each on a merchant account of its own at the plugin's practice gateway, which the demo serves
+# itself with keys made when it starts. The others keep paying at the hospital.
+PRACTICE_PAYMENTS = {"wechatpay": ("SY06", "SY09"), "alipay": ("SY07", "SY10")}
 # The demo's self-service terminal (kiosk identification works only on a registered one):
 # opening /c/demo/kiosk/?terminal=demo-k1 once makes a browser that terminal of the first hospital.
 KIOSK_TERMINAL = "demo-k1"

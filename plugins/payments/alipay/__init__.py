@@ -9,6 +9,9 @@ payment after the hold ended) run as outbox jobs through ``alipay.trade.refund``
 
 Settings: ``app_id``, ``gateway``, ``sign_type`` (RSA2), ``timeout``, ``notify_base_url``.
 Secrets: ``app_private_key``, ``alipay_public_key``. See ``docs/payments-alipay.md``.
+
+:mod:`.practice` is a local practice gateway of the provider (API and cashier page): the tests
+run against it, and ``guahao demo`` serves it for its demo city (hook ``guahao_demo_practice``).
 """
 
 from __future__ import annotations
@@ -31,3 +34,10 @@ def guahao_payment_providers():
 @hookimpl
 def guahao_routes():
     return notify_routes()
+
+
+@hookimpl
+def guahao_demo_practice(base_url):
+    from .practice import PracticeAlipay
+
+    return PracticeAlipay(base_url)

@@ -9,6 +9,9 @@ the daily trade bill for reconciliation.
 
 Settings: ``mchid``, ``appid``, ``cert_serial_no``, ``platform_public_key_id``, ``api_base``,
 ``notify_url``, ``timeout``. Secrets: ``private_key``, ``apiv3_key``, ``platform_public_key``.
+
+:mod:`.practice` is a local practice gateway of the provider (API and cashier page): the tests
+run against it, and ``guahao demo`` serves it for its demo city (hook ``guahao_demo_practice``).
 """
 
 from __future__ import annotations
@@ -31,3 +34,10 @@ def guahao_payment_providers():
 @hookimpl
 def guahao_routes():
     return notify_routes()
+
+
+@hookimpl
+def guahao_demo_practice(base_url):
+    from .practice import PracticeWeChatPay
+
+    return PracticeWeChatPay(base_url)
