@@ -1,7 +1,10 @@
 """Delivering planned notifications (R9): which sender, retries, and what each outcome records.
 
 A city may enable several senders. The message goes to the best route that can reach the
-member (``routes``). The sender's ``SendResult`` decides what happens, and the
+member (``routes``); when a WeChat route cannot carry it (``unreachable``, or a failure that
+will not pass on a retry: the follower left, the kind has no template) the next route tries,
+so the notice goes by SMS (:data:`PASSES_ON`). The last sender's ``SendResult`` decides what
+happens, and the
 ``notifications`` row's ``status`` says it without any reading of error text:
 
 - ``sent``: delivered.
@@ -20,6 +23,7 @@ now and what failed or was dropped for good.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -36,9 +40,15 @@ from .errors import NoSender, SendFailed
 from .planning import plan
 from .sharing import sharing
 
+log = logging.getLogger("guahao.notifications")
+
 CHANNEL_ORDER = ("sms", "wechat", "email", "voice", "push")
 DEFAULT_PRIORITY = 100
 DONE = ("sent", "skipped", "dropped")  # statuses a later run of the same message leaves alone
+PASSES_ON = frozenset({"wechat"})
+"""Channels that hand a message they cannot carry to the next route instead of failing it:
+WeChat reaches only followers, and only with a template per kind, so SMS stays the way that
+always works. Other channels' failures stay theirs (staff see them)."""
 
 
 def routes(plugins, addresses: dict[str, str], only: str | None = None) -> list[tuple[object, str]]:
@@ -91,28 +101,37 @@ async def deliver(
             raise NoSender(f"city {city.slug} has no enabled sender for {channel or 'any channel'}")
         await _record(rt, note.id, status="skipped", error="no enabled sender can reach this member (no address)")
         return note
-    sender, channel = candidates[0]
-    recipient = planned.addresses[channel]
-    settings, secrets = plugins.config_of(sender)
-    message = OutgoingMessage(
-        notification_id=note.id,
-        kind=note.kind,
-        channel=channel,
-        recipient=recipient,
-        body=note.body,
-        member_id=note.member_id,
-        booking_id=note.booking_id,
-        essential=note.essential,
-        params=planned.params,
-    )
-    try:
-        with sharing(getattr(rt, "redis", None)), metrics.provider_call("sender", sender.name, "send"):
-            result = await sender.send(city, message, settings, secrets)
-    except TransportError as exc:
-        result = SendResult.from_error(exc)
-    except Exception as exc:  # a sender's own fault: retried, with its traceback on the outbox row
-        await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}", retry=not final, recipient=recipient)
-        raise SendFailed(f"{sender.name}: {exc}") from exc
+    for turn, (sender, channel) in enumerate(candidates):
+        recipient = planned.addresses[channel]
+        settings, secrets = plugins.config_of(sender)
+        message = OutgoingMessage(
+            notification_id=note.id,
+            kind=note.kind,
+            channel=channel,
+            recipient=recipient,
+            body=note.body,
+            member_id=note.member_id,
+            booking_id=note.booking_id,
+            essential=note.essential,
+            params=planned.params,
+        )
+        try:
+            with sharing(getattr(rt, "redis", None)), metrics.provider_call("sender", sender.name, "send"):
+                result = await sender.send(city, message, settings, secrets)
+        except TransportError as exc:
+            result = SendResult.from_error(exc)
+        except Exception as exc:  # a sender's own fault: retried, with its traceback on the outbox row
+            await _record_failure(rt, note.id, sender.name, f"{type(exc).__name__}: {exc}", retry=not final,
+                                  recipient=recipient)
+            raise SendFailed(f"{sender.name}: {exc}") from exc
+        if channel in PASSES_ON and turn + 1 < len(candidates) and (
+                result.status == "unreachable" or (result.status == "failed" and not result.retryable)):
+            # WeChat cannot carry this one (a follower who left, a kind with no template): the
+            # next route does, e.g. SMS.
+            log.info("notification %s: %s could not deliver it (%s); the next route tries", note.id, sender.name,
+                     result.error)
+            continue
+        break
     if result.status == "unreachable":
         await _record(rt, note.id, status="skipped", error=result.error, sender=sender.name, recipient=recipient)
         return note

@@ -10,8 +10,10 @@ credentials and cached per app until shortly before ``expires_in`` (in Redis for
 when the runtime has it, see ``tokens``); a token the API calls invalid or expired is dropped
 and the send retried by core.
 ``client_msg_id`` is the notification's own id, so WeChat drops a repeated send of the same
-message. Members have no openid column yet: core routes a message here only when the
-notification names an openid.
+message. A member's openid is bound by the ``wechat_oa`` plugin (WeChat sign-in on the patient
+site, then one log-in); core routes a message here when the member has one, before SMS, and
+falls back to the next route when WeChat cannot carry it (no template for the kind, a follower
+who left).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class WeChatTemplateSender(NotificationSender):
     name = NAME
     verbose_name = "微信公众号模板消息"
     channels = frozenset({"wechat"})
-    priority = 20
+    priority = 5  # before SMS (10): a follower gets WeChat; what WeChat cannot carry falls to the next route
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.transport = transport
