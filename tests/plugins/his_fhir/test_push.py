@@ -134,3 +134,26 @@ async def test_a_move_puts_the_appointment_in_the_new_slot(fhir):
     assert ack.reference == f"Appointment/{before['id']}" and after["start"] == stamp(fhir.city, later.starts_at)
     assert after["slot"] != before["slot"] and fhir.server.get(after["slot"][0]["reference"])["start"] == after["start"]
     assert len(fhir.server.all("Appointment")) == 1
+
+
+async def test_a_burst_while_the_server_fails_is_delivered_once_each_when_it_is_back(fhir):
+    from guahao.core.booking import engine
+    from tests.core.plugins.probes import make_member
+
+    fhir.server.fail_next(503, "系统升级中", times=10_000)
+    periods = [p for s in fhir.cat.sessions for p in fhir.cat.periods[s.id]]
+    bookings = []
+    for i in range(20):
+        member = await make_member(fhir.rt, fhir.city, name=f"患者{i}")
+        bookings.append(await run(fhir.rt, fhir.city, engine.reserve, member_id=member.id,
+                                  period_id=periods[i % len(periods)].id, channel="web"))
+    await fhir.drain()
+    rows = await fhir.outbox()
+    assert len(rows) == 20 and {r.status for r in rows} == {"pending"} and fhir.server.all("Appointment") == []
+
+    fhir.server.failures.clear()
+    with frozen(utcnow() + timedelta(seconds=BACKOFF_MAX_SECONDS)):
+        await fhir.drain()
+    assert {r.status for r in await fhir.outbox()} == {"done"}
+    assert sorted(len(fhir.appointments(b.id)) for b in bookings) == [1] * 20
+    assert len(fhir.server.requests("POST", "/Appointment")) == 20
