@@ -15,7 +15,7 @@ from guahao.core.audit import Actor
 from guahao.core.backoffice import changes
 from guahao.core.booking import engine, events
 from guahao.core.jobs.context import BACKOFF_MAX_SECONDS
-from guahao.core.models import Booking
+from guahao.core.models import Booking, Hospital
 from guahao.core.payments import payment_received
 from guahao.plugins.his.midtable import MidtableHis
 from guahao.tenants.clock import frozen, utcnow
@@ -199,3 +199,36 @@ async def test_health_reports_whether_the_database_answers(his, sim):
     assert not unset.ok and "guahao his set" in unset.detail
     assert all(adapter.supports(op) for op in ("book", "cancel", "move", "payment", "refund", "schedules", "visits",
                                                "fees", "health"))
+
+
+async def test_a_database_down_during_a_burst_of_200_bookings_gets_each_row_once(rt, city, sim):
+    cat = await make_catalogue(rt, city, capacity=50, periods=2)
+    port = closed_port()
+    await configure_plugin(rt.db, city, "midtable", settings=settings_for(
+        sim, url=f"mysql+aiomysql://root@127.0.0.1:{port}/{sim.database}"))
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            (await s.scalar(select(Hospital).where(Hospital.id == cat.hospital.id))).his_adapter = "midtable"
+    his = His(rt, await get_city(rt.db, city.slug), cat, sim)
+    made = []
+    for cs in cat.sessions:
+        for period in cat.periods[cs.id]:
+            for _ in range(cat.public_pool(period.id).capacity):
+                if len(made) < 200:
+                    made.append(await reserve(rt, his.city, await make_member(rt, his.city), period.id))
+    assert len(made) == 200
+    await his.drain()
+    rows = await his.outbox()
+    assert len(rows) == 200 and all(r.status == "pending" and "cannot be reached" in r.last_error for r in rows)
+
+    his.city = await use_midtable(rt, his.city, cat.hospital.id, sim)  # the database is back
+    await later(his)  # every row written, none answered yet
+    assert len(await sim.requests()) == 200
+    await sim.process(limit=500)
+    await later(his, 2)  # tried again: the answers read, nothing written twice
+    assert [r.status for r in await his.outbox()] == ["done"] * 200
+    written = await sim.requests()
+    assert sorted(r["booking_id"] for r in written) == sorted(b.id for b in made)
+    assert {r["status"] for r in written} == {"DONE"} and len({r["his_no"] for r in written}) == 200
+    for b in made[:20]:
+        assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
