@@ -175,12 +175,13 @@ class FhirHis(HisAdapter):
 
     async def _patient(self, fhir: FhirClient, booking: Mapping, s: Mapping) -> str:
         """``Patient/<id>`` when the server knows the patient by ID number (else ``""``: the
-        Appointment then names the patient by identifier only)."""
+        Appointment then names the patient by identifier only). Searched with ``POST _search``:
+        the ID number stays out of URLs."""
         number = str((booking.get("patient") or {}).get("id_number") or "")
         if s.get("patient_identity") != "full_id" or not number:
             return ""
         try:
-            found = await fhir.all("Patient", {"identifier": f"{ID_NUMBER_SYSTEM}|{number}"})
+            found = await fhir.all("Patient", {"identifier": f"{ID_NUMBER_SYSTEM}|{number}"}, post=True)
         except FhirRefused:  # a server that does not search Patients
             return ""
         found = [p for p in found if p.get("resourceType") == "Patient" and p.get("id")]

@@ -125,16 +125,17 @@ class FhirClient:
         return {}
 
     async def call(self, method: str, path: str, *, params: Mapping | None = None, body: Any = None,
-                   headers: Mapping[str, str] | None = None, auth: bool = True) -> Any:
+                   form: Mapping | None = None, headers: Mapping[str, str] | None = None, auth: bool = True) -> Any:
         """One request; the JSON answer, or :class:`FhirUnavailable` / :class:`FhirRefused`.
-        ``auth=False`` sends no credentials (``metadata`` is open to all)."""
+        ``body``: a resource sent as FHIR JSON; ``form``: search parameters sent as a form
+        (``POST [type]/_search``). ``auth=False`` sends no credentials (``metadata`` is open to all)."""
         for attempt in (1, 2):
             try:
                 extra = {**(await self._headers(fresh=attempt == 2) if auth else {}), **(headers or {})}
                 if body is not None:
                     extra["Content-Type"] = FHIR_JSON
                 return await self.http.request(
-                    method, self.url(path), params=params, headers=extra, classify=_classify,
+                    method, self.url(path), params=params, headers=extra, classify=_classify, data=form,
                     content=None if body is None else _json(body))
             except TransportError as exc:
                 if exc.status == 401 and self.smart is not None and attempt == 1:
@@ -150,10 +151,13 @@ class FhirClient:
     async def read(self, reference: str) -> dict:
         return await self.call("GET", reference)
 
-    async def search(self, resource: str, params: Mapping[str, Any]) -> AsyncIterator[dict]:
+    async def search(self, resource: str, params: Mapping[str, Any], *, post: bool = False) -> AsyncIterator[dict]:
         """Every entry resource of a search (``search.mode`` match and include alike), page
-        after page through the Bundle's ``next`` links."""
-        page: Any = await self.call("GET", resource, params={"_count": self.page_size, **params})
+        after page through the Bundle's ``next`` links. ``post``: the parameters go in the body
+        of ``POST [type]/_search``, out of URLs and access logs (a patient's ID number)."""
+        wanted = {"_count": self.page_size, **params}
+        page: Any = await (self.call("POST", f"{resource}/_search", form=wanted) if post
+                           else self.call("GET", resource, params=wanted))
         for _ in range(MAX_PAGES):
             if not isinstance(page, Mapping) or page.get("resourceType") != "Bundle":
                 raise FhirUnavailable(f"FHIR search of {resource} did not answer with a Bundle")
@@ -166,8 +170,8 @@ class FhirClient:
             page = await self.call("GET", following)
         raise FhirUnavailable(f"FHIR search of {resource} has more than {MAX_PAGES} pages")
 
-    async def all(self, resource: str, params: Mapping[str, Any]) -> list[dict]:
-        return [r async for r in self.search(resource, params)]
+    async def all(self, resource: str, params: Mapping[str, Any], *, post: bool = False) -> list[dict]:
+        return [r async for r in self.search(resource, params, post=post)]
 
     @property
     def page_size(self) -> int:

@@ -147,6 +147,7 @@ class FakeFhirServer:
             Route("/.well-known/smart-configuration", self._smart_configuration, methods=["GET"]),
             Route("/auth/token", self.smart.token_endpoint, methods=["POST"]),
             Route("/{type}", self.type_level, methods=["GET", "POST"]),
+            Route("/{type}/_search", self.search_by_post, methods=["POST"]),
             Route("/{type}/{id}", self.instance_level, methods=["GET", "PUT"]),
         ])
 
@@ -216,6 +217,14 @@ class FakeFhirServer:
 
     async def type_level(self, request: Request) -> Response:
         return await self._answer(request, self._search if request.method == "GET" else self._create)
+
+    async def search_by_post(self, request: Request) -> Response:
+        async def handler(request: Request, kind: str) -> Response:
+            if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                raise Problem(415, "invalid", "POST _search takes application/x-www-form-urlencoded")
+            return await self._search(request, kind, list((await request.form()).multi_items()))
+
+        return await self._answer(request, handler)
 
     async def instance_level(self, request: Request) -> Response:
         return await self._answer(request, self._read if request.method == "GET" else self._update)
@@ -319,8 +328,8 @@ class FakeFhirServer:
             return any(a.lower() in _name(r) for a in alts)
         return False
 
-    async def _search(self, request: Request, kind: str) -> Response:
-        params = list(request.query_params.multi_items())
+    async def _search(self, request: Request, kind: str, form: list | None = None) -> Response:
+        params = [(k, str(v)) for k, v in (form if form is not None else request.query_params.multi_items())]
         rows = self._matches(kind, params)
         q = dict(params)
         count = max(1, min(int(q.get("_count") or self.page_size), 1000))

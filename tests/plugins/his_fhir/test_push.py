@@ -31,6 +31,9 @@ async def _view(fhir, booking_id: str) -> dict:
 
 async def test_a_booking_becomes_one_appointment_in_its_slot(fhir):
     b = await fhir.book(name="李四")
+    number = (await _view(fhir, b.id))["patient"]["id_number"]
+    known = fhir.server.add({"resourceType": "Patient", "name": [{"text": "李四"}],
+                             "identifier": [{"system": ID_NUMBER_SYSTEM, "value": number}]})
     await fhir.drain()
     [appt] = fhir.appointments(b.id)
     [push] = await fhir.pushes(b.id)
@@ -43,8 +46,10 @@ async def test_a_booking_becomes_one_appointment_in_its_slot(fhir):
     slot = fhir.server.get(slot_ref)
     assert slot["start"] == appt["start"] and slot["status"] == "free"  # capacity 2, one taken
     patient = next(p["actor"] for p in appt["participant"] if p["actor"].get("type") == "Patient")
-    assert patient["identifier"]["system"] == ID_NUMBER_SYSTEM and patient["identifier"]["value"].startswith("110101")
-    assert patient["display"] == "李四"
+    assert patient["identifier"] == {"system": ID_NUMBER_SYSTEM, "value": number} and number.startswith("110101")
+    assert patient["display"] == "李四" and patient["reference"] == f"Patient/{known['id']}"
+    [lookup] = fhir.server.requests("POST", "/Patient/_search")  # the ID number is not put in a URL
+    assert not any(number in str(r.query) for r in fhir.server.seen)
     doctor = next(p["actor"] for p in appt["participant"] if p["actor"].get("reference", "").startswith("Practitioner/"))
     assert fhir.server.get(doctor["reference"])["identifier"][0]["value"] == f"D{fhir.cat.doctor.id}"
     [post] = fhir.server.requests("POST", "/Appointment")
