@@ -127,16 +127,14 @@ class FhirHis(HisAdapter):
         async with self.client(s, secrets) as fhir:
             try:
                 current = await self._appointment(fhir, booking, s)
-                if current is None or current.get("status") == "cancelled":
-                    current = None
-                else:
+                if current is not None:  # moved there and booked again, even if the HIS had cancelled it
                     slot, practitioner = await self._slot_for(fhir, city, booking, s)
                     ref = f"Appointment/{current['id']}"
                     body = mapping.moved(current, booking, city.tz, slot=slot, practitioner=practitioner)
                     await fhir.call("PUT", ref, body=body, headers=_if_match(current))
             except FhirRefused as exc:
                 raise HisRejected(str(exc)) from None
-        if current is None:  # the HIS never had it (or cancelled it): book the new period
+        if current is None:  # the HIS never had it: book the new period
             return await self.push_booking(city, booking, settings, secrets)
         return HisAck(reference=ref, message=f"FHIR {ref} moved to {booking.get('date')} {booking.get('start')}")
 

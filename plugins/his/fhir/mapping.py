@@ -219,7 +219,7 @@ def new_appointment(booking: Mapping, tz, settings: Mapping, *, slot: str, pract
 def moved(appointment: Mapping, booking: Mapping, tz, *, slot: str, practitioner: str) -> dict:
     """The Appointment moved to the booking's (new) period and Slot."""
     start, end = booking_window(booking, tz)
-    body = dict(appointment)
+    body = {k: v for k, v in appointment.items() if k != "cancelationReason"}
     body.update(start=stamp(start, tz), end=stamp(end, tz), slot=[{"reference": slot}], status="booked")
     people = [p for p in body.get("participant") or [] if not str((p.get("actor") or {}).get("reference") or "")
               .startswith("Practitioner/")]
