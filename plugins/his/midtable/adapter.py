@@ -167,6 +167,16 @@ class MidtableHis(HisAdapter):
         """Write the row of one push (once) and read the HIS's answer (see the module)."""
         rid = request_id(action, booking, detail)
         row = request_row(action, booking, settings, rid=rid, previous=previous, money=money)
+        # A database that accepts the connection but never answers must not hold a worker.
+        limit = 2 * float(settings.get("timeout") or 5) + float(settings.get("ack_wait") or 0)
+        try:
+            return await asyncio.wait_for(self._exchange(action, booking, row, settings, secrets), limit)
+        except asyncio.TimeoutError:
+            name = database.where(str(settings.get("url") or ""))
+            raise HisUnavailable(f"intermediate database {name} did not answer within {limit:g} s") from None
+
+    async def _exchange(self, action: str, booking: Mapping, row: dict, settings: Mapping, secrets: Mapping) -> HisAck:
+        rid = row["request_id"]
         t = tables(settings).request
         columns = list(row)
         insert = text(f"INSERT INTO {t} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")

@@ -9,6 +9,7 @@ import asyncio
 import socket
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from guahao.core.audit import Actor
@@ -18,6 +19,7 @@ from guahao.core.jobs.context import BACKOFF_MAX_SECONDS
 from guahao.core.models import Booking, Hospital
 from guahao.core.payments import payment_received
 from guahao.plugins.his.midtable import MidtableHis
+from guahao.plugins.his.midtable.database import HisUnavailable
 from guahao.tenants.clock import frozen, utcnow
 from guahao.tenants.context import use_city
 from guahao.tenants.service import configure_plugin, get_city
@@ -232,3 +234,18 @@ async def test_a_database_down_during_a_burst_of_200_bookings_gets_each_row_once
     assert {r["status"] for r in written} == {"DONE"} and len({r["his_no"] for r in written}) == 200
     for b in made[:20]:
         assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
+
+
+async def test_a_database_that_never_answers_does_not_hold_the_push(his, sim):
+    booking = {"id": "LOCKD-00001", "his": {"hospital_code": "H1"}, "date": "2030-01-07", "start": "08:00", "end": "08:30"}
+    async with sim.connection() as conn, conn.cursor() as cur:
+        await cur.execute("LOCK TABLES mt_request WRITE")  # the HIS holds the table
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(HisUnavailable, match="did not answer within 2 s"):
+                await MidtableHis().push_booking(his.city, booking, settings_for(sim, timeout=1), {})
+            waited = asyncio.get_running_loop().time() - started
+        finally:
+            await cur.execute("UNLOCK TABLES")
+    assert waited < 4
+    assert await sim.requests() == []  # the abandoned statement wrote nothing
