@@ -197,6 +197,8 @@ async def test_health_reports_whether_the_database_answers(his, sim):
     assert not down.ok and "cannot be reached" in down.detail and f"127.0.0.1:{port}" in down.detail
     missing = await adapter.health(his.city, settings_for(sim, table_prefix="zz_"), {})
     assert not missing.ok and "zz_schedule" in missing.detail
+    wrong = await adapter.health(his.city, settings_for(sim), {"password": "not-the-password-4711"})
+    assert not wrong.ok and "Access denied" in wrong.detail and "not-the-password-4711" not in wrong.detail
     unset = await adapter.health(his.city, {}, {})
     assert not unset.ok and "guahao his set" in unset.detail
     assert all(adapter.supports(op) for op in ("book", "cancel", "move", "payment", "refund", "schedules", "visits",

@@ -70,6 +70,15 @@ async def test_published_sessions_become_bookable_and_follow_the_his(his):
     pools = {f"{p.start:%H:%M}": pp["public"].capacity for p, pp in await periods_and_pools(his.rt, his.city, mine.id)}
     assert pools == {"13:00": 3, "14:00": 6}
 
+    from guahao.core.his.reconcile import reconcile
+
+    await his.sim.set_capacity(his.code, "P-2", 1, 7)  # changed at the HIS, not pulled yet
+    with use_city(his.city):
+        report = await reconcile(his.rt, his.cat.hospital.id, day)
+    assert report.errors == [] and {"sessions", "bookings"} <= set(report.compared)
+    assert [(d.code, d.platform, d.his) for d in report.differences if d.kind == "period"] == [
+        ("capacity_differs", "3", "7")]
+
 
 async def test_a_his_stop_suspends_the_session_and_tells_the_booked(his):
     day = local_today(his.city) + timedelta(days=4)
