@@ -310,6 +310,10 @@ class Database:
         loaded cell by name."""
         return ["", *sorted(self._cells)]
 
+    def cell_engine(self, name: str) -> AsyncEngine:
+        """The application pool of cell ``name`` (``""``: the platform database's)."""
+        return self._cells[name][0] if name else self.engine
+
     def has_cell(self, name: str) -> bool:
         return not name or name in self._cells
 

@@ -9,7 +9,9 @@ everyone else gets 403 ``metrics_forbidden``. The client address is the one the 
 :class:`ProbeEndpoints` answers these two and ``/healthz`` before the city lookup.
 
 ``/readyz`` is 200 when the database answers, Redis answers (when configured) and the schema
-is at the head of every migration branch; otherwise 503 naming what failed. ``/healthz``
+is at the head of every migration branch, on the platform database and on every database cell
+of the directory (``cells``: each cell's ``ok``, ``down`` or ``behind``); otherwise 503 naming
+what failed. ``/healthz``
 (``core.web.routes``) stays the liveness check.
 """
 
@@ -102,12 +104,32 @@ class Probes:
         if checks["database"] != "ok" and checks["migrations"] == "behind":
             checks["migrations"] = "unknown"
         failed = [name for name, state in checks.items() if state not in ("ok", "disabled")]
-        body = {"status": "down" if failed else "ok", **checks, "failed": failed}
+        cells = await self._cells() if checks["database"] == "ok" else {}
+        failed += [f"cell:{name}" for name, state in cells.items() if state != "ok"]
+        body = {"status": "down" if failed else "ok", **checks, "cells": cells, "failed": failed}
         return JSONResponse(body, status_code=503 if failed else 200, headers=NO_STORE)
 
-    async def _database(self) -> bool:
-        async with self.rt.db.engine.connect() as conn:
+    async def _database(self, cell: str = "") -> bool:
+        async with self.rt.db.cell_engine(cell).connect() as conn:
             return (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+    async def _cells(self) -> dict[str, str]:
+        """Each database cell of the directory: ``ok``, ``down`` (no answer) or ``behind``
+        (its schema is not at the migration heads)."""
+        if self.rt.db.dialect != "postgresql":
+            return {}
+        from guahao.tenants import cells
+
+        try:
+            names = await asyncio.wait_for(cells.load_all(self.rt.db), CHECK_TIMEOUT)
+        except Exception as exc:  # the directory itself: the platform database check covers it
+            log.warning("cell directory unreadable: %r", exc)
+            return {}
+        out = {}
+        for name in names:
+            state = await _check(self._database(name))
+            out[name] = await _check(self._migrations(name), failed="behind") if state == "ok" else state
+        return out
 
     async def _redis(self) -> str:
         if not self.rt.settings.redis_url:
@@ -125,9 +147,9 @@ class Probes:
 
         return frozenset(ScriptDirectory.from_config(alembic_config(self.rt.settings)).get_heads())
 
-    async def _migrations(self) -> bool:
+    async def _migrations(self, cell: str = "") -> bool:
         heads = await asyncio.to_thread(lambda: self.heads)
-        async with self.rt.db.engine.connect() as conn:
+        async with self.rt.db.cell_engine(cell).connect() as conn:
             current = {row[0] for row in await conn.execute(text("SELECT version_num FROM alembic_version"))}
         return current == heads
 

@@ -113,7 +113,8 @@ async def test_metrics_allow_list_replaces_the_default(rt, monkeypatch):
 async def test_readyz_ok_when_database_and_schema_are_current(client):
     r = await client.get("/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ok", "database": "ok", "redis": "disabled", "migrations": "ok", "failed": []}
+    assert r.json() == {"status": "ok", "database": "ok", "redis": "disabled", "migrations": "ok", "cells": {},
+                        "failed": []}
 
 
 def _closed_port() -> int:
@@ -139,7 +140,8 @@ async def test_readyz_503_when_redis_is_unreachable(rt):
         runtime.redis = None
         await runtime.stop()
     assert r.status_code == 503
-    assert r.json() == {"status": "down", "database": "ok", "redis": "down", "migrations": "ok", "failed": ["redis"]}
+    assert r.json() == {"status": "down", "database": "ok", "redis": "down", "migrations": "ok", "cells": {},
+                        "failed": ["redis"]}
     assert down_url not in r.text
 
 
