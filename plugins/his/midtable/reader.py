@@ -15,6 +15,7 @@ Rows of every hospital in the database are read (one sequence per table, shared 
 hospitals of a group) and only the hospital's own are kept, so other hospitals' changes are
 not mistaken for gaps. The rows kept go to ``MidtableRow`` (latest version wins) in the same
 platform transaction that moves the mark: a read that fails half-way is read again in full.
+Two reads of one table at once: the second to finish finds the mark moved and reads again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .models import MidtableMark, MidtableRow
 
 PAGE = 500
 MAX_GAPS = 2000  # versions remembered as missing; a larger jump keeps the newest
+CONCURRENT_TRIES = 5
 
 Row = Mapping[str, Any]
 
@@ -66,27 +68,28 @@ async def follow(
     keep: Callable[[Row], Kept], now: datetime | None = None,
 ) -> ReadResult:
     """Read what changed in ``his_table`` since the last read for ``hospital_code`` and keep
-    it (``keep`` turns a HIS row into what is stored). Raises ``HisUnavailable``."""
+    it (``keep`` turns a HIS row into what is stored). Raises ``HisUnavailable``.
+
+    No platform transaction stays open while the hospital's database is read (on SQLite every
+    transaction holds the write lock): the mark is read, the rows fetched, then kept and the
+    mark moved in one short transaction, only if no other read moved the mark meanwhile (else
+    the read starts again from the new mark)."""
     now = now or utcnow()
     source = database.where(str(settings.get("url") or ""))
     await _ensure_mark(rt, city, hospital_code, table)
-    result = ReadResult()
-    async with city_session(rt, city) as s:
-        mark = await s.scalar(select(MidtableMark).where(MidtableMark.hospital_code == hospital_code,
-                                                         MidtableMark.table_name == table).with_for_update())
-        assert mark is not None
-        if mark.source != source:  # another database: start again, forget what the old one said
-            await s.execute(delete(MidtableRow).where(MidtableRow.hospital_code == hospital_code,
-                                                      MidtableRow.table_name == table))
-            mark.source, mark.mark, mark.gaps = source, 0, {}
-        keep_after = now - timedelta(hours=int(settings.get("gap_hours") or 24))
-        gaps = {int(v): at for v, at in dict(mark.gaps or {}).items() if _when(at) > keep_after}
-        high = int(mark.mark or 0)
+    keep_after = now - timedelta(hours=int(settings.get("gap_hours") or 24))
+    for _ in range(CONCURRENT_TRIES):
+        async with city_session(rt, city) as s:
+            mark = await _mark(s, hospital_code, table)
+            before = (mark.source, int(mark.mark or 0), dict(mark.gaps or {}))
+        fresh = before[0] != source  # another database: start again, forget what the old one said
+        high = 0 if fresh else before[1]
+        gaps = {} if fresh else {int(v): at for v, at in before[2].items() if _when(at) > keep_after}
+        result, mine = ReadResult(), []
         seen_at = now.isoformat()
         async with database.connect(settings, secrets) as conn:
             while True:
                 rows = await _page(conn, his_table, high, sorted(gaps))
-                mine: list[Row] = []
                 for row in rows:
                     version = int(row["row_version"])
                     if version in gaps:
@@ -101,17 +104,32 @@ async def follow(
                         mine.append(row)
                     else:
                         result.others += 1
-                await _keep(s, hospital_code, table, mine, keep, now)
-                result.rows += len(mine)
                 if len(rows) < PAGE:
                     break
         if len(gaps) > MAX_GAPS:
             gaps = dict(sorted(gaps.items())[-MAX_GAPS:])
-        mark.mark, mark.gaps = high, {str(v): at for v, at in sorted(gaps.items())}
-        mark.rows_read = int(mark.rows_read or 0) + result.rows
-        mark.read_at = now
-        result.mark, result.gaps = high, len(gaps)
-    return result
+        async with city_session(rt, city) as s:
+            mark = await _mark(s, hospital_code, table, lock=True)
+            if (mark.source, int(mark.mark or 0), dict(mark.gaps or {})) != before:
+                continue  # another read of this table kept its rows meanwhile: read again from there
+            if fresh:
+                await s.execute(delete(MidtableRow).where(MidtableRow.hospital_code == hospital_code,
+                                                          MidtableRow.table_name == table))
+            await _keep(s, hospital_code, table, mine, keep, now)
+            mark.source, mark.mark, mark.gaps = source, high, {str(v): at for v, at in sorted(gaps.items())}
+            mark.rows_read = int(mark.rows_read or 0) + len(mine)
+            mark.read_at = now
+        result.rows, result.mark, result.gaps = len(mine), high, len(gaps)
+        return result
+    raise database.HisUnavailable(f"{his_table} of hospital {hospital_code}: other reads kept moving the mark; "
+                                  "read again later")
+
+
+async def _mark(s, hospital_code: str, table: str, *, lock: bool = False) -> MidtableMark:
+    q = select(MidtableMark).where(MidtableMark.hospital_code == hospital_code, MidtableMark.table_name == table)
+    found = await s.scalar(q.with_for_update() if lock else q)
+    assert found is not None
+    return found
 
 
 def _when(text_: str) -> datetime:

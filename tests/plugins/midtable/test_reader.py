@@ -4,6 +4,7 @@ database fails half-way."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import aiomysql
@@ -113,3 +114,11 @@ async def test_a_database_that_fails_moves_no_mark(his, sim):
         async with his.rt.db.transaction() as s:
             assert (await s.scalar(select(MidtableMark).where(MidtableMark.hospital_code == "H1"))).mark == before
     assert (await read(his, sim)).rows == 1
+
+
+async def test_two_reads_at_once_keep_each_change_once(his, sim):
+    for n in range(6):
+        await publish(sim, f"S{n}")
+    one, two = await asyncio.gather(read(his, sim), read(his, sim))
+    assert one.rows + two.rows == 6 and {one.mark, two.mark} == {one.mark}
+    assert len(await kept(his)) == 6 and (await read(his, sim)).rows == 0
