@@ -28,7 +28,7 @@ ID_NUMBER_SYSTEM = "urn:oid:2.16.156.10011.1.3"  # 居民身份证号: how a Pat
 TITLES = {"chief": "主任医师", "associate_chief": "副主任医师", "attending": "主治医师", "resident": "住院医师"}
 # A booking's status → the Appointment's.
 APPOINTMENT_STATUS = {"pending_payment": "booked", "confirmed": "booked", "offered": "pending",
-                      "checked_in": "checkedin", "seen": "fulfilled", "no_show": "noshow",
+                      "checked_in": "checked-in", "seen": "fulfilled", "no_show": "noshow",
                       "cancelled": "cancelled", "expired": "cancelled"}
 
 

@@ -166,3 +166,13 @@ async def test_a_hold_taken_after_anothers_check_passed_is_refused(fhir_city):
     assert refused.value.status == 409 and refused.value.code == "slot_held"
     assert await holds.held_counts(fc.rt, fc.city, [period.id]) == {period.id: 1}
     assert (await holds.own(fc.rt, fc.city, "fcaaaaaaaaaa", first.hold_id)).status == "held"
+
+
+def test_every_booking_status_maps_to_an_r4_appointment_status():
+    from guahao.core.models import BookingStatus
+    from guahao.plugins.channels.fhir_api.resources import APPOINTMENT_STATUS
+
+    r4 = {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow", "entered-in-error",
+          "checked-in", "waitlist"}  # the FHIR R4 AppointmentStatus value set
+    assert {s.value for s in BookingStatus} <= set(APPOINTMENT_STATUS)
+    assert set(APPOINTMENT_STATUS.values()) <= r4 and APPOINTMENT_STATUS["checked_in"] == "checked-in"
