@@ -123,7 +123,7 @@ def start(request: Request, city, settings) -> Response:
     """Send the visitor through WeChat's authorize URL, back to this page afterwards."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     back = f"{_base(request, settings)}/c/{city.slug}/plugins/{NAME}/oauth?" + urlencode({"next": safe_next(here, city)})
-    state = secrets.token_urlsafe(16)
+    state = secrets.token_hex(16)  # WeChat takes letters and digits only, up to 128
     response = RedirectResponse(authorize_url(settings, back, state), status_code=302)
     _set(response, request, STATE_COOKIE, state, STATE_SECONDS, city)
     return response

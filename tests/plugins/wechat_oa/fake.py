@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import string
 import struct
@@ -78,7 +79,8 @@ class FakeWeChatServer(FakeWeChat):
         q = request.query_params
         self.authorized.append(dict(q))
         if q.get("appid") not in self.apps or q.get("response_type") != "code" or q.get("scope") not in (
-                "snsapi_base", "snsapi_userinfo") or not q.get("redirect_uri"):
+                "snsapi_base", "snsapi_userinfo") or not q.get("redirect_uri") \
+                or not re.fullmatch(r"[A-Za-z0-9]{0,128}", q.get("state", "")):
             return Response("参数错误", status_code=400)
         openid = request.headers.get("x-wechat-user", "")
         if not openid:
