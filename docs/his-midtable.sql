@@ -11,9 +11,9 @@
 --   mt_fee_item   --->  by row_version                                      his_no, his_message)
 --
 -- Times are the hospital's local time (Asia/Shanghai unless agreed otherwise); money in fen (分).
--- The platform's account needs SELECT on mt_schedule, mt_visit, mt_fee_item and SELECT, INSERT
--- on mt_request, nothing else:
---   GRANT SELECT ON hisdb.mt_schedule TO 'guahao'@'%';  (… mt_visit, mt_fee_item)
+-- The platform's account needs SELECT on mt_schedule, mt_visit, mt_fee_item and their *_seq
+-- tables, and SELECT, INSERT on mt_request, nothing else:
+--   GRANT SELECT ON hisdb.mt_schedule TO 'guahao'@'%';  (… mt_visit, mt_fee_item, mt_*_seq)
 --   GRANT SELECT, INSERT ON hisdb.mt_request TO 'guahao'@'%';
 
 SET NAMES utf8mb4;
@@ -24,8 +24,10 @@ SET NAMES utf8mb4;
 -- "row_version > the last one I processed" and never misses or repeats a change.  Numbers are
 -- handed out when the statement runs, not when it commits, so they may become visible out of
 -- order and a rolled-back change leaves a hole: the platform allows for both.
--- The *_seq tables only need their newest row; a DBA may purge older rows at any time:
---   DELETE FROM mt_schedule_seq WHERE id < (SELECT m FROM (SELECT MAX(id) m FROM mt_schedule_seq) x);
+-- The platform reads the *_seq tables to tell a version replaced by a later update of its row
+-- (committed, so it never turns up) from one not yet committed.  They only need recent rows
+-- (a day's); a DBA may purge older rows, e.g. nightly below the MAX(id) noted the night before:
+--   DELETE FROM mt_schedule_seq WHERE id < @max_id_noted_last_night;
 -- ---------------------------------------------------------------------------------------------
 
 CREATE TABLE mt_schedule_seq (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;

@@ -8,7 +8,9 @@ processed (``mark``) and the versions below it we have not seen (``gaps``). A re
 - a version above the mark moves the mark; the numbers it jumped over become gaps — a change
   whose transaction took its number earlier but had not committed yet, or one rolled back;
 - a gap that turns up is processed and leaves the gap list, so a change that commits late is
-  read once, later; gaps that never turn up are dropped after ``gap_hours``;
+  read once, later; a gap whose number the table's sequence (``mt_schedule_seq`` …) shows
+  committed while no row carries it was replaced by a later update of its row and is dropped;
+  other gaps that never turn up (rolled back) are dropped after ``gap_hours``;
 - every row is processed once: it is either above the mark or in the gaps, never both.
 
 Rows of every hospital in the database are read (one sequence per table, shared by the
@@ -21,6 +23,7 @@ Two reads of one table at once: the second to finish finds the mark moved and re
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
@@ -31,6 +34,8 @@ from guahao.plugin_api import CityContext, city_session, utcnow
 
 from . import database
 from .models import MidtableMark, MidtableRow
+
+log = logging.getLogger("guahao.plugins.midtable")
 
 PAGE = 500
 MAX_GAPS = 2000  # versions remembered as missing; a larger jump keeps the newest
@@ -106,6 +111,9 @@ async def follow(
                         result.others += 1
                 if len(rows) < PAGE:
                     break
+        if gaps:
+            for version in await _replaced(settings, secrets, his_table, sorted(gaps)):
+                gaps.pop(version, None)
         if len(gaps) > MAX_GAPS:
             gaps = dict(sorted(gaps.items())[-MAX_GAPS:])
         async with city_session(rt, city) as s:
@@ -123,6 +131,21 @@ async def follow(
         return result
     raise database.HisUnavailable(f"{his_table} of hospital {hospital_code}: other reads kept moving the mark; "
                                   "read again later")
+
+
+async def _replaced(settings: Mapping, secrets: Mapping, his_table: str, gaps: list[int]) -> list[int]:
+    """The gaps that were committed and then replaced by a later update of their row before we
+    read it: their number is in the table's sequence (committed with the change) and no row
+    carries it (one statement, so one consistent view). They will never turn up. Without the
+    right to read the sequence (or with it purged) nothing is resolved: the gaps wait."""
+    q = text(f"SELECT s.id FROM {his_table}_seq s WHERE s.id IN :gaps AND NOT EXISTS "
+             f"(SELECT 1 FROM {his_table} d WHERE d.row_version = s.id)").bindparams(bindparam("gaps", expanding=True))
+    try:
+        async with database.connect(settings, secrets) as conn:
+            return [int(v) for v in (await conn.execute(q, {"gaps": gaps})).scalars().all()]
+    except database.HisUnavailable as exc:
+        log.info("midtable: gaps of %s not resolved: %s", his_table, exc)
+        return []
 
 
 async def _mark(s, hospital_code: str, table: str, *, lock: bool = False) -> MidtableMark:

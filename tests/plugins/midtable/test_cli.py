@@ -49,7 +49,7 @@ def _account(sim) -> tuple[str, str]:
     async def go():
         db = f"`{sim.database}`"
         await sim.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
-        for table in ("mt_schedule", "mt_visit", "mt_fee_item"):
+        for table in ("mt_schedule", "mt_visit", "mt_fee_item", "mt_schedule_seq", "mt_visit_seq", "mt_fee_item_seq"):
             await sim.execute(f"GRANT SELECT ON {db}.{table} TO '{user}'@'%'")
         await sim.execute(f"GRANT SELECT, INSERT ON {db}.mt_request TO '{user}'@'%'")
 
