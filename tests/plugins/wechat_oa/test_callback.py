@@ -4,6 +4,7 @@ push acted on once."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from .conftest import OaCity
@@ -107,3 +108,12 @@ async def test_unreadable_bodies_are_refused_not_crashed(oa_city: OaCity):
     push = safe.build("<xml/>")
     response = await oa_city.client.post(push.url, content=b"<xml><Encrypt>bm90IGFlcw==</Encrypt></xml>")
     assert response.status_code in (400, 401)
+
+
+async def test_a_retry_arriving_at_the_same_moment_is_kept_once(oa_city: OaCity):
+    pusher, openid = oa_city.pusher(safe=True), oa_city.follower()
+    xml = pusher.xml(openid, "text", Content="我的预约", MsgId=987654321)
+    answers = await asyncio.gather(*(pusher.send(pusher.build(xml)) for _ in range(4)))
+    assert all(a.status_code == 200 for a in answers)
+    assert [p.dedup_key for p in await oa_city.pushes()] == ["msg:987654321"]
+    assert any("尚未绑定" in pusher.read_reply(a).get("Content", "") for a in answers)
