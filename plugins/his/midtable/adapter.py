@@ -246,7 +246,7 @@ class MidtableHis(HisAdapter):
         for r in rows:  # version order: the last one wins
             d = r.data
             at = _utc(d.get("event_time"), city)
-            latest[r.booking_id] = VisitStatus(booking_id=r.booking_id, outcome=OUTCOMES.get(d.get("outcome"), "unknown"),
+            latest[r.booking_id] = VisitStatus(booking_id=r.booking_id, outcome=OUTCOMES.get(str(d.get("outcome")), "unknown"),
                                                at=at, reference=str(d.get("his_no") or ""))
         return list(latest.values())
 
@@ -311,11 +311,11 @@ def keep_fee_item(row: reader.Row) -> reader.Kept:
 
 def schedule_items(rows) -> list[ScheduleItem]:
     """The kept schedule rows of a range as one :class:`ScheduleItem` per HIS session."""
-    sessions: dict[str, list] = {}
-    for r in rows:
-        sessions.setdefault(str(r.data["session_no"]), []).append(r)
+    sessions: dict[tuple, list] = {}
+    for r in rows:  # a session_no reused on another day is another session
+        sessions.setdefault((str(r.data["session_no"]), r.day), []).append(r)
     items = []
-    for session_no, group in sessions.items():
+    for (session_no, _), group in sessions.items():
         group.sort(key=lambda r: (r.data["start"], r.data["period_no"]))
         first = group[0].data
         open_rows = [r for r in group if r.data["status"] != "STOPPED"]
