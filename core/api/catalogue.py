@@ -45,6 +45,8 @@ async def doctor(call: Call) -> dict:
 async def availability(call: Call) -> dict:
     """Remaining units per period, reused for ``availability_cache_seconds`` in this process."""
     q = call.query
+    if q.date_from and q.date_to and q.date_to < q.date_from:
+        return {"items": []}  # an empty range holds no sessions
 
     async def load() -> list[dict]:
         async with call.rt.db.transaction() as s:

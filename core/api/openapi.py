@@ -99,6 +99,12 @@ def _operation(op: Operation, refs: dict) -> dict:
         "description": "OK" if op.status == 200 else "Created",
         "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
     }
+    if op.links:
+        success["links"] = {
+            link.name: {"operationId": link.operation_id, "parameters": dict(link.parameters),
+                        "description": link.description}
+            for link in op.links
+        }
     if op.idempotency:
         success["headers"] = {
             "Idempotent-Replayed": {"description": "true when this is the stored first response",
@@ -147,7 +153,9 @@ def _query_parameters(op: Operation) -> list[dict]:
         return []
     schema = op.query.model_json_schema(mode="validation", ref_template=REF)
     required = set(schema.get("required", []))
+    grouped = getattr(op.query, "one_of_required", ())
     out = []
+    group: dict[str, dict] = {}
     for name, prop in schema["properties"].items():
         prop = dict(prop)
         desc = prop.pop("description", "")
@@ -157,7 +165,24 @@ def _query_parameters(op: Operation) -> list[dict]:
             if prop.get("default", 0) is None:
                 prop.pop("default")
             prop = {**variants[0], **prop} if len(variants) == 1 else {"anyOf": variants, **prop}
+        if name in grouped:
+            group[name] = {**prop, "description": desc} if desc else prop
+            continue
         out.append({"name": name, "in": "query", "required": name in required, "description": desc, "schema": prop})
+    if group:
+        out.insert(0, {
+            "name": op.query.one_of_required_name,
+            "in": "query",
+            "required": True,
+            "style": "form",
+            "explode": True,
+            "description": op.query.one_of_required_description,
+            "schema": {
+                "type": "object",
+                "properties": group,
+                "anyOf": [{"required": [name]} for name in group],
+            },
+        })
     return out
 
 

@@ -41,6 +41,18 @@ class ErrorCase:
     description: str
 
 
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from an operation's success answer to a follow-up operation: what to call
+    next and where its parameters come from (runtime expressions such as ``$response.body#/id``;
+    ``header.Name`` for a header)."""
+
+    name: str
+    operation_id: str
+    parameters: tuple[tuple[str, str], ...]
+    description: str
+
+
 @dataclass
 class Call:
     """What a handler gets: the validated inputs of one request."""
@@ -85,6 +97,7 @@ class Operation:
             ``*_ip`` per client address, ``*_member`` per the token's member).
         limits_in_handler: the handler counts ``limits`` itself, when it calls
             ``call.count_limits`` (booking: only once the period is known not to be sold out).
+        links: follow-up operations of the success answer (OpenAPI links).
     """
 
     method: str
@@ -104,6 +117,7 @@ class Operation:
     errors: tuple[ErrorCase, ...] = ()
     limits: tuple[str, ...] = ()
     limits_in_handler: bool = False
+    links: tuple[Link, ...] = ()
 
     @property
     def path_params(self) -> list[str]:
@@ -136,8 +150,30 @@ class Operation:
             unique.setdefault((case.status, case.code), case)
         return list(unique.values())
 
-    def route(self) -> Route:
-        return Route(self.path, _endpoint(self), methods=[self.method], name=self.operation_id)
+
+def path_routes(ops: list[Operation]) -> list[Route]:
+    """One route per path: each documented method goes to its operation, ``OPTIONS`` answers
+    204 with ``Allow`` listing them, any other method 405 with the same ``Allow``."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in ops:
+        by_path.setdefault(op.path, {})[op.method] = op
+    return [_path_route(path, methods) for path, methods in by_path.items()]
+
+
+def _path_route(path: str, methods: dict[str, Operation]) -> Route:
+    endpoints = {method: _endpoint(op) for method, op in methods.items()}
+    if "GET" in endpoints:
+        endpoints["HEAD"] = endpoints["GET"]
+    allow = ", ".join([*endpoints, "OPTIONS"])
+
+    async def endpoint(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        return await endpoints[request.method](request)
+
+    first = next(iter(methods.values()))
+    endpoint.__name__ = first.operation_id
+    return Route(path, endpoint, methods=[*endpoints, "OPTIONS"], name=first.operation_id)
 
 
 def _endpoint(op: Operation):

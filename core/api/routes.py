@@ -16,7 +16,7 @@ from guahao.core.members.throttle import LoginThrottle, MemoryLoginThrottle
 
 from . import bookings, catalogue, members
 from .operations import ErrorCase as E
-from .operations import Operation
+from .operations import Link, Operation, path_routes
 from .schemas import (
     AvailabilityList,
     AvailabilityQuery,
@@ -69,6 +69,22 @@ _BOOKING_RULES = (
 )
 
 
+_CITY = ("city", "$request.path.city")
+_THE_BOOKING = (_CITY, ("booking_id", "$response.body#/id"))
+BOOKING_LINKS = (
+    Link("GetBooking", "get_booking", _THE_BOOKING, "读取刚创建的预约 (its id is the booking reference)"),
+    Link("CancelBooking", "cancel_booking", _THE_BOOKING, "取消刚创建的预约"),
+    Link("AcceptOffer", "accept_offer", _THE_BOOKING, "确认候补号源（预约状态为 offered 时）"),
+)
+WAITLIST_LINKS = (
+    Link("LeaveWaitlist", "leave_waitlist", (_CITY, ("entry_id", "$response.body#/id")), "退出刚加入的候补"),
+)
+TOKEN_LINKS = (
+    Link("GetMe", "get_me", (_CITY, ("header.Authorization", "Bearer {$response.body#/access_token}")),
+         "用得到的访问令牌读取本人资料"),
+)
+
+
 def operations(throttle: LoginThrottle) -> list[Operation]:
     """API v1, in the order the documentation shows it."""
     return [
@@ -98,6 +114,7 @@ def _member_operations(throttle: LoginThrottle) -> list[Operation]:
         Operation(
             "POST", "/{city}/auth/token", functools.partial(members.issue_token, throttle=throttle), "issue_token",
             "登录获取令牌 Log in (bearer token)", "会员 Members", TokenOut, body=TokenRequest, limits=("login_ip",),
+            links=TOKEN_LINKS,
             description=(
                 "login 可为手机号或身份证号（末位 X 不区分大小写）。令牌只在本城市平台有效。"
                 "访问令牌短期有效 (expires_in)，到期前后用 refresh_token 调用 /auth/refresh 换取新令牌。"
@@ -109,7 +126,7 @@ def _member_operations(throttle: LoginThrottle) -> list[Operation]:
         ),
         Operation(
             "POST", "/{city}/auth/refresh", members.refresh_token, "refresh_token",
-            "刷新令牌 Refresh the access token", "会员 Members", TokenOut, body=RefreshRequest,
+            "刷新令牌 Refresh the access token", "会员 Members", TokenOut, body=RefreshRequest, links=TOKEN_LINKS,
             description=(
                 "用刷新令牌换取新的访问令牌和新的刷新令牌；旧刷新令牌随即作废（轮换）。"
                 "已用过的刷新令牌再次出现时，该次登录得到的全部刷新令牌都被注销 (reason=reused)。"
@@ -172,7 +189,6 @@ def _catalogue_operations() -> list[Operation]:
             ),
             errors=(
                 E(422, "missing_filter", "department_id 与 doctor_id 至少给出一个"),
-                E(422, "invalid_date_range", "date_to 早于 date_from"),
             ),
         ),
     ]
@@ -189,7 +205,7 @@ def _booking_operations() -> list[Operation]:
                 "到院支付的医院直接 confirmed；需在线支付的为 pending_payment，请在 hold_expires_at 前支付。"
                 "带 Idempotency-Key 重试同一请求时返回首次的结果（响应头 Idempotent-Replayed: true）。"
             ),
-            errors=_BOOKING_RULES,
+            errors=_BOOKING_RULES, links=BOOKING_LINKS,
         ),
         Operation(
             "GET", "/{city}/bookings", bookings.list_bookings, "list_bookings", "我的预约 My bookings",
@@ -225,7 +241,7 @@ def _waitlist_operations() -> list[Operation]:
         Operation(
             "POST", "/{city}/waitlist", bookings.join_waitlist, "join_waitlist", "加入候补 Join a waitlist",
             "预约 Bookings", WaitlistView, status=201, body=WaitlistRequest, auth=True,
-            limits=("book_member", "book_ip"),
+            limits=("book_member", "book_ip"), links=WAITLIST_LINKS,
             errors=(
                 E(404, "not_found", "出诊不存在 (unknown session)"),
                 E(409, "waitlist_not_full", "仍有号源，请直接预约"),
@@ -253,4 +269,4 @@ def api_routes() -> list:
     from .docs import docs_routes
 
     ops = operations(MemoryLoginThrottle())
-    return [*docs_routes(ops), *(op.route() for op in ops)]
+    return [*docs_routes(ops), *path_routes(ops)]

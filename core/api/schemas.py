@@ -3,19 +3,39 @@
 Request bodies are strict (JSON types as declared, no unknown fields); query parameters are
 strings by nature and converted. Text that reaches the database may not carry control
 characters (PostgreSQL refuses NUL).
+
+Every rule a value must meet is in the document as JSON Schema (length, ``pattern``) and is
+enforced here with the same expression, so a value the document allows is accepted and one it
+forbids is refused. The few rules JSON Schema cannot state (an ID number's check digit and
+real birth date) are named by a ``format`` and described.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic_core import core_schema as cs
 
 from guahao.core.catalogue.places import VisitPlace
+from guahao.core.errors import DomainError
+from guahao.core.members.ids import PROVINCES
 
 INT32_MAX = 2_147_483_647
 Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _iso_date(value: Any) -> Any:
+    """A query date is YYYY-MM-DD (not a timestamp, which the lax parser would also read)."""
+    if isinstance(value, str) and not re.fullmatch(DATE_PATTERN, value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+QueryDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _printable(value: str) -> str:
@@ -24,7 +44,69 @@ def _printable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_printable)]
+# ECMA-262 and Python ``re`` read these patterns alike (``\\uXXXX`` escapes, no look-arounds).
+PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+_LETTER = r"A-Za-z\u3400-\u4db5\u4e00-\u9fa5"
+_DOT = r"\u00b7\u2022\u30fb\u2027\u2219\uff0e"  # the middle dot and the look-alikes people type
+NAME_PATTERN = rf"^[{_LETTER}]+(?: *[{_DOT}] *[{_LETTER}]+| +[{_LETTER}]+)*$"
+NAME_MIN, NAME_MAX = 2, 30
+PHONE_PATTERN = r"^(?:\+86)?[ -]?1[3-9](?:[ -]?[0-9]){9}$"
+_PROVINCES = "|".join(str(code) for code in sorted(PROVINCES))
+_BIRTH = "(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+ID_NUMBER_PATTERN = rf"^(?:{_PROVINCES})[0-9]{{4}}{_BIRTH}[0-9]{{3}}[0-9Xx]$"
+ID_NUMBER_FORMAT = "gb11643"
+PASSWORD_PATTERN = r"^(?:[\s\S]*[A-Za-z][\s\S]*[0-9]|[\s\S]*[0-9][\s\S]*[A-Za-z])[\s\S]*$"
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+
+class Documented:
+    """JSON Schema keywords added to a field's schema (what its validators enforce)."""
+
+    def __init__(self, **keywords: Any):
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, schema: cs.CoreSchema, handler: GetJsonSchemaHandler) -> dict:
+        out = handler(schema)
+        out.update(self.keywords)
+        return out
+
+
+def _rule(pattern: str, code: str, field: str, message: str, lengths: tuple[int, int] | None = None):
+    """A validator refusing a value outside ``pattern`` (and ``lengths``) with the refusal the
+    registration rules give (``code``, 422, ``details.field``)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if (lengths and not lengths[0] <= len(value) <= lengths[1]) or not compiled.fullmatch(value):
+            raise DomainError(code, message, status=422, details={"field": field})
+        return value
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, AfterValidator(_printable), Documented(pattern=PRINTABLE_PATTERN)]
+Name = Annotated[
+    str,
+    _rule(NAME_PATTERN, "invalid_name", "name", f"姓名应为{NAME_MIN}到{NAME_MAX}个字：汉字或字母，少数民族姓名可用“·”分隔",
+          (NAME_MIN, NAME_MAX)),
+    Documented(pattern=NAME_PATTERN, minLength=NAME_MIN, maxLength=NAME_MAX),
+]
+IdNumber = Annotated[
+    str,
+    _rule(ID_NUMBER_PATTERN, "invalid_id_number", "id_number", "身份证号码应为18位：地区代码、出生日期、顺序码和校验位"),
+    Documented(pattern=ID_NUMBER_PATTERN, format=ID_NUMBER_FORMAT, minLength=18, maxLength=18),
+]
+Phone = Annotated[
+    str,
+    _rule(PHONE_PATTERN, "invalid_phone", "phone", "手机号码应为11位中国大陆手机号"),
+    Documented(pattern=PHONE_PATTERN),
+]
+Password = Annotated[
+    str,
+    _rule(PASSWORD_PATTERN, "weak_password", "password", f"密码应为{PASSWORD_MIN}到{PASSWORD_MAX}位，需同时包含字母和数字",
+          (PASSWORD_MIN, PASSWORD_MAX)),
+    Documented(pattern=PASSWORD_PATTERN, minLength=PASSWORD_MIN, maxLength=PASSWORD_MAX),
+]
 CHANNELS = ("app", "web", "h5", "wechat", "kiosk", "sms", "ivr", "phone")
 
 
@@ -33,7 +115,14 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
+    """Query parameters. ``one_of_required`` names parameters of which at least one must be
+    given: the document groups them into one form-exploded object parameter whose schema says so
+    (JSON Schema cannot say it of separate parameters)."""
+
     model_config = ConfigDict(extra="ignore")
+    one_of_required: ClassVar[tuple[str, ...]] = ()
+    one_of_required_name: ClassVar[str] = ""
+    one_of_required_description: ClassVar[str] = ""
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -42,11 +131,17 @@ class Query(BaseModel):
 class RegisterRequest(Body):
     """实名注册 (real-name registration)."""
 
-    name: Text = Field(max_length=64, description="真实姓名 real name", examples=["张伟"])
-    id_number: Text = Field(max_length=64, description="居民身份证号码 (18 位) PRC resident ID number",
-                            examples=["11010519491231002X"])
-    phone: Text = Field(max_length=32, description="手机号码 mobile number", examples=["13800138000"])
-    password: str = Field(max_length=128, description="密码：至少 8 位，含字母和数字", examples=["secret123"])
+    name: Name = Field(description="真实姓名：2–30 个汉字或字母，少数民族姓名用“·”分隔 (invalid_name)",
+                       examples=["张伟"])
+    id_number: IdNumber = Field(
+        description="居民身份证号码 (GB 11643-1999, 18 位)：地区代码、出生日期（1900-01-01 至今天）、顺序码和"
+                    "校验位 (ISO 7064 MOD 11-2)；format gb11643 即这些规则 (invalid_id_number)",
+        examples=["11010519491231002X"],
+    )
+    phone: Phone = Field(description="中国大陆手机号，可带 +86，数字间可有一个空格或连字符 (invalid_phone)",
+                         examples=["13800138000"])
+    password: Password = Field(description="密码：8–128 位，同时含字母 (A–Z, a–z) 和数字 (weak_password)",
+                               examples=["secret123"])
 
 
 class TokenRequest(Body):
@@ -100,10 +195,18 @@ class DoctorQuery(Query):
 
 
 class AvailabilityQuery(Query):
-    department_id: Id | None = Field(None, description="科室 id (department_id 或 doctor_id 至少一个)")
+    one_of_required: ClassVar[tuple[str, ...]] = ("department_id", "doctor_id")
+    one_of_required_name: ClassVar[str] = "filter"
+    one_of_required_description: ClassVar[str] = (
+        "科室或医生：department_id 与 doctor_id 至少给出一个，作为普通查询参数发送 "
+        "(form, explode: ?department_id=3 or ?doctor_id=7 or both; neither → 422 missing_filter)"
+    )
+
+    department_id: Id | None = Field(None, description="科室 id")
     doctor_id: Id | None = Field(None, description="医生 id")
-    date_from: date | None = Field(None, description="起始日期 YYYY-MM-DD (default today)")
-    date_to: date | None = Field(None, description="结束日期 YYYY-MM-DD (limited to the booking window)")
+    date_from: QueryDate | None = Field(None, description="起始日期 YYYY-MM-DD (default today; earlier dates count from today)")
+    date_to: QueryDate | None = Field(None, description="结束日期 YYYY-MM-DD (limited to the booking window; "
+                                                    "before date_from: no sessions)")
 
 
 class BookingListQuery(Query):

@@ -180,13 +180,24 @@ async def test_dates_release_and_status(client, rt, city, catalogue):
         ("?department_id=abc", "validation_error"),
         ("?department_id=0", "validation_error"),
         ("?doctor_id=99999999999", "validation_error"),
-        ("?department_id=1&date_from=2030-01-02&date_to=2030-01-01", "invalid_date_range"),
+        ("?department_id=1&date_to=0", "validation_error"),  # a date, not a timestamp
+        ("?department_id=1&date_from=1700000000", "validation_error"),
     ],
 )
 async def test_availability_bad_queries(client, city, catalogue, query, code):
     r = await client.get(url(city, "/availability" + query))
     assert r.status_code == 422
     assert r.json()["error"]["code"] == code
+
+
+async def test_availability_of_a_reversed_date_range_is_empty(client, city, catalogue):
+    """date_to before date_from holds no sessions: 200 with no items, as the document says."""
+    day = catalogue.sessions[0].date
+    r = await client.get(url(city, f"/availability?department_id={catalogue.department.id}"
+                                   f"&date_from={day + timedelta(days=1)}&date_to={day}"))
+    assert r.status_code == 200 and r.json() == {"items": []}
+    r = await client.get(url(city, f"/availability?department_id={catalogue.department.id}&date_from={day}&date_to={day}"))
+    assert r.status_code == 200 and r.json()["items"]
 
 
 async def test_availability_costs_two_queries_however_many_sessions(client, rt, city):

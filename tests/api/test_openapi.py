@@ -3,9 +3,10 @@
 import re
 
 import jsonschema_rs
+import pytest
 from starlette.routing import Mount
 
-from .conftest import signup, url
+from .conftest import identity, signup, url
 
 
 def api_routes(app) -> set[tuple[str, str]]:
@@ -13,7 +14,7 @@ def api_routes(app) -> set[tuple[str, str]]:
     out = set()
     for route in mount.routes:
         for method in route.methods or ():
-            if method != "HEAD":
+            if method not in ("HEAD", "OPTIONS"):
                 out.add((method.lower(), "/api/v1" + route.path))
     return out
 
@@ -102,3 +103,83 @@ async def test_api_page_shows_every_operation_without_external_assets(client):
         assert f"<code>{code}</code>" in html
     assert "&#34;period_id&#34;" in html or '"period_id"' in html  # a request example
     assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+@pytest.mark.parametrize("path, allow", [
+    ("/bookings", {"GET", "POST"}),
+    ("/waitlist", {"GET", "POST"}),
+    ("/waitlist/1", {"DELETE"}),
+    ("/bookings/GHAAAAAAAAAAAAAAAA/cancel", {"POST"}),
+    ("/availability", {"GET"}),
+])
+async def test_options_and_405_name_every_method_of_the_path(client, city, path, allow):
+    r = await client.options(url(city, path))
+    assert r.status_code == 204 and r.content == b""
+    methods = {m.strip() for m in r.headers["allow"].split(",")}
+    assert methods - {"HEAD", "OPTIONS"} == allow
+    r = await client.put(url(city, path), json={})
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert {m.strip() for m in r.headers["allow"].split(",")} == methods
+
+
+async def test_availability_filter_rule_is_in_the_document(client):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    params = {p["name"]: p for p in doc["paths"]["/api/v1/{city}/availability"]["get"]["parameters"]}
+    group = params["filter"]
+    assert group["in"] == "query" and group["required"] and group["style"] == "form" and group["explode"]
+    assert set(group["schema"]["properties"]) == {"department_id", "doctor_id"}
+    validator = jsonschema_rs.validator_for(group["schema"])
+    assert validator.is_valid({"department_id": 3}) and validator.is_valid({"doctor_id": 7, "department_id": 3})
+    assert not validator.is_valid({})
+    assert {"date_from", "date_to"} <= set(params) and "department_id" not in params
+
+
+@pytest.mark.parametrize("field, value, ok", [
+    ("name", "张伟", True), ("name", "阿依古丽·买买提", True), ("name", "Li Na", True), ("name", "王", False),
+    ("name", "张伟1", False), ("name", "张伟 ", False), ("name", "张" * 31, False),
+    ("phone", "13800138000", True), ("phone", "+86 138-0013-8000", True), ("phone", "12800138000", False),
+    ("phone", "13800138000\n", False), ("phone", "138  00138000", False),
+    ("password", "secret123", True), ("password", "12345678a", True), ("password", "abcdefgh", False),
+    ("password", "密码密码密码密码1", False), ("password", "a1", False), ("password", "a1" * 65, False),
+    ("id_number", "11010519491231002x", True), ("id_number", "99010519491231002X", False),
+    ("id_number", "1101051949123100", False),
+])
+async def test_registration_rules_in_the_document_are_the_servers(client, city, field, value, ok):
+    """A value the document's pattern and lengths allow is accepted, one they forbid is refused
+    with the rule's code (the check digit aside, which the document names format gb11643)."""
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    schema = doc["components"]["schemas"]["RegisterRequest"]["properties"][field]
+    assert jsonschema_rs.validator_for(schema).is_valid(value) == ok
+    r = await client.post(url(city, "/members"), json=identity(**{field: value}))
+    codes = {"name": "invalid_name", "phone": "invalid_phone", "password": "weak_password",
+             "id_number": "invalid_id_number"}
+    assert (r.status_code, r.json().get("error", {}).get("code")) == ((201, None) if ok else (422, codes[field]))
+
+
+async def test_control_characters_are_refused_by_pattern(client):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    login = doc["components"]["schemas"]["TokenRequest"]["properties"]["login"]
+    q = next(p for p in doc["paths"]["/api/v1/{city}/doctors"]["get"]["parameters"] if p["name"] == "q")
+    for schema in (login, q["schema"]):
+        validator = jsonschema_rs.validator_for(schema)
+        assert validator.is_valid("王建国") and not validator.is_valid("王\x00") and not validator.is_valid("a\x85")
+
+
+async def test_links_chain_to_operations_that_take_their_parameters(client):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    by_id = {op["operationId"]: op for methods in doc["paths"].values() for op in methods.values()}
+    expected = {
+        "create_booking": {"get_booking", "cancel_booking", "accept_offer"},
+        "join_waitlist": {"leave_waitlist"},
+        "issue_token": {"get_me"},
+        "refresh_token": {"get_me"},
+    }
+    for source, targets in expected.items():
+        success = next(r for s, r in by_id[source]["responses"].items() if s.startswith("2"))
+        links = success["links"]
+        assert {link["operationId"] for link in links.values()} == targets
+        for link in links.values():
+            taken = {p["name"] for p in by_id[link["operationId"]]["parameters"]}
+            for name, expression in link["parameters"].items():
+                assert name in taken or name == "header.Authorization", (source, name)
+                assert expression.startswith("$") or "{$response.body#/" in expression
