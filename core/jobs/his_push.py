@@ -45,7 +45,8 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
     event (action and key), which makes a repeated run a no-op. A booking that was never pushed
     needs no cancellation, and one cancelled before its push is not pushed at all; a move,
     payment or refund waits while the booking's own push is still owed, and is not sent for a
-    booking the HIS never heard of (a refund: for a payment it never heard of). The adapter
+    booking the HIS never heard of (a refund: for a payment it never heard of). The payment of
+    fee items (kind ``fees``) goes in any case: the HIS reported them, so it knows the visit. The adapter
     gets the booking view with the hospital's codes (``his``), the patient (``patient``) and
     the HIS's own reference of the booking (``his_reference``).
     """
@@ -75,7 +76,8 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         booked = ("book", "") in pushed
         if action == "cancel" and not booked:
             return
-        if action in ("move", "payment", "refund"):
+        fees_paid = action == "payment" and (payload.get("payment") or {}).get("kind") == "fees"
+        if action in ("move", "payment", "refund") and not fees_paid:  # the HIS itself billed the fee items
             if action == "move" and ("cancel", "") in pushed:
                 return
             if not booked:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from guahao.core.models import Booking, BookingStatus, FeeOrder, Member
+from guahao.core.models import Booking, BookingEvent, BookingStatus, FeeOrder, Member
 from guahao.core.payments import fees
 from guahao.core.plugins.manager import configure
 from guahao.tenants.clock import utcnow
@@ -20,10 +20,11 @@ from tests.plugins.web.conftest import Visitor, csrf_of, id_number
 ITEM = re.compile(r'name="(item:[^"]+)"')
 
 
-async def _visited(client, pc, *, phone: str = "13800138000") -> tuple[Visitor, Booking]:
-    """A registered member whose booking (paid, pushed to the demo HIS) has been checked in."""
+async def _visited(client, pc, *, phone: str = "13800138000", his_first: bool = True) -> tuple[Visitor, Booking]:
+    """A registered member whose booking (paid, pushed to the demo HIS unless the city enabled its
+    HIS only after the booking: ``his_first=False``) has been checked in."""
     await configure(pc.rt, pc.city, "web")
-    await configure(pc.rt, pc.city, "demo_his")
+    await configure(pc.rt, pc.city, "demo_his", enabled=his_first)
     visitor = Visitor(client, pc.city.slug)
     assert (await visitor.register(phone=phone)).status_code == 303
     with use_city(pc.city):
@@ -37,7 +38,9 @@ async def _visited(client, pc, *, phone: str = "13800138000") -> tuple[Visitor, 
     with use_city(pc.city):
         async with pc.rt.db.transaction() as s:
             await s.execute(update(Booking).where(Booking.id == booking.id).values(status=BookingStatus.checked_in))
-    await pc.run_topic("his.push")  # the booking and its registration fee reach the HIS
+    await pc.run_topic("his.push")  # the booking and its registration fee reach the HIS (if there is one)
+    if not his_first:
+        await configure(pc.rt, pc.city, "demo_his")
     return visitor, await pc.booking(booking.id)
 
 
@@ -210,3 +213,22 @@ async def test_the_days_reconciliation_matches_fee_orders_with_wechat_pays_bill(
         report = await reconcile.reconcile(pc.rt, "wechatpay", today)
     assert report.mismatches == [] and report.run.outcome == "ok"
     assert report.run.platform_paid_fen == report.run.provider_paid_fen == booking.fee_fen + order.amount_fen
+
+
+async def test_fees_of_a_visit_booked_before_the_his_was_connected_still_reach_it(client, pay_city):
+    pc = pay_city
+    visitor, booking = await _visited(client, pc, his_first=False)
+    with use_city(pc.city):
+        async with pc.rt.db.transaction() as s:
+            pushed = (await s.scalars(select(BookingEvent).where(
+                BookingEvent.booking_id == booking.id, BookingEvent.kind == "his_pushed"))).all()
+    assert pushed == []  # the HIS never heard of the booking itself
+    listed = await visitor.get("fees")
+    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
+    ref = ref.rsplit("/", 2)[-2]
+    page = await visitor.get(f"fees/{ref}/pay")
+    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
+    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    await pc.run_topic("his.push")
+    assert (await _order(pc, ref)).his_status == "accepted"
