@@ -14,6 +14,7 @@ from .bookings import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from .broadcasts import Broadcast, BroadcastMessage  # noqa: F401  (R9.3, core.broadcasts)
 from .catalogue import (
     Campus,
     ClinicSession,

@@ -112,6 +112,11 @@ async def plan(s: AsyncSession, city: CityContext, payload: dict, *, public_base
     def planned(note: Notification) -> Planned:
         return Planned(note, message_params(city, kind, member, facts, data), addresses)
 
+    if payload.get("notification_id"):  # written beforehand (a broadcast's row per member and channel)
+        written = await s.scalar(select(Notification).where(Notification.id == payload["notification_id"],
+                                                            Notification.member_id == member.id))
+        if written is not None:
+            return planned(written)
     same = select(Notification).where(
         Notification.member_id == member.id,
         Notification.kind == kind,
