@@ -9,7 +9,8 @@ payment link asked for in a call goes out by SMS (the ``ivr.sms`` outbox job); a
 call's minutes are reported for metering. ``0`` hands the call to the ``agent_number`` with an
 eight-digit call reference the agent desk looks up (``/c/{city}/agent?call=REF``). With the
 ``simulator`` setting on, ``/c/{city}/ivr/simulator`` is a phone in the browser that drives the
-same endpoints (:mod:`.simulator`).
+same endpoints (:mod:`.simulator`). The ``voice`` channel of notifications (broadcasts) places
+outbound calls through the platform's REST API that read the message (:mod:`.outbound`).
 
 The guide is ``docs/channel-phone.md``.
 """
@@ -23,6 +24,7 @@ from guahao.plugin_api import channels, hookimpl
 from . import simulator, voice
 from .meta import META  # noqa: F401  (the plugin's declaration)
 from .models import IvrCall
+from .outbound import VoiceCallSender
 from .services import SMS_TOPIC
 
 NAME = "ivr"
@@ -50,3 +52,8 @@ def guahao_city_pages():
 @hookimpl
 def guahao_outbox_handlers():
     return {SMS_TOPIC: send_text}
+
+
+@hookimpl
+def guahao_notification_senders():
+    return [VoiceCallSender()]

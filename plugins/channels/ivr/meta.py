@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guahao.plugin_api import PluginMeta, PluginSettings, setting
+from guahao.plugin_api import PluginMeta, PluginSettings, endpoint_setting, setting, timeout_setting
 
 
 class Settings(PluginSettings):
@@ -40,10 +40,25 @@ class Settings(PluginSettings):
         help="开启后 /c/<城市>/ivr/simulator 提供网页拨号盘，用于演示与培训（勿在生产环境开启）。",
         help_en="Serves a keypad page at /c/<city>/ivr/simulator for demos and training (not for production).",
     )
+    account_sid: str = setting(
+        "", label="账户 SID（外呼）", label_en="Account SID (outbound calls)", pattern=r"^(AC[0-9a-fA-F]{32})?$",
+        example="AC" + "0" * 32,
+        help="话务平台账户的 Account SID，语音外呼（如群发通知）用它和 Auth Token 调用 Calls 接口；留空则不外呼。",
+        help_en="The telephony account's SID; outbound calls (broadcast notices) use it with the auth token on the "
+                "Calls API. Empty: no outbound calls.",
+    )
+    caller_number: str = setting(
+        "", label="外呼主叫号码", label_en="Caller number", pattern=r"^(\+[1-9][0-9]{6,14})?$", example="+861012320",
+        help="外呼时显示的主叫号码（E.164 格式，须为话务平台账户下的号码）。",
+        help_en="The number outbound calls come from (E.164, a number of the telephony account).",
+    )
+    api_base: str = endpoint_setting("https://api.twilio.com")
+    timeout: float = timeout_setting(10.0, "话务平台", "the telephony platform")
     auth_token: str = setting(
         "", secret=True, label="话务平台 Auth Token", label_en="Telephony auth token", pattern=r"^(\S{16,128})?$",
-        help="话务平台（Twilio 兼容）用于签名 X-Twilio-Signature 的令牌；未设置时拒绝所有来电请求。",
-        help_en="The token the platform signs X-Twilio-Signature with; without it every request is refused.",
+        help="话务平台（Twilio 兼容）用于签名 X-Twilio-Signature 的令牌；未设置时拒绝所有来电请求。外呼时也用它认证。",
+        help_en="The token the platform signs X-Twilio-Signature with; without it every request is refused. "
+                "Outbound calls authenticate with it too.",
     )
 
 
