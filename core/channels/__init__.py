@@ -29,7 +29,7 @@ and owns no rule of its own.
 - ``audit``: a third-party client's call in the audit log (:func:`record_call`).
 - ``replies``: a text for a phone number, logged and queued in the caller's transaction
   (:func:`queue_text`) and sent once by the channel's outbox job through the city's SMS sender
-  (:func:`deliver_text`).
+  (:func:`deliver_text`); the texts the log shows as sent to a number (:func:`texts_sent_to`).
 """
 
 from .audit import record_call
@@ -46,7 +46,7 @@ from .catalogue import (
 from .identity import member_by_id_number
 from .members import ChannelMember, check_pin, mainland_mobile, member_by_phone, name_matches, set_opt_out
 from .periods import Directory, OpenPeriod, book_period, cancel_booking, directory, get_booking, open_periods
-from .replies import REPLY_KIND, deliver_text, queue_text
+from .replies import REPLY_KIND, SentText, deliver_text, queue_text, texts_sent_to
 from .wechat import bind_openid, member_by_openid, unbind_openid
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "Choice",
     "Directory",
     "OpenPeriod",
+    "SentText",
     "Slot",
     "bind_openid",
     "book_first_free",
@@ -83,6 +84,7 @@ __all__ = [
     "record_call",
     "set_opt_out",
     "summary",
+    "texts_sent_to",
     "unbind_openid",
     "upcoming",
 ]

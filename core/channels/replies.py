@@ -7,10 +7,14 @@ channel's outbox handler calls :func:`deliver_text`, which sends the row once (a
 sent is left alone, so a retried job never sends twice), through the best enabled SMS sender
 (``core.notifications.routes``), and records the outcome the way notifications are recorded.
 The text reaches provider templates as the ``text`` parameter (a city maps the kind
-``channel_reply`` to a template with one variable), beside ``city``.
+``channel_reply`` to a template with one variable), beside ``city``. :func:`texts_sent_to` reads
+back what the log shows as delivered to a number (a simulated phone's inbox).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +36,28 @@ DONE = ("sent", "skipped", "dropped", "failed")
 def signature(city: CityContext) -> str:
     """The platform's signature at the start of every text (as ``core.notifications`` writes it)."""
     return f"【{city.name}预约挂号】"
+
+
+@dataclass(frozen=True)
+class SentText:
+    """A text the message log shows as sent: its row id, the body as delivered (signature
+    first), its kind and when the sender took it."""
+
+    id: int
+    body: str
+    kind: str
+    sent_at: datetime
+
+
+async def texts_sent_to(rt, phone: str, *, limit: int = 30) -> list[SentText]:
+    """The current city's latest ``limit`` texts sent to the mobile number ``phone`` (any kind:
+    channel replies, confirmations, reminders), oldest first."""
+    async with rt.db.transaction() as s:
+        rows = (await s.scalars(
+            select(Notification).where(Notification.recipient == phone, Notification.status == "sent")
+            .order_by(Notification.id.desc()).limit(limit)
+        )).all()
+    return [SentText(r.id, r.body, r.kind, r.sent_at or r.created_at) for r in reversed(rows)]
 
 
 async def queue_text(

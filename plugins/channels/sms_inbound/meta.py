@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from pydantic import field_validator
+
 from guahao.plugin_api import PluginMeta, PluginSettings, setting
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class Settings(PluginSettings):
@@ -23,6 +28,20 @@ class Settings(PluginSettings):
         help="短信中医院的其他叫法 → 医院代码；医院的代码、全称和简称总是可用。",
         help_en="Other names people use for a hospital → its code; code, name and short name always work.",
     )
+    simulator: bool = setting(
+        False, label="网页模拟手机", label_en="SMS simulator page",
+        help="开启后 /c/<城市>/sms/simulator 提供网页模拟手机：以 generic 格式签名发送上行短信，显示平台的回复短信；"
+             "需设置 generic 签名密钥。页面可查看任一号码收到的短信，只用于演示与培训（勿在生产环境开启）。",
+        help_en="Serves a simulated mobile phone at /c/<city>/sms/simulator that sends signed generic uplinks and "
+                "shows the reply texts (needs the generic secret). It shows any number's texts: demos and "
+                "training only, never in production.",
+    )
+    simulator_phones: list[str] = setting(
+        default_factory=list, label="模拟手机号码", label_en="Simulator numbers", widget="list",
+        example=["13800000001"], max_length=20,
+        help="模拟手机页面供选择的手机号（如演示会员的号码），也可在页面上输入其他号码。",
+        help_en="Numbers the simulator offers to pick (the demo members'); any other can be typed.",
+    )
     aliyun_token: str = setting(
         "", secret=True, label="阿里云上行回调令牌", label_en="Alibaba Cloud uplink token",
         pattern=r"^([A-Za-z0-9_\-]{16,128})?$",
@@ -40,6 +59,14 @@ class Settings(PluginSettings):
         help="其他短信网关以 HMAC-SHA256(密钥, 时间戳 + \".\" + 请求体) 签名，见 docs/channel-sms.md。",
         help_en="Other gateways sign HMAC-SHA256(secret, timestamp + \".\" + body); see docs/channel-sms.md.",
     )
+
+    @field_validator("simulator_phones")
+    @classmethod
+    def _mobiles(cls, value: list[str]) -> list[str]:
+        wrong = [v for v in value if not MOBILE.match(v)]
+        if wrong:
+            raise ValueError(f"不是11位手机号 / not a mainland mobile number: {', '.join(wrong)}")
+        return value
 
 
 META = PluginMeta(
