@@ -14,7 +14,7 @@ from guahao.core.booking.credit import CreditStatus
 from guahao.core.booking.views import BookingView, WaitlistView
 from guahao.core.members.throttle import LoginThrottle, MemoryLoginThrottle
 
-from . import bookings, catalogue, members
+from . import bookings, catalogue, feedback, members
 from .operations import ErrorCase as E
 from .operations import Link, Operation, path_routes
 from .schemas import (
@@ -23,6 +23,9 @@ from .schemas import (
     BookingListQuery,
     BookingRequest,
     CancelRequest,
+    ComplaintList,
+    ComplaintOut,
+    ComplaintRequest,
     DepartmentList,
     DistrictList,
     DoctorDetail,
@@ -92,6 +95,7 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
         *_catalogue_operations(),
         *_booking_operations(),
         *_waitlist_operations(),
+        *_complaint_operations(),
     ]
 
 
@@ -260,6 +264,32 @@ def _waitlist_operations() -> list[Operation]:
             "DELETE", "/{city}/waitlist/{entry_id}", bookings.leave_waitlist, "leave_waitlist",
             "退出候补 Leave a waitlist", "预约 Bookings", WaitlistView, auth=True,
             errors=(E(409, "invalid_state", "该候补已结束，无需退出"),),
+        ),
+    ]
+
+
+def _complaint_operations() -> list[Operation]:
+    """A member's complaints (公众投诉): file one, list them, read one with the hospital's reply."""
+    return [
+        Operation(
+            "POST", "/{city}/complaints", feedback.submit_complaint, "submit_complaint", "投诉 File a complaint",
+            "投诉 Complaints", ComplaintOut, status=201, body=ComplaintRequest, auth=True,
+            description="投诉转交被投诉的医院处理；医院的答复（结果反馈）见 reply，办结后 status 为 closed。",
+            links=(Link("GetComplaint", "get_complaint", (_CITY, ("complaint_id", "$response.body#/id")),
+                        "读取刚提交的投诉及其答复"),),
+            errors=(
+                E(404, "not_found", "医院不存在，或 booking_id 不是本人的预约"),
+                E(409, "booking_mismatch", "所选预约不属于该医院"),
+                E(422, "missing_text", "投诉内容不能只有空白"),
+            ),
+        ),
+        Operation(
+            "GET", "/{city}/complaints", feedback.list_complaints, "list_complaints", "我的投诉 My complaints",
+            "投诉 Complaints", ComplaintList, auth=True, description="最近 50 条，新的在前。",
+        ),
+        Operation(
+            "GET", "/{city}/complaints/{complaint_id}", feedback.get_complaint, "get_complaint",
+            "投诉详情 A complaint of mine", "投诉 Complaints", ComplaintOut, auth=True,
         ),
     ]
 

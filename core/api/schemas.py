@@ -21,6 +21,7 @@ from pydantic_core import core_schema as cs
 
 from guahao.core.catalogue.places import VisitPlace
 from guahao.core.errors import DomainError
+from guahao.core.feedback.complaints import CATEGORIES as COMPLAINT_CATEGORIES
 from guahao.core.members.ids import PROVINCES
 
 INT32_MAX = 2_147_483_647
@@ -85,6 +86,17 @@ def _rule(pattern: str, code: str, field: str, message: str, lengths: tuple[int,
 
 
 Text = Annotated[str, AfterValidator(_printable), Documented(pattern=PRINTABLE_PATTERN)]
+# Several lines of text with something to read: tabs and line breaks allowed, other control
+# characters not, and at least one character that is not white space (Python's str.isspace).
+_CONTROL_BUT_LINES = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+_BLANK = r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PARAGRAPHS_PATTERN = rf"^[^{_CONTROL_BUT_LINES}]*[^{_BLANK}][^{_CONTROL_BUT_LINES}]*$"
+Paragraphs = Annotated[
+    str,
+    _rule(PARAGRAPHS_PATTERN, "missing_text", "text", "请填写内容（不能只有空白或控制字符）"),
+    Documented(pattern=PARAGRAPHS_PATTERN),
+]
+BOOKING_REF_PATTERN = r"^[A-Za-z0-9_-]{1,24}$"
 Name = Annotated[
     str,
     _rule(NAME_PATTERN, "invalid_name", "name", f"姓名应为{NAME_MIN}到{NAME_MAX}个字：汉字或字母，少数民族姓名可用“·”分隔",
@@ -182,6 +194,20 @@ class WaitlistRequest(Body):
     session_id: Id = Field(description="出诊 id from /availability", examples=[42])
 
 
+class ComplaintRequest(Body):
+    """投诉 (a complaint about a hospital, optionally about one of the member's bookings there)."""
+
+    hospital_id: Id = Field(description="被投诉的医院 id", examples=[1])
+    category: Literal[COMPLAINT_CATEGORIES] = Field(  # type: ignore[valid-type]
+        description="类别：服务 service、候诊 waiting、诊疗 medical、收费 fees、环境 environment、预约 booking、其他 other",
+        examples=["waiting"],
+    )
+    text: Paragraphs = Field(max_length=2000, description="投诉内容，可分行 (missing_text)",
+                             examples=["候诊两个小时没有人说明原因。"])
+    booking_id: str | None = Field(None, pattern=BOOKING_REF_PATTERN,
+                                   description="相关预约号（须为本人在该医院的预约）", examples=["GHK5QX2M7RB4TZAW3C"])
+
+
 class HospitalQuery(Query):
     district_id: Id | None = Field(None, description="区县 id (see /districts)")
 
@@ -243,6 +269,25 @@ class TokenOut(BaseModel):
                                examples=["kD3o9fQm2Yx7p1vS0bWcHnTzR8aEuLgJ4iKqNd6MyXo"])
     refresh_expires_in: int = Field(description="刷新令牌有效秒数 seconds the refresh token lives",
                                     examples=[2592000])
+
+
+class ComplaintOut(BaseModel):
+    id: int = Field(examples=[5])
+    hospital_id: int = Field(examples=[1])
+    booking_id: str | None = Field(examples=["GHK5QX2M7RB4TZAW3C"])
+    category: str = Field(examples=["waiting"])
+    text: str = Field(examples=["候诊两个小时没有人说明原因。"])
+    status: Literal["submitted", "replied", "closed"] = Field(
+        description="submitted 已提交 → replied 医院已答复 → closed 已办结")
+    reply: str = Field(description="医院的答复（结果反馈），未答复时为空", examples=[""])
+    replied_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintList(BaseModel):
+    items: list[ComplaintOut]
 
 
 class RevokedOut(BaseModel):

@@ -86,6 +86,8 @@ def narrow(doc: dict, slug: str, ids: dict[str, list[int]]) -> dict:
     schemas = doc["components"]["schemas"]
     schemas["BookingRequest"]["properties"]["period_id"] = {"type": "integer", "enum": ids["period_id"] + [999_999]}
     schemas["WaitlistRequest"]["properties"]["session_id"] = {"type": "integer", "enum": ids["session_id"] + [999_999]}
+    schemas["ComplaintRequest"]["properties"]["hospital_id"] = {"type": "integer",
+                                                                "enum": ids["hospital_id"] + [999_999]}
     return doc
 
 
@@ -195,4 +197,6 @@ async def test_api_passes_every_schemathesis_check(client, rt, app):
     assert 200 in statuses["GET /api/v1/{city}/bookings/{booking_id}"]
     assert 200 in statuses["POST /api/v1/{city}/bookings/{booking_id}/cancel"]
     assert 200 in statuses["GET /api/v1/{city}/hospitals/{hospital_id}"]
+    assert 201 in statuses["POST /api/v1/{city}/complaints"]
+    assert 200 in statuses["GET /api/v1/{city}/complaints/{complaint_id}"]
     assert 204 in statuses["POST /api/v1/{city}/bookings"]  # OPTIONS, answered with Allow
