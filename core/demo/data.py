@@ -23,8 +23,11 @@ PLUGINS = {
     "message_log": {"public_log": True},  # the demo shows its message log at /c/demo/messages
     "web": {},  # the patient site at /c/demo/
     "ivr": {"simulator": True, "agent_number": "+861012320"},  # a phone in the browser at /c/demo/ivr/simulator
+    # SMS booking, tried on a mobile phone in the browser at /c/demo/sms/simulator (the demo members' numbers)
+    "sms_inbound": {"simulator": True, "simulator_phones": ["13800000001", "13800000002", "13800000003"]},
 }
-PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}, "ivr": {"auth_token": "demo-ivr-auth-token-0123456789"}}
+PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}, "ivr": {"auth_token": "demo-ivr-auth-token-0123456789"},
+                  "sms_inbound": {"generic_secret": "demo-sms-uplink-secret-0123456789"}}
 # Online payment in the served demo (core.demo.practice): these hospitals take the fee online,
 # each on a merchant account of its own at the plugin's practice gateway, which the demo serves
 # itself with keys made when it starts. The others keep paying at the hospital.

@@ -119,7 +119,7 @@ async def test_rules_plugins_and_members(rt, demo):
     assert city.rules.max_active_bookings == 2
     assert city.rules.release_time.strftime("%H:%M") == "07:30"
     plugins = await enabled_plugins(rt.db, city)
-    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web", "ivr"}
+    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web", "ivr", "sms_inbound"}
     assert plugins["demo_his"]["secrets"]["token"]
     for name, config in plugins.items():  # the demo's settings fit each plugin's declaration
         config_check(rt.plugins, name, config["settings"], enabled=True, stored_secrets=config["secrets"])
