@@ -26,16 +26,16 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     R.vendor_admin: frozenset({
         "vendor.manage", "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage",
         "bookings.view", "bookings.checkin", "complaints.handle", "reports.view", "import.run", "agent.assist",
-        "licensing.view", "licensing.declare", "deliveries.manage", "scalpers.view",
+        "licensing.view", "licensing.declare", "deliveries.manage", "scalpers.view", "broadcasts.send",
     }),
     R.city_admin: frozenset({
         "city.configure", "staff.manage", "audit.view", "hospital.manage", "schedule.manage", "bookings.view",
         "bookings.checkin", "complaints.handle", "reports.view", "import.run", "licensing.view", "licensing.declare",
-        "deliveries.manage", "scalpers.view",
+        "deliveries.manage", "scalpers.view", "broadcasts.send",
     }),
     R.hospital_admin: frozenset({
         "staff.manage", "hospital.manage", "schedule.manage", "bookings.view", "bookings.checkin",
-        "complaints.handle", "reports.view", "deliveries.manage",
+        "complaints.handle", "reports.view", "deliveries.manage", "broadcasts.send",
     }),
     R.scheduler: frozenset({"schedule.manage", "bookings.view", "bookings.checkin"}),
     R.doctor: frozenset({"booking.clinic", "bookings.view"}),

@@ -115,6 +115,13 @@ CITY_NAV: list[NavItem] = [
         "HIS pushes, refunds and messages still to go out or failing: retry or abandon them.",
     ),
     NavItem(
+        "broadcasts",
+        "Broadcasts",
+        "broadcasts",
+        "broadcasts.send",
+        "Send a notice to everyone booked in a session, a department or a hospital on a day, and follow each message.",
+    ),
+    NavItem(
         "his",
         "Hospital systems",
         "his",
