@@ -32,6 +32,7 @@ AREAS = [
     "city.importing",
     "city.catalogue",
     "city.deliveries",
+    "city.broadcasts",
     "city.scalpers",
     "city.his",
     "city.finance",
