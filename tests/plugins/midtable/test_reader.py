@@ -124,3 +124,51 @@ async def test_two_reads_at_once_keep_each_change_once(his, sim):
     one, two = await asyncio.gather(read(his, sim), read(his, sim))
     assert one.rows + two.rows == 6 and {one.mark, two.mark} == {one.mark}
     assert len(await kept(his)) == 6 and (await read(his, sim)).rows == 0
+
+
+async def test_writers_committing_in_any_order_while_the_platform_reads(his, sim):
+    """Five HIS sessions insert and update rows at once, each transaction held open a random
+    moment (so versions commit out of order, some roll back), while the platform keeps reading:
+    every version is processed at most once and, at the end, what the platform kept is exactly
+    the HIS's table."""
+    import random
+
+    rng = random.Random(12)
+    processed: list[int] = []
+
+    def counting(row):
+        processed.append(int(row["row_version"]))
+        return keep_schedule(row)
+
+    async def writer(n: int) -> None:
+        async with sim.connection() as conn, conn.cursor() as cur:
+            for i in range(12):
+                session = f"W{n}-{i % 8}"  # some rows changed twice, some once
+                await cur.execute(
+                    "INSERT INTO mt_schedule (hospital_code, session_no, doctor_code, clinic_date, half_day, start_time, "
+                    "end_time, capacity) VALUES ('H1', %s, 'D1', %s, 'am', '08:00', '09:00', %s) "
+                    "ON DUPLICATE KEY UPDATE capacity = VALUES(capacity)", (session, DAY, i))
+                await asyncio.sleep(rng.random() / 20)
+                if rng.random() < 0.15:
+                    await conn.rollback()
+                else:
+                    await conn.commit()
+
+    async def reading(done: asyncio.Event) -> None:
+        while not done.is_set():
+            await reader.follow(his.rt, his.city, hospital_code="H1", table="schedule", his_table="mt_schedule",
+                                settings=settings_for(sim), secrets={}, keep=counting)
+            await asyncio.sleep(0.01)
+
+    done = asyncio.Event()
+    task = asyncio.create_task(reading(done))
+    await asyncio.gather(*(writer(n) for n in range(5)))
+    done.set()
+    await task
+    await reader.follow(his.rt, his.city, hospital_code="H1", table="schedule", his_table="mt_schedule",
+                        settings=settings_for(sim), secrets={}, keep=counting)
+
+    assert len(processed) == len(set(processed))  # no version twice
+    final = {r["session_no"]: (r["capacity"], r["row_version"]) for r in await sim.rows("SELECT * FROM mt_schedule")}
+    rows = await reader.kept_rows(his.rt, his.city, "H1", "schedule")
+    assert {r.data["session_no"]: (r.data["pools"]["public"], r.version) for r in rows} == final
