@@ -35,10 +35,13 @@ from .schemas import (
     HospitalList,
     HospitalQuery,
     MemberOut,
+    OpenSurveyList,
     RefreshRequest,
     RegisterRequest,
     RevokedOut,
     RevokeRequest,
+    SurveyOut,
+    SurveyRequest,
     TokenOut,
     TokenRequest,
     WaitlistRequest,
@@ -96,6 +99,7 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
         *_booking_operations(),
         *_waitlist_operations(),
         *_complaint_operations(),
+        *_survey_operations(),
     ]
 
 
@@ -290,6 +294,26 @@ def _complaint_operations() -> list[Operation]:
         Operation(
             "GET", "/{city}/complaints/{complaint_id}", feedback.get_complaint, "get_complaint",
             "投诉详情 A complaint of mine", "投诉 Complaints", ComplaintOut, auth=True,
+        ),
+    ]
+
+
+def _survey_operations() -> list[Operation]:
+    """Satisfaction surveys (满意度调查) of the member's visits."""
+    return [
+        Operation(
+            "GET", "/{city}/surveys", feedback.open_surveys, "list_open_surveys", "待评价的就诊 Visits to survey",
+            "评价 Surveys", OpenSurveyList, auth=True,
+            description="已到院就诊、7 天内且尚未评价的预约，新的在前。",
+        ),
+        Operation(
+            "POST", "/{city}/bookings/{booking_id}/survey", feedback.submit_survey, "submit_survey",
+            "评价一次就诊 Survey a visit", "评价 Surveys", SurveyOut, status=201, body=SurveyRequest, auth=True,
+            errors=(
+                E(403, "not_checked_in", "只有已到院就诊的预约才能评价"),
+                E(409, "already_surveyed", "这次就诊已评价过"),
+                E(409, "survey_closed", "就诊 7 天后不能再评价 (details.closed_at)"),
+            ),
         ),
     ]
 

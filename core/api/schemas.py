@@ -25,7 +25,16 @@ from guahao.core.feedback.complaints import CATEGORIES as COMPLAINT_CATEGORIES
 from guahao.core.members.ids import PROVINCES
 
 INT32_MAX = 2_147_483_647
-Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 4.0 as an integer; so does the API (4.5 and "4" stay refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(_integral)]
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
@@ -95,6 +104,12 @@ Paragraphs = Annotated[
     str,
     _rule(PARAGRAPHS_PATTERN, "missing_text", "text", "请填写内容（不能只有空白或控制字符）"),
     Documented(pattern=PARAGRAPHS_PATTERN),
+]
+LINES_PATTERN = rf"^[^{_CONTROL_BUT_LINES}]*$"
+Lines = Annotated[
+    str,
+    _rule(LINES_PATTERN, "validation_error", "comment", "内容不能含控制字符"),
+    Documented(pattern=LINES_PATTERN),
 ]
 BOOKING_REF_PATTERN = r"^[A-Za-z0-9_-]{1,24}$"
 Name = Annotated[
@@ -208,6 +223,18 @@ class ComplaintRequest(Body):
                                    description="相关预约号（须为本人在该医院的预约）", examples=["GHK5QX2M7RB4TZAW3C"])
 
 
+Rating = Annotated[int, Field(ge=1, le=5), BeforeValidator(_integral)]
+
+
+class SurveyRequest(Body):
+    """满意度调查 (one per checked-in visit, within 7 days after it)."""
+
+    overall: Rating = Field(description="总体满意度 1–5", examples=[5])
+    waiting: Rating = Field(description="候诊时间 1–5", examples=[4])
+    attitude: Rating = Field(description="医生态度 1–5", examples=[5])
+    comment: Lines = Field("", max_length=1000, description="意见（可选，可分行）", examples=["医生讲解很耐心。"])
+
+
 class HospitalQuery(Query):
     district_id: Id | None = Field(None, description="区县 id (see /districts)")
 
@@ -288,6 +315,29 @@ class ComplaintOut(BaseModel):
 
 class ComplaintList(BaseModel):
     items: list[ComplaintOut]
+
+
+class OpenSurvey(BaseModel):
+    booking_id: str = Field(examples=["GHK5QX2M7RB4TZAW3C"])
+    hospital_id: int
+    department_id: int
+    doctor_id: int
+    date: date
+    closes_at: datetime = Field(description="此后不能再评价 (visit end + 7 days)")
+
+
+class OpenSurveyList(BaseModel):
+    items: list[OpenSurvey]
+
+
+class SurveyOut(BaseModel):
+    id: int
+    booking_id: str
+    overall: int = Field(ge=1, le=5)
+    waiting: int = Field(ge=1, le=5)
+    attitude: int = Field(ge=1, le=5)
+    comment: str
+    created_at: datetime
 
 
 class RevokedOut(BaseModel):

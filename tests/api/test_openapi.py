@@ -183,3 +183,14 @@ async def test_links_chain_to_operations_that_take_their_parameters(client):
             for name, expression in link["parameters"].items():
                 assert name in taken or name == "header.Authorization", (source, name)
                 assert expression.startswith("$") or "{$response.body#/" in expression
+
+
+async def test_json_integers_may_be_written_with_a_zero_fraction(client, city, catalogue, member):
+    """JSON Schema's integer includes 4.0; the API reads it as 4 and still refuses 4.5 and "4"."""
+    pid = catalogue.periods[catalogue.sessions[0].id][0].id
+    for raw, status in ((f'{{"period_id": {pid}.5}}', 422), (f'{{"period_id": "{pid}"}}', 422),
+                        (f'{{"period_id": {pid}.0}}', 201)):
+        r = await client.post(url(city, "/bookings"), content=raw,
+                              headers={**member.headers, "Content-Type": "application/json"})
+        assert r.status_code == status, (raw, r.text)
+    assert r.json()["period_id"] == pid
