@@ -32,7 +32,7 @@ AREAS = [
     "city.importing",
     "city.catalogue",
     "city.deliveries",
-    "city.broadcasts",
+    "hospital.broadcasts",
     "city.scalpers",
     "city.his",
     "city.finance",

@@ -26,7 +26,7 @@ from guahao.core.errors import DomainError, NotFound
 from guahao.core.models import Booking, ClinicSession, Department, Doctor
 from guahao.tenants.clock import utcnow
 
-from ..hospital.pick import chosen_hospital, half_day_label, parse_date, refusal
+from .pick import chosen_hospital, half_day_label, parse_date, refusal
 from ..kit.pages import Console, console_page
 
 CAPABILITY = "broadcasts.send"
