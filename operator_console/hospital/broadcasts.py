@@ -26,8 +26,8 @@ from guahao.core.errors import DomainError, NotFound
 from guahao.core.models import Booking, ClinicSession, Department, Doctor
 from guahao.tenants.clock import utcnow
 
-from .pick import chosen_hospital, half_day_label, parse_date, refusal
 from ..kit.pages import Console, console_page
+from .pick import chosen_hospital, half_day_label, parse_date, refusal
 
 CAPABILITY = "broadcasts.send"
 CHANNEL_LABELS = {"sms": "SMS", "wechat": "WeChat", "email": "E-mail", "voice": "Voice call"}
