@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from guahao.core import payments
 from guahao.core.booking import service
 
 from .operations import Call, Reply
@@ -47,3 +48,30 @@ async def list_waitlist(call: Call) -> dict:
 
 async def leave_waitlist(call: Call) -> dict:
     return await service.leave_waitlist(call.rt, member_id=call.member_id, entry_id=call.params["entry_id"])
+
+
+async def start_payment(call: Call) -> dict:
+    """The held booking's payment with the city's provider: where the member pays. The provider
+    sends the member back to the booking's page on the patient site; the app asks
+    ``GET …/payment`` for the outcome."""
+    ref = call.params["booking_id"]
+    back = str(call.request.base_url).rstrip("/") + f"/c/{call.city.slug}/bookings/{ref}/paid"
+    intent = await payments.start_payment(call.rt, member_id=call.member_id, booking_id=ref, return_url=back)
+    booking = await service.get_booking(call.rt, member_id=call.member_id, booking_id=ref)
+    return {
+        "booking_id": booking["id"], "provider": intent.provider, "amount_fen": intent.amount_fen,
+        "online": intent.online, "instructions": intent.instructions, "redirect_url": intent.redirect_url,
+        "qr_url": intent.data.get("qr_url") if isinstance(intent.data, dict) else None,
+        "hold_expires_at": booking["hold_expires_at"],
+    }
+
+
+async def payment_status(call: Call) -> dict:
+    """Where the booking's payment stands; a started payment is confirmed with the provider first
+    (the member may be back before the provider's callback)."""
+    ref = call.params["booking_id"]
+    booking = await service.get_booking(call.rt, member_id=call.member_id, booking_id=ref)
+    if booking["status"] == "pending_payment":
+        await payments.check_payment(call.rt, member_id=call.member_id, booking_id=ref)
+        booking = await service.get_booking(call.rt, member_id=call.member_id, booking_id=ref)
+    return {key: booking[key] for key in ("id", "status", "payment_status", "fee_fen", "hold_expires_at")}

@@ -36,6 +36,8 @@ from .schemas import (
     HospitalQuery,
     MemberOut,
     OpenSurveyList,
+    PaymentLink,
+    PaymentState,
     RefreshRequest,
     RegisterRequest,
     RevokedOut,
@@ -79,6 +81,8 @@ _CITY = ("city", "$request.path.city")
 _THE_BOOKING = (_CITY, ("booking_id", "$response.body#/id"))
 BOOKING_LINKS = (
     Link("GetBooking", "get_booking", _THE_BOOKING, "读取刚创建的预约 (its id is the booking reference)"),
+    Link("StartPayment", "start_payment", _THE_BOOKING, "在线支付待支付的预约 (status pending_payment)"),
+    Link("GetPayment", "get_payment", _THE_BOOKING, "查询支付结果"),
     Link("CancelBooking", "cancel_booking", _THE_BOOKING, "取消刚创建的预约"),
     Link("AcceptOffer", "accept_offer", _THE_BOOKING, "确认候补号源（预约状态为 offered 时）"),
 )
@@ -97,6 +101,7 @@ def operations(throttle: LoginThrottle) -> list[Operation]:
         *_member_operations(throttle),
         *_catalogue_operations(),
         *_booking_operations(),
+        *_payment_operations(),
         *_waitlist_operations(),
         *_complaint_operations(),
         *_survey_operations(),
@@ -239,6 +244,33 @@ def _booking_operations() -> list[Operation]:
                 E(409, "offer_expired", "候补号源的确认时间已过"),
                 E(409, "invalid_state", "该预约不是待确认的候补号源"),
             ),
+        ),
+    ]
+
+
+def _payment_operations() -> list[Operation]:
+    """Paying a held booking online and reading the outcome."""
+    return [
+        Operation(
+            "POST", "/{city}/bookings/{booking_id}/payment", bookings.start_payment, "start_payment",
+            "支付挂号费 Pay a held booking", "预约 Bookings", PaymentLink, auth=True,
+            description=(
+                "为待支付 (pending_payment) 的预约发起在线支付，返回支付页面 redirect_url 或扫码内容 qr_url。"
+                "再次调用得到同一笔支付。支付后渠道把会员带回患者网站的预约页面；App 用 GET …/payment 查询结果。"
+            ),
+            errors=(
+                E(409, "hold_expired", "已超过支付期限，号源已释放"),
+                E(409, "invalid_state", "该预约不是待支付状态"),
+                E(409, "no_payment_provider", "本市未开通在线支付"),
+                E(402, "payment_unavailable", "支付渠道暂不可用，请稍后再试"),
+                E(402, "phone_required", "话费支付需要登记的中国大陆手机号"),
+                E(402, "phone_not_served", "手机号不属于该运营商，无法用话费支付"),
+            ),
+        ),
+        Operation(
+            "GET", "/{city}/bookings/{booking_id}/payment", bookings.payment_status, "get_payment",
+            "支付状态 Payment status of a booking", "预约 Bookings", PaymentState, auth=True,
+            description="待支付且已发起支付的预约，先向支付渠道核实一次（回调可能尚未到达）。",
         ),
     ]
 

@@ -340,6 +340,31 @@ class SurveyOut(BaseModel):
     created_at: datetime
 
 
+class PaymentLink(BaseModel):
+    """How the member pays a held booking (no money has moved yet)."""
+
+    booking_id: str = Field(examples=["GHK5QX2M7RB4TZAW3C"])
+    provider: str = Field(description="支付渠道 payment provider", examples=["wechatpay"])
+    amount_fen: int = Field(description="应付金额（分）", examples=[5000])
+    online: bool = Field(description="false: 到院支付 (paid at the hospital)")
+    instructions: str = Field(description="给会员的说明 (zh-CN)", examples=["请在 15 分钟内完成支付"])
+    redirect_url: str | None = Field(description="支付页面：在浏览器中打开 (the provider's page)")
+    qr_url: str | None = Field(description="扫码支付的内容（有则展示为二维码）")
+    hold_expires_at: datetime | None = Field(description="须在此前支付，否则号源释放")
+
+
+class PaymentState(BaseModel):
+    """Where a booking's payment stands."""
+
+    id: str = Field(description="预约号", examples=["GHK5QX2M7RB4TZAW3C"])
+    status: str = Field(description="预约状态：pending_payment 待支付, confirmed 已确认, expired 超时未付…",
+                        examples=["pending_payment"])
+    payment_status: str = Field(description="支付状态：none 无需在线支付, pending 待支付, paid 已支付, refunded 已退款…",
+                                examples=["paid"])
+    fee_fen: int = Field(description="挂号费（分）", examples=[5000])
+    hold_expires_at: datetime | None
+
+
 class RevokedOut(BaseModel):
     revoked: Literal[True] = True
 

@@ -169,7 +169,8 @@ async def test_links_chain_to_operations_that_take_their_parameters(client):
     doc = (await client.get("/api/v1/openapi.json")).json()
     by_id = {op["operationId"]: op for methods in doc["paths"].values() for op in methods.values()}
     expected = {
-        "create_booking": {"get_booking", "cancel_booking", "accept_offer"},
+        "create_booking": {"get_booking", "cancel_booking", "accept_offer", "start_payment", "get_payment"},
+        "submit_complaint": {"get_complaint"},
         "join_waitlist": {"leave_waitlist"},
         "issue_token": {"get_me"},
         "refresh_token": {"get_me"},
