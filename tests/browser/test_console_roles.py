@@ -50,14 +50,15 @@ ROLES = {
     "vendor": Role("vendor", "vendor_admin", frozenset({
         "staff", "settings", "audit", "agent", "import", "catalogue", "schedule", "templates",
         "hospital-complaints", "hospital-stats", "dashboards", "licensing", "deliveries", "his", "api-clients", "finance",
-        "scalpers"}), "settings", "form"),
+        "scalpers", "broadcasts"}), "settings", "form"),
     "city_admin": Role("admin", "city_admin", frozenset({
         "staff", "settings", "audit", "import", "catalogue", "schedule", "templates", "hospital-complaints",
-        "hospital-stats", "dashboards", "licensing", "deliveries", "his", "api-clients", "finance", "scalpers"}), "audit",
+        "hospital-stats", "dashboards", "licensing", "deliveries", "his", "api-clients", "finance", "scalpers",
+        "broadcasts"}), "audit",
         "#audit-table"),
     "hospital_admin": Role("sy01.admin", "hospital_admin", frozenset({
         "staff", "catalogue", "schedule", "templates", "hospital-complaints", "hospital-stats", "dashboards",
-        "deliveries", "his", "finance"}), "staff", "#staff-table"),
+        "deliveries", "his", "finance", "broadcasts"}), "staff", "#staff-table"),
     "scheduler": Role("sy01.scheduler", "scheduler", frozenset({"schedule", "templates"}), "schedule",
                       "#hospital-name"),
     "doctor": Role("sy01.doctor", "doctor", frozenset({"clinic"}), "clinic", "#clinic-form"),
