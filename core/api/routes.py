@@ -217,6 +217,7 @@ def _booking_operations() -> list[Operation]:
             description=(
                 "到院支付的医院直接 confirmed；需在线支付的为 pending_payment，请在 hold_expires_at 前支付。"
                 "带 Idempotency-Key 重试同一请求时返回首次的结果（响应头 Idempotent-Replayed: true）。"
+                "城市启用的插件可附加预约规则：不符合时答 403，code 为该规则的名称 (details.rule)。"
             ),
             errors=_BOOKING_RULES, links=BOOKING_LINKS,
         ),
