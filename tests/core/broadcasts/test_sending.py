@@ -178,3 +178,21 @@ async def test_a_channel_without_sender_or_an_empty_audience_is_refused(rt, city
     with use_city(city):
         async with rt.db.transaction() as s:
             assert await broadcasts.sending.by_request_key(s, "k" * 20) is None
+
+
+async def test_two_submits_of_one_form_at_the_same_moment_send_once(rt, city):
+    import asyncio
+
+    cat, day1, *_ , m = await _world(rt, city)
+    plugins = await rt.plugins.for_city(city)
+    audience = broadcasts.Audience("department", cat.hospital.id, day=day1.date, department_id=cat.department.id)
+    key = secrets.token_urlsafe(24)
+    results = await asyncio.gather(*[broadcasts.send(rt, city, plugins, ACTOR, audience, TEXT, ["sms"], key, None)
+                                     for _ in range(2)])
+    assert sorted(sent for _, sent in results) == [False, True]
+    assert results[0][0].id == results[1][0].id
+    with use_city(city):
+        async with rt.db.transaction() as s:
+            notes = (await s.scalars(select(Notification).where(Notification.kind == "broadcast"))).all()
+            entries = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "broadcast.send"))).all()
+    assert len(notes) == 4 and len(entries) == 1  # 张三, 李四, 钱七 (skipped), 王五
