@@ -49,7 +49,7 @@ def _values(c: Console) -> dict:
 def _audience(hospital_id: int, values: dict) -> service.Audience:
     """``hospital``, ``department:ID`` or ``session:ID`` as an audience of the hospital."""
     kind, _, raw = values["audience"].partition(":")
-    ident = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    ident = int(raw) if raw.isdigit() and len(raw) < 10 else None
     day = parse_date(values["day"])
     if kind == "session":
         return service.Audience("session", hospital_id, session_id=ident or -1)

@@ -168,3 +168,26 @@ async def test_roles_without_the_capability_are_refused(rt, city, browser):
     assert (await browser.get(f"/console/c/{city.slug}/broadcasts/new")).status_code == 403
     home = await browser.get(f"/console/c/{city.slug}/")
     assert 'id="nav-broadcasts"' not in home.text
+
+
+async def test_bad_input_is_answered_with_a_reason_never_a_500(rt, city, browser, admin):
+    cat, first, members = await _booked(rt, city)
+    await browser.login(admin)
+    url = f"/console/c/{city.slug}/broadcasts/preview"
+    base = dict(_form(cat, first, "sms"))
+    cases = [
+        ({"audience": "session:abc"}, 404), ({"audience": "session:99999999999"}, 404),
+        ({"audience": "department:123456789"}, 404), ({"audience": "clinic"}, 422),
+        ({"audience": "hospital", "day": "2031-02-30"}, 422), ({"hospital": "x1"}, 404),
+        ({"hospital": "99999999999"}, 404), ({"text": "字" * 301}, 422),
+    ]
+    for change, status in cases:
+        r = await browser.post(url, list({**base, **change}.items()) + [("channels", "fax")])
+        assert r.status_code == status, (change, r.status_code)
+    r = await browser.post(url, [(k, v) for k, v in base.items() if k != "channels"] + [("channels", "fax")])
+    assert r.status_code == 422 and "渠道" in r.text
+    r = await browser.post(f"/console/c/{city.slug}/broadcasts/send", list(base.items()))  # no request key
+    assert r.status_code == 422 and "重新预览" in r.text
+    assert (await browser.get(f"/console/c/{city.slug}/broadcasts/99999999")).status_code == 404
+    assert (await browser.get(f"/console/c/{city.slug}/broadcasts/new?hospital=abc&day=x")).status_code == 404
+    assert (await browser.get(f"/console/c/{city.slug}/broadcasts/new?day=x")).status_code == 200
