@@ -36,6 +36,7 @@ AREAS = [
     "city.scalpers",
     "city.his",
     "city.finance",
+    "city.fee_orders",
     "city.api_clients",
     "hospital.plugins",
     "hospital.his_messages",

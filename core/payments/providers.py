@@ -1,8 +1,12 @@
-"""Which of the city's payment providers takes a payment (a booking's fee or a fee order)."""
+"""Which of the city's payment providers takes a payment (a booking's fee or a fee order), and
+asking one for a named refund."""
 
 from __future__ import annotations
 
-from guahao.core.plugins.interfaces import PaymentProvider
+import inspect
+from typing import Mapping
+
+from guahao.core.plugins.interfaces import PaymentProvider, RefundResult
 
 
 def online_provider(plugins, name: str = "") -> PaymentProvider | None:
@@ -11,3 +15,13 @@ def online_provider(plugins, name: str = "") -> PaymentProvider | None:
     if name:
         return plugins.payment_provider(name)
     return next((p for p in plugins.payment_providers() if p.online), None)
+
+
+async def refund_named(
+    provider: PaymentProvider, payable, amount_fen: int, settings: Mapping, secrets: Mapping, key: str
+) -> RefundResult:
+    """``provider.refund`` of the refund named ``key`` (plugin API 1.2); a provider written for
+    1.1, whose ``refund`` takes no key, is asked by amount."""
+    if key and "key" in inspect.signature(provider.refund).parameters:
+        return await provider.refund(payable, amount_fen, settings, secrets, key=key)
+    return await provider.refund(payable, amount_fen, settings, secrets)

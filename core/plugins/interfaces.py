@@ -149,8 +149,14 @@ class PaymentProvider(ABC):
         """Confirm the payment (``data`` is what the client or callback returned) or raise."""
 
     @abstractmethod
-    async def refund(self, booking: "Booking", amount_fen: int, settings: Mapping, secrets: Mapping) -> RefundResult:
-        """Give back ``amount_fen`` of a paid booking."""
+    async def refund(
+        self, booking: "Booking", amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = ""
+    ) -> RefundResult:
+        """Give back ``amount_fen`` of a paid booking. ``key`` names this refund among the
+        payment's refunds (the provider's idempotency key): asked again with the same key it is
+        the same refund, so a retried job never refunds twice; two partial refunds of the same
+        amount (two returned drugs of one price) need keys of their own. Without a key the
+        refund is named by its amount. (``key`` is in the API since 1.2.)"""
 
     async def cancel(self, booking: "Booking", settings: Mapping, secrets: Mapping) -> None:
         """Abandon a prepared, unpaid payment (a hold that ran out). Default: nothing to do."""

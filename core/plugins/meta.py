@@ -18,7 +18,7 @@ from packaging.version import Version
 
 from .settings import PluginSettings
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """The plugin API's version. A minor step adds to the API; a major step may break plugins."""
 
 CATEGORIES: dict[str, tuple[str, str]] = {

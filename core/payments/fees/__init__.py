@@ -6,6 +6,7 @@ instead of queueing at the cashier.
   (``create_order``, ``start_fee_payment``, ``check_fee_payment``), confirmed by the provider's
   word (``fee_payment_received``, reached from ``core.payments.payment_received``) and told to
   the HIS through the outbox; ``his_accepted`` / ``his_refused`` record the HIS's answer.
+- ``returns``: items a hospital took back (a returned drug) refunded in part (``refund_items``).
 - ``refunds``: money of an order given back (``refund_fee_order``, the ``payment.refund`` work).
 - ``refs``: order references (``FP…``), told apart from booking references by shape.
 """
@@ -23,6 +24,7 @@ from .orders import (
 )
 from .refs import is_fee_ref
 from .refunds import refund_fee_order
+from .returns import refund_items, refunded_fen
 
 __all__ = [
     "HospitalFees",
@@ -36,5 +38,7 @@ __all__ = [
     "member_orders",
     "outstanding",
     "refund_fee_order",
+    "refund_items",
+    "refunded_fen",
     "start_fee_payment",
 ]

@@ -127,7 +127,7 @@ async def start_fee_payment(rt, *, member_id: int, order_id: str, return_url: st
     async with rt.db.transaction() as s:
         hospital_name = await s.scalar(select(Hospital.name).where(Hospital.id == order.hospital_id)) or ""
     plugins = await rt.plugins.for_city(city)
-    provider = online_provider(plugins, order.provider)
+    provider = online_provider(plugins, order.provider or plugins.hospital_payment_provider(order.hospital_id))
     if provider is None:
         raise booking_errors.no_payment_provider()
     settings, secrets = plugins.config_of(provider, order.hospital_id)

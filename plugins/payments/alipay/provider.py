@@ -178,19 +178,20 @@ class AlipayProvider(PaymentProvider):
 
     # --- refunds ----------------------------------------------------------------------------
 
-    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *,
+    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = "",
                      out_request_no: str = "", reason: str = "") -> RefundResult:
         """Refund ``amount_fen`` of the booking's trade (``alipay.trade.refund``).
 
         ``out_request_no`` names the refund (idempotency key); by default it is derived from the
-        trade and the amount, so a job asking again for the same refund gets the first one's
-        answer. Two separate partial refunds of the same amount need keys of their own.
+        trade and ``key`` (the plugin API's name of the refund), else the amount, so a job asking
+        again for the same refund gets the first one's answer. Two separate partial refunds of the
+        same amount need keys of their own.
         """
         if amount_fen <= 0:
             return RefundResult(status="nothing_to_refund")
         gw = self.gateway(settings, secrets)
         trade = self._trade(booking)
-        request_no = out_request_no or trades.refund_request_no(trade, amount_fen)
+        request_no = out_request_no or (f"{trade}_{key}"[:64] if key else trades.refund_request_no(trade, amount_fen))
         biz = {"out_trade_no": trade, "refund_amount": yuan(amount_fen), "out_request_no": request_no,
                "refund_reason": (reason or "挂号退费")[:60]}
         try:

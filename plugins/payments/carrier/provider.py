@@ -169,16 +169,17 @@ class CarrierProvider(PaymentProvider):
         except Refused as exc:
             log.info("carrier order %s of %s not closed: %s", booking.payment_ref, booking.id, exc.code)
 
-    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *,
+    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = "",
                      refund_no: str = "", reason: str = "") -> RefundResult:
         """Give back ``amount_fen`` of the order. ``refund_no`` is the idempotency key (by default
-        derived from the order and the amount: a retried job asks for the same refund). A refund
+        derived from the order and ``key``, the plugin API's name of the refund, else the amount:
+        a retried job asks for the same refund). A refund
         the carrier still has under way raises a transient ``TransportError`` (``refund_pending``),
         so the outbox job asks again, with the same number, until it is done."""
         if amount_fen <= 0:
             return RefundResult(status="nothing_to_refund")
         order = self._order(booking)
-        number = refund_no or orders.refund_no(order, amount_fen)
+        number = refund_no or (f"{order}R{key}"[:64] if key else orders.refund_no(order, amount_fen))
         body = {"order_no": order, "refund_no": number, "amount_fen": int(amount_fen), "reason": (reason or "挂号退费")[:60]}
         try:
             answer = await self.gateway(settings, secrets).json("POST", "/v1/refunds", body)

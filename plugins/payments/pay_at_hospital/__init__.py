@@ -45,7 +45,7 @@ class PayAtHospital(PaymentProvider):
         # Nothing is taken online: the booking stands and the fee is due at the window.
         return PaymentResult(provider=self.name, booking_id=booking.id, status="pending", payment_ref=booking.id)
 
-    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping) -> RefundResult:
+    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = "") -> RefundResult:
         return RefundResult(status="nothing_to_refund", amount_fen=0)
 
     def matching_id(self, booking) -> str:

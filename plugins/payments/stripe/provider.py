@@ -140,7 +140,10 @@ class StripeCheckout(PaymentProvider):
             amount_fen=session.amount_total or 0,
         )
 
-    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping) -> RefundResult:
+    async def refund(self, booking, amount_fen: int, settings: Mapping, secrets: Mapping, *, key: str = "") -> RefundResult:
+        """Refund ``amount_fen`` of the booking's payment. Without ``key``: until that much has
+        been refunded in all (refunds already made count first). With ``key``: the refund of that
+        name (kept in the refund's metadata), made once."""
         if amount_fen <= 0:
             return RefundResult(status="nothing_to_refund")
         client = client_for(settings, secrets)
@@ -157,7 +160,9 @@ class StripeCheckout(PaymentProvider):
         # stored 500 for a reused key (the library still retries one try under one key).
         made = (await client.v1.refunds.list_async({"payment_intent": intent, "limit": 100})).data
         live = [r for r in made if r.status not in ("failed", "canceled")]
-        if sum(r.amount for r in live) >= amount_fen:
+        if key:  # a named partial refund: only a refund of that name counts
+            live = [r for r in live if (r.metadata or {}).get("refund_key") == key]
+        if live and (key or sum(r.amount for r in live) >= amount_fen):
             settled = all(r.status == "succeeded" for r in live)
             return RefundResult(status="refunded" if settled else "pending", amount_fen=sum(r.amount for r in live),
                                 reference=live[0].id)
@@ -167,7 +172,7 @@ class StripeCheckout(PaymentProvider):
                 "payment_intent": intent,
                 "amount": amount_fen,
                 "reason": "requested_by_customer",
-                "metadata": {"booking_ref": booking.id, "city": city.slug},
+                "metadata": {"booking_ref": booking.id, "city": city.slug, **({"refund_key": key} if key else {})},
             },
         )
         if refund.status in ("failed", "canceled"):
