@@ -9,6 +9,7 @@ and encrypts its notification and posts it to the app, whose page then moves on 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import subprocess
@@ -221,7 +222,11 @@ async def test_inside_wechat_the_pay_sheet_opens_with_signed_parameters(browser,
     try:
         ref = await _login_and_book(page, site, "phone", 2)
         await page.click("#pay")
-        await page.wait_for_function("window.__wx !== undefined")
+        await page.wait_for_selector("#jsapi", state="attached")
+        for _ in range(150):  # the pay sheet opens once the page's own script ran (evaluated over CDP, not eval)
+            if await page.evaluate("window.__wx !== undefined"):
+                break
+            await asyncio.sleep(0.1)
         call = await page.evaluate("window.__wx")
         order = site.merchant.orders[f"{ref}_J"]
         assert call["name"] == "getBrandWCPayRequest" and order["request"]["payer"] == {"openid": "o_demo_member"}
