@@ -11,12 +11,13 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from guahao.core.errors import DomainError, ValidationFailed
+from guahao.core.errors import DomainError
 from guahao.core.models import FeeOrder, Hospital
 from guahao.core.payments import fees
 from guahao.tenants.clock import utcnow
 
 from ..kit.pages import Console, console_page
+from .finance import day_param
 
 CAPABILITY = "deliveries.manage"  # as Finance: city and hospital administrators
 ITEM = "item:"
@@ -27,14 +28,7 @@ def _hospital(c: Console) -> int | None:
 
 
 def _day(c: Console) -> date:
-    text = str(c.form.get("day", c.request.query_params.get("day", ""))).strip()
-    if not text:
-        return utcnow().astimezone(c.city.tz).date()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed("invalid_day", "日期格式应为 2026-03-02。 / The day reads like 2026-03-02.",
-                               details={"day": text}) from None
+    return day_param(c, utcnow().astimezone(c.city.tz).date())
 
 
 async def _page(c: Console, day: date, *, status: int = 200, error: str | None = None, failed: str = "") -> Response:

@@ -39,9 +39,14 @@ def _hospital(c: Console) -> int | None:
 
 
 def _day(c: Console) -> date:
+    return day_param(c, utcnow().astimezone(c.city.tz).date() - timedelta(days=1))
+
+
+def day_param(c: Console, default: date) -> date:
+    """The ``day`` a page was asked for (form or query, ``2026-03-02``), else ``default``."""
     text = str(c.form.get("day", c.request.query_params.get("day", ""))).strip()
     if not text:
-        return utcnow().astimezone(c.city.tz).date() - timedelta(days=1)
+        return default
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -13,21 +13,13 @@ from guahao.core.models import AuditEntry, FeeOrder
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import use_city
 from tests.console.conftest import Browser, add_hospital, add_staff
-from tests.plugins.web.conftest import csrf_of
 
-from .test_fees import ITEM, _choose, _order, _visited
+from .test_fees import _order, _visited, pay_all_fees
 
 
 async def _paid_order(client, pc) -> tuple[FeeOrder, int]:
     visitor, booking = await _visited(client, pc)
-    listed = await visitor.get("fees")
-    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
-    ref = ref.rsplit("/", 2)[-2]
-    page = await visitor.get(f"fees/{ref}/pay")
-    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
-    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
-    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
-    return await _order(pc, ref), booking.hospital_id
+    return await _order(pc, await pay_all_fees(client, pc, visitor, booking)), booking.hospital_id
 
 
 async def test_a_hospital_refunds_a_returned_drug_from_the_console(client, app, pay_city):

@@ -55,6 +55,19 @@ async def _choose(visitor: Visitor, page_text: str, hospital_id: int, fields: li
         "csrf": csrf_of(page_text), "hospital_id": str(hospital_id), **{f: "1" for f in fields}})
 
 
+async def pay_all_fees(client, pc, visitor: Visitor, booking: Booking) -> str:
+    """The member ticks every listed item, pays the order by QR code and WeChat Pay says so;
+    the order's reference."""
+    listed = await visitor.get("fees")
+    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
+    ref = ref.rsplit("/", 2)[-2]
+    page = await visitor.get(f"fees/{ref}/pay")
+    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
+    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    return ref
+
+
 async def test_a_member_pays_clinic_fees_by_qr_code_and_the_hospital_takes_them(client, pay_city):
     pc = pay_city
     visitor, booking = await _visited(client, pc)
@@ -200,13 +213,7 @@ async def test_the_days_reconciliation_matches_fee_orders_with_wechat_pays_bill(
 
     pc = pay_city
     visitor, booking = await _visited(client, pc)
-    listed = await visitor.get("fees")
-    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
-    ref = ref.rsplit("/", 2)[-2]
-    page = await visitor.get(f"fees/{ref}/pay")
-    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
-    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
-    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    ref = await pay_all_fees(client, pc, visitor, booking)
     order = await _order(pc, ref)
     today = datetime.now(timezone(timedelta(hours=8))).date()
     with use_city(pc.city):
@@ -223,12 +230,6 @@ async def test_fees_of_a_visit_booked_before_the_his_was_connected_still_reach_i
             pushed = (await s.scalars(select(BookingEvent).where(
                 BookingEvent.booking_id == booking.id, BookingEvent.kind == "his_pushed"))).all()
     assert pushed == []  # the HIS never heard of the booking itself
-    listed = await visitor.get("fees")
-    ref = (await _choose(visitor, listed.text, booking.hospital_id, ITEM.findall(listed.text))).headers["location"]
-    ref = ref.rsplit("/", 2)[-2]
-    page = await visitor.get(f"fees/{ref}/pay")
-    await visitor.client.post(visitor.root + f"fees/{ref}/pay", data={"csrf": csrf_of(page.text)})
-    body, headers = pc.fake.pay(pc.merchant.mchid, f"{ref}_N")
-    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "confirmed"
+    ref = await pay_all_fees(client, pc, visitor, booking)
     await pc.run_topic("his.push")
     assert (await _order(pc, ref)).his_status == "accepted"
