@@ -4,8 +4,8 @@ patient site (``site``, ending in ``/``).
 
 Keywords are looked for inside the message: the city's own (``keywords`` setting, longest
 first), then the built-in ones — 我的预约/查询 (the member's upcoming bookings, or how to bind),
-取消 (how to cancel), 预约/挂号 (the booking link), 帮助/就医指南 (the guide). Anything else
-gets the list of keywords.
+取消 (how to cancel), 缴费 (the in-clinic fee payment page), 预约/挂号 (the booking link),
+帮助/就医指南 (the guide). Anything else gets the list of keywords.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .models import WeChatPush
 BUILT_IN = (
     (("我的预约", "查询", "查预约"), "MY_BOOKINGS"),
     (("取消", "退号"), "CANCEL"),
+    (("缴费", "交费", "付费", "药费", "检查费"), "FEES"),
     (("预约", "挂号", "挂个号", "约号"), "BOOK"),
     (("帮助", "就医指南", "指南", "help", "?", "？"), "GUIDE"),
 )
@@ -41,7 +42,8 @@ def link(url: str, label: str) -> str:
 
 
 def help_text() -> str:
-    return "您好！回复“预约”预约挂号，“我的预约”查看您的预约，“取消”了解如何取消预约，“帮助”查看就医指南。"
+    return ("您好！回复“预约”预约挂号，“我的预约”查看您的预约，“取消”了解如何取消预约，"
+            "“缴费”在线缴纳药费和检查费，“帮助”查看就医指南。")
 
 
 def book_text(site: str) -> str:
@@ -60,6 +62,11 @@ def listed_text(summaries, site: str) -> str:
     lines = [f"{i}. {s.when} {s.hospital} {s.department} {s.doctor} 第{s.queue_no}号（预约号{s.ref}）"
              for i, s in enumerate(summaries, 1)]
     return "您的预约：\n" + "\n".join(lines) + f"\n查看或取消请点{link(site + 'bookings', '我的预约')}。"
+
+
+def fees_text(site: str) -> str:
+    return (f"诊间缴费：就诊后医生开具的药费、检查费，可点击{link(site + 'fees', '诊间缴费')}在线缴纳，"
+            "无需到收费窗口排队；缴费后凭电子收据直接到药房取药或去检查。")
 
 
 def cancel_text(site: str) -> str:
@@ -82,6 +89,8 @@ async def action(rt, key: str, openid: str, *, settings: Mapping, site: str) -> 
         return Reply(listed_text(await channels.upcoming(rt, member_id=member.id, limit=MAX_LISTED), site), "listed")
     if key == "CANCEL":
         return Reply(cancel_text(site), "cancel_help")
+    if key == "FEES":
+        return Reply(fees_text(site), "fees")
     if key == "GUIDE":
         return Reply(_site_text(str(settings.get("guide") or ""), site) or help_text(), "guide")
     return Reply("", "unknown_key")

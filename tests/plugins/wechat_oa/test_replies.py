@@ -33,6 +33,14 @@ async def test_booking_words_get_the_patient_site_link(oa_city: OaCity):
         assert f'<a href="{site}">预约挂号</a>' in answer, text
 
 
+async def test_fee_words_get_the_in_clinic_fee_payment_page(oa_city: OaCity):
+    openid = oa_city.follower()
+    site = f"http://testserver/c/{oa_city.city.slug}/"
+    for text in ("缴费", "怎么交药费", "检查费在哪付"):
+        answer = await ask(oa_city, openid, text)
+        assert f'<a href="{site}fees">诊间缴费</a>' in answer, text
+
+
 async def test_my_bookings_asks_an_unbound_follower_to_log_in_once(oa_city: OaCity):
     answer = await ask(oa_city, oa_city.follower(), "我的预约")
     assert "尚未绑定" in answer and f"/c/{oa_city.city.slug}/bookings" in answer
