@@ -112,6 +112,9 @@ def _resolve(schema: dict, schemas: dict) -> dict:
 
 
 def _type_text(schema: dict) -> str:
+    if schema.get("type") == "object" and "properties" in schema:  # a form-exploded group of parameters
+        names = ", ".join(f"{k}: {_type_text(v)}" for k, v in schema["properties"].items())
+        return f"{names} (at least one)" if "anyOf" in schema else names
     if "enum" in schema:
         return " | ".join(str(v) for v in schema["enum"])
     if "anyOf" in schema:

@@ -103,6 +103,7 @@ async def test_api_page_shows_every_operation_without_external_assets(client):
         assert f"<code>{code}</code>" in html
     assert "&#34;period_id&#34;" in html or '"period_id"' in html  # a request example
     assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert "department_id: integer, doctor_id: integer (at least one)" in html  # availability's filter group
 
 
 @pytest.mark.parametrize("path, allow", [
