@@ -123,6 +123,17 @@ async def test_options_and_405_name_every_method_of_the_path(client, city, path,
     assert {m.strip() for m in r.headers["allow"].split(",")} == methods
 
 
+async def test_options_of_every_documented_path_allows_its_documented_methods(client, city):
+    doc = (await client.get("/api/v1/openapi.json")).json()
+    for path, methods in doc["paths"].items():
+        concrete = path.replace("{city}", city.slug).replace("{booking_id}", "GHAAAAAAAAAAAAAAAA")
+        concrete = re.sub(r"{\w+_id}", "1", concrete)
+        r = await client.options(concrete)
+        assert r.status_code == 204, path
+        allowed = {m.strip().lower() for m in r.headers["allow"].split(",")} - {"head", "options"}
+        assert allowed == set(methods), path
+
+
 async def test_availability_filter_rule_is_in_the_document(client):
     doc = (await client.get("/api/v1/openapi.json")).json()
     params = {p["name"]: p for p in doc["paths"]["/api/v1/{city}/availability"]["get"]["parameters"]}

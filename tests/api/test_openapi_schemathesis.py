@@ -5,6 +5,11 @@ data, and stateful sequences that follow the document's links).
 Requests reach the app in this process on the test's own event loop (the database pool belongs
 to it): schemathesis' engine runs in a worker thread and calls a small ASGI bridge that hands
 each request to the loop.
+
+One check is the API's own: every 4xx ``error.code`` is listed for that operation and status.
+``object_level_authorization`` runs but needs peers of schemathesis' WFC auth to probe anything;
+one member's objects being another's 404 is tested directly (test_isolation_api, the complaint,
+survey and payment tests).
 """
 
 from __future__ import annotations
@@ -89,6 +94,20 @@ def narrow(doc: dict, slug: str, ids: dict[str, list[int]]) -> dict:
     schemas["ComplaintRequest"]["properties"]["hospital_id"] = {"type": "integer",
                                                                 "enum": ids["hospital_id"] + [999_999]}
     return doc
+
+
+@schemathesis.check
+def error_code_documented(ctx, response, case) -> None:
+    """A 4xx answer's ``error.code`` is one the document lists for that operation and status
+    (``x-error-codes``); 405 answers methods the path does not have, outside any operation."""
+    if not 400 <= response.status_code < 500 or response.status_code == 405:
+        return None
+    documented = case.operation.definition.raw["responses"].get(str(response.status_code), {})
+    code = json.loads(response.content)["error"]["code"]
+    if code not in documented.get("x-error-codes", []):
+        raise AssertionError(f"{case.operation.label} answered {response.status_code} {code}, "
+                             f"documented: {documented.get('x-error-codes')}")
+    return None
 
 
 def bridge(app, loop: asyncio.AbstractEventLoop):
