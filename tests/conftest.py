@@ -153,8 +153,9 @@ REDIS_FIXTURES = {"redis", "redis_rt"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run PostgreSQL-only tests on the postgres backend alone, and Redis tests only with
-    REDIS_URL; otherwise they are deselected (not skipped): there is nothing to run against."""
+    """Run PostgreSQL-only tests on the postgres backend alone, embedded-only tests on the
+    sqlite backend alone, and Redis tests only with REDIS_URL; otherwise they are deselected
+    (not skipped): there is nothing to run against."""
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -162,6 +163,8 @@ def pytest_collection_modifyitems(config, items):
         pg_only = "pg_only" in names or item.get_closest_marker("postgres")
         if pg_only and (callspec is None or callspec.params.get("backend") != "postgres"):
             drop.append(item)
+        elif item.get_closest_marker("embedded") and (callspec is None or callspec.params.get("backend") != "sqlite"):
+            drop.append(item)  # what only the embedded default (SQLite, no Redis) does
         elif (names & REDIS_FIXTURES or item.get_closest_marker("redis")) and not REDIS_URL:
             drop.append(item)
         elif item.get_closest_marker("cells") and not os.environ.get("CELL_DATABASE_URL"):

@@ -222,12 +222,14 @@ async def _practice(rt, base: str):
 
 
 def _demo_app(settings: Settings, base: str):
-    """The demo's app: the platform, and the payment plugins' practice gateways at
-    ``base/practice/…`` with the demo city paying online through them (embedded demo only)."""
+    """The demo's app: the platform running the plugins' worker tasks itself (the practice HIS
+    of its hospital on HL7 v2), and the payment plugins' practice gateways at ``base/practice/…``
+    with the demo city paying online through them (embedded demo only)."""
     from guahao.core.app import create_app
+    from guahao.core.demo.background import DemoBackground
     from guahao.core.demo.practice import PracticeMounts
 
-    return PracticeMounts(create_app(settings), run(_practice, base))
+    return PracticeMounts(DemoBackground(create_app(settings)), run(_practice, base))
 
 
 # --- parser -------------------------------------------------------------------------------

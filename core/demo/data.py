@@ -25,7 +25,11 @@ PLUGINS = {
     "ivr": {"simulator": True, "agent_number": "+861012320"},  # a phone in the browser at /c/demo/ivr/simulator
     # SMS booking, tried on a mobile phone in the browser at /c/demo/sms/simulator (the demo members' numbers)
     "sms_inbound": {"simulator": True, "simulator_phones": ["13800000001", "13800000002", "13800000003"]},
+    # HL7 v2 over MLLP: the hospitals of HL7V2_HOSPITALS are answered by a practice HIS that the served
+    # demo runs itself; the messages both ways are in the console's Hospital systems → HL7 message log
+    "hl7v2": {"simulator": True},
 }
+HL7V2_HOSPITALS = ("SY04",)  # 市二院: its HIS speaks HL7 v2 (the others use the in-process demo HIS)
 PLUGIN_SECRETS = {"demo_his": {"token": "demo-his-token"}, "ivr": {"auth_token": "demo-ivr-auth-token-0123456789"},
                   "sms_inbound": {"generic_secret": "demo-sms-uplink-secret-0123456789"}}
 # Online payment in the served demo (core.demo.practice): these hospitals take the fee online,

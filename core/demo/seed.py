@@ -232,7 +232,8 @@ async def _build_catalogue(s, rng: random.Random) -> None:
                 address=spec.address,
                 phone=spec.phone,
                 description=spec.description,
-                payment_mode="at_hospital",  # no online payment provider exists yet
+                payment_mode="at_hospital",  # the served demo turns some online (core.demo.practice)
+                his_adapter="hl7v2" if spec.code in data.HL7V2_HOSPITALS else "",
             )
         )
     s.add_all(hospitals)

@@ -5,6 +5,8 @@
 - ``listener``: our MLLP server, run by ``guahao worker`` for hospitals that set ``listen_port``:
   ADT^A04 checks a booking in, SIU^S23/S24/S26 are kept for the schedule sync and visit sweep.
 - ``simulator``: a small MLLP HIS for the demo and tests (``guahao his simulate``).
+- ``practice``: with the city's ``simulator`` setting, a simulated HIS in the platform's own
+  process for each hospital on this adapter without a HIS address (the served demo).
 - ``log``/``models``: the message log (both ways) and the messages received.
 
 See ``docs/his-hl7v2.md``.
@@ -35,6 +37,7 @@ def guahao_booking_event(city, event, rt):
 @hookimpl
 def guahao_worker_tasks(rt):
     from .listener import Listeners
+    from .practice import PracticeHospitals
 
     log.remember_runtime(rt)
-    return [Listeners(rt).run]
+    return [Listeners(rt).run, PracticeHospitals(rt).run]

@@ -83,7 +83,7 @@ class Hl7v2His(HisAdapter):
         event = messages.EVENTS[action]
         codes = booking.get("his") or {}
         hospital_code = str(codes.get("hospital_code") or "")
-        host, port, timeout = self._where(settings, hospital_code)
+        host, port, timeout = self._where(settings, hospital_code, city)
         header = messages.Header.from_settings(settings, city_slug=city.slug, hospital_code=hospital_code)
         mid = messages.control_id(city.slug, booking["id"], event, key)
         er7 = messages.siu(
@@ -113,8 +113,17 @@ class Hl7v2His(HisAdapter):
         raise HisApplicationError(f"HIS could not process SIU^{event} ({ack.code or '?'}): {ack.text or 'no reason given'}")
 
     @staticmethod
-    def _where(settings: Mapping, hospital_code: str = "") -> tuple[str, int, float]:
+    def _where(settings: Mapping, hospital_code: str = "", city: CityContext | None = None) -> tuple[str, int, float]:
+        """The HIS's MLLP address: the ``host``/``port`` settings, or, with none and the city's
+        ``simulator`` on, this process's practice HIS of the hospital (``practice``)."""
         host = str(settings.get("host") or "").strip()
+        if not host and settings.get("simulator") and city is not None:
+            from .running import address
+
+            found = address(city.id, hospital_code)
+            if found is None:
+                raise HisUnavailable(f"the practice HIS of hospital {hospital_code or '?'} has not started yet")
+            return found[0], found[1], float(settings.get("timeout") or 10)
         if not host:
             raise HisUnavailable(
                 f"no HIS address set for hospital {hospital_code or '?'}: "
@@ -126,7 +135,7 @@ class Hl7v2His(HisAdapter):
     async def health(self, city, settings: Mapping, secrets: Mapping) -> HisHealth:
         """Opens a connection to the HIS's MLLP port and reports how long it took."""
         try:
-            host, port, timeout = self._where(settings)
+            host, port, timeout = self._where(settings, city=city)
         except HisUnavailable as exc:
             return HisHealth(ok=False, detail=str(exc))
         started = time.perf_counter()

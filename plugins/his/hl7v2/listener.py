@@ -188,45 +188,16 @@ class Listeners:
         self.servers: dict[tuple[str, int], tuple[Target, asyncio.AbstractServer]] = {}
 
     async def wanted(self) -> dict[tuple[str, int], Target]:
-        """The (host, port) each hospital on this adapter with a ``listen_port`` wants served.
-        One query per database cell finds those hospitals, so a scan costs little however many
-        cities the platform holds; only their cities' settings are read."""
-        from guahao.tenants.context import platform_scope, use_cell
-        from guahao.tenants.models import City
-        from guahao.tenants.resolver import city_context
-
-        found: list[tuple[int, int, str]] = []
-        with platform_scope("hl7v2: hospitals whose HIS speaks HL7 v2"):
-            for cell in self.rt.db.cell_names:
-                with use_cell(cell):
-                    async with self.rt.db.transaction() as s:
-                        found += [tuple(r) for r in (await s.execute(text(
-                            "SELECT h.city_id, h.id, h.code FROM hospitals h JOIN cities c ON c.id = h.city_id"
-                            " WHERE h.his_adapter = :a AND c.cell = :cell"), {"a": NAME, "cell": cell})).all()]
-            ids = {city_id for city_id, _, _ in found}
-            if self.city_ids is not None:
-                ids &= self.city_ids
-            if not ids:
-                return {}
-            async with self.rt.db.transaction() as s:
-                cities = {int(c.id): city_context(c) for c in (await s.scalars(
-                    select(City).where(City.active.is_(True), City.id.in_(ids)))).all()}
+        """The (host, port) each hospital on this adapter with a ``listen_port`` wants served."""
         out: dict[tuple[str, int], Target] = {}
-        for city_id, hospital_id, code in found:
-            city = cities.get(city_id)
-            if city is None:
-                continue
-            plugins = await self.rt.plugins.for_city(city)
-            if plugins.his_adapter(NAME) is None:
-                continue
-            settings = plugins.settings(NAME, hospital_id)
+        for target, settings in await hospitals(self.rt, self.city_ids):
             port = int(settings.get("listen_port") or 0)
             if port:
                 key = (str(settings.get("listen_host") or "0.0.0.0"), port)
                 if key in out:
                     log.error("hl7v2: port %s is set for two hospitals; only %s listens", port, out[key].hospital_code)
                     continue
-                out[key] = Target(city, city.id, hospital_id, code)
+                out[key] = target
         return out
 
     async def scan(self) -> None:
@@ -257,6 +228,42 @@ class Listeners:
             for _, server in self.servers.values():
                 server.close()
             self.servers.clear()
+
+
+async def hospitals(rt, city_ids: set[int] | None = None) -> list[tuple[Target, dict]]:
+    """Every hospital on this adapter in an active city that enabled it (of ``city_ids`` only,
+    when given), with its settings. One query per database cell finds those hospitals, so a scan
+    costs little however many cities the platform holds; only their cities' settings are read."""
+    from guahao.tenants.context import platform_scope, use_cell
+    from guahao.tenants.models import City
+    from guahao.tenants.resolver import city_context
+
+    found: list[tuple[int, int, str]] = []
+    with platform_scope("hl7v2: hospitals whose HIS speaks HL7 v2"):
+        for cell in rt.db.cell_names:
+            with use_cell(cell):
+                async with rt.db.transaction() as s:
+                    found += [tuple(r) for r in (await s.execute(text(
+                        "SELECT h.city_id, h.id, h.code FROM hospitals h JOIN cities c ON c.id = h.city_id"
+                        " WHERE h.his_adapter = :a AND c.cell = :cell"), {"a": NAME, "cell": cell})).all()]
+        ids = {city_id for city_id, _, _ in found}
+        if city_ids is not None:
+            ids &= city_ids
+        if not ids:
+            return []
+        async with rt.db.transaction() as s:
+            cities = {int(c.id): city_context(c) for c in (await s.scalars(
+                select(City).where(City.active.is_(True), City.id.in_(ids)))).all()}
+    out = []
+    for city_id, hospital_id, code in found:
+        city = cities.get(city_id)
+        if city is None:
+            continue
+        plugins = await rt.plugins.for_city(city)
+        if plugins.his_adapter(NAME) is None:
+            continue
+        out.append((Target(city, city.id, hospital_id, code), dict(plugins.settings(NAME, hospital_id))))
+    return out
 
 
 async def close(server: asyncio.AbstractServer) -> None:

@@ -47,6 +47,12 @@ class Settings(PluginSettings):
                                        "messages from the HIS; 0 = off.")
     listen_host: str = setting("0.0.0.0", label="接收地址", label_en="Inbound listener address", pattern=_HOST,
                                help="接收端口绑定的地址。", help_en="Address the inbound listener binds to.")
+    simulator: bool = setting(False, label="模拟 HIS（演示）", label_en="Practice HIS (demo)",
+                              help="仅用于演示和试用：未设置 HIS 地址的医院由平台进程内的模拟 HIS 应答，"
+                                   "当天的预约在被接收后不久自动签到。生产环境中不运行。",
+                              help_en="Demo and trials only: hospitals with no HIS address are answered by a "
+                                      "simulated HIS inside the platform's process, which checks in the day's "
+                                      "bookings shortly after accepting them. Never runs in production.")
 
 
 class HospitalSettings(PluginSettings):

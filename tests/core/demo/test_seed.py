@@ -119,7 +119,9 @@ async def test_rules_plugins_and_members(rt, demo):
     assert city.rules.max_active_bookings == 2
     assert city.rules.release_time.strftime("%H:%M") == "07:30"
     plugins = await enabled_plugins(rt.db, city)
-    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web", "ivr", "sms_inbound"}
+    assert set(plugins) == {"pay_at_hospital", "demo_his", "message_log", "web", "ivr", "sms_inbound", "hl7v2"}
+    on_hl7 = (await _scalar(rt, city, select(func.count()).select_from(Hospital).where(Hospital.his_adapter == "hl7v2")))
+    assert on_hl7 == len(data.HL7V2_HOSPITALS) == 1
     assert plugins["demo_his"]["secrets"]["token"]
     for name, config in plugins.items():  # the demo's settings fit each plugin's declaration
         config_check(rt.plugins, name, config["settings"], enabled=True, stored_secrets=config["secrets"])
