@@ -54,7 +54,9 @@ def _printable(value: str) -> str:
     return value
 
 
-# ECMA-262 and Python ``re`` read these patterns alike (``\\uXXXX`` escapes, no look-arounds).
+# ECMA-262 and Python's re read these patterns alike (\uXXXX escapes, no look-arounds, no \s
+# where the two differ). They are anchored, and the API matches the whole value (fullmatch), so
+# Python's "$ before a final line break" lets nothing through that JSON Schema would refuse.
 PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 _LETTER = r"A-Za-z\u3400-\u4db5\u4e00-\u9fa5"
 _DOT = r"\u00b7\u2022\u30fb\u2027\u2219\uff0e"  # the middle dot and the look-alikes people type
@@ -82,8 +84,8 @@ class Documented:
 
 
 def _rule(pattern: str, code: str, field: str, message: str, lengths: tuple[int, int] | None = None):
-    """A validator refusing a value outside ``pattern`` (and ``lengths``) with the refusal the
-    registration rules give (``code``, 422, ``details.field``)."""
+    """A validator refusing a value outside ``pattern`` (and ``lengths``) with a stable ``code``
+    (422, ``details.field``): the same refusal the rule's owner in core gives, where it has one."""
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
