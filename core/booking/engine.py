@@ -212,6 +212,7 @@ async def mark_no_shows(s: AsyncSession, *, now: datetime | None = None) -> list
         booking.status = BookingStatus.no_show
         booking.updated_at = now
         events.record(s, booking, "no_show", at=now, actor="system")
+        events.his_push(s, booking, "no_show", now=now)  # the platform decided: the HIS hears of it
         await events.write(s)
         await apply_no_show(s, booking, now=now)
         marked.append(booking.id)

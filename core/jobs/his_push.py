@@ -1,4 +1,4 @@
-"""The ``his.push`` outbox topic: a booking, its move, payment, refund or cancellation told to
+"""The ``his.push`` outbox topic: a booking, its move, payment, refund, cancellation or no-show told to
 the hospital's HIS (R7.1, R7.3), each once, in order, through the hospital's adapter."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ log = logging.getLogger("guahao.jobs")
 
 HIS_PUSHED = "his_pushed"  # booking event kind: the HIS accepted a push (data: action, key, adapter, reference)
 
-HIS_ACTIONS = ("book", "cancel", "move", "payment", "refund")
+HIS_ACTIONS = ("book", "cancel", "move", "payment", "refund", "no_show")
 
 
 class HisPushWaiting(RuntimeError):
@@ -38,7 +38,7 @@ def his_push_key(action: str, payload: dict) -> str:
 
 
 async def handle_his_push(ctx: JobContext, payload: dict) -> None:
-    """Push a booking, its move, payment, refund or cancellation to the hospital's HIS (R7.1, R7.3).
+    """Push a booking, its move, payment, refund, cancellation or no-show to the hospital's HIS (R7.1, R7.3).
 
     The adapter is the hospital's ``his_adapter``, else the first HIS plugin the city enabled;
     a hospital with neither has no HIS to tell. An accepted push is recorded as a booking
@@ -77,7 +77,7 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         if action == "cancel" and not booked:
             return
         fees_paid = action == "payment" and (payload.get("payment") or {}).get("kind") == "fees"
-        if action in ("move", "payment", "refund") and not fees_paid:  # the HIS itself billed the fee items
+        if action in ("move", "payment", "refund", "no_show") and not fees_paid:  # the HIS itself billed the fee items
             if action == "move" and ("cancel", "") in pushed:
                 return
             if not booked:
@@ -94,14 +94,16 @@ async def handle_his_push(ctx: JobContext, payload: dict) -> None:
         view["his_reference"] = next(
             ((e.data or {}).get("reference", "") for e in events if (e.data or {}).get("action") == "book"), "")
     adapter = adapter_for(ctx.plugins, hospital)
-    if adapter is None or (action in ("payment", "refund") and not adapter.supports(action)):
-        return  # no HIS, or one that takes no payment messages
+    if adapter is None or (action in ("payment", "refund", "no_show") and not adapter.supports(action)):
+        return  # no HIS, or one that takes no payment or no-show messages
     settings, secrets = ctx.plugins.config_of(adapter, hospital.id if hospital is not None else None)
     with metrics.provider_call("his", adapter.name, action):
         if action == "book":
             ack = await adapter.push_booking(ctx.city, view, settings, secrets)
         elif action == "cancel":
             ack = await adapter.push_cancellation(ctx.city, view, settings, secrets)
+        elif action == "no_show":
+            ack = await adapter.push_no_show(ctx.city, view, settings, secrets)
         elif action == "move":
             previous = {**view, **(payload.get("previous") or {})}
             ack = await adapter.push_move(ctx.city, view, previous, settings, secrets)

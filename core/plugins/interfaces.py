@@ -283,7 +283,7 @@ class HisRejected(DeliveryRefused):
 
 
 HIS_OPERATIONS: tuple[str, ...] = (
-    "book", "cancel", "move", "payment", "refund", "schedules", "visits", "fees", "health",
+    "book", "cancel", "move", "payment", "refund", "no_show", "schedules", "visits", "fees", "health",
 )
 
 
@@ -338,6 +338,12 @@ class HisAdapter(ABC):
         """Tell the HIS money was received: ``payment`` has ``kind`` (``registration`` or
         ``fees``), ``provider``, ``reference``, ``amount_fen`` and, for fees, ``items`` (the
         :class:`FeeItem` ids paid). Default: the HIS does not take payment messages."""
+        return HisAck(message="not supported")
+
+    async def push_no_show(self, city: "CityContext", booking: dict, settings: Mapping, secrets: Mapping) -> HisAck:
+        """Tell the HIS the platform recorded a no-show: the booking's period ended and nobody
+        reported the patient's arrival (the platform's own sweep; a no-show the HIS reported is
+        not sent back). Default: not taken. (In the API since 1.2.)"""
         return HisAck(message="not supported")
 
     async def push_refund(

@@ -45,7 +45,7 @@ class Hl7v2His(HisAdapter):
 
     name = NAME
     verbose_name = "HL7 v2（MLLP）"
-    operations = frozenset({"book", "cancel", "move", "payment", "refund", "schedules", "visits", "health"})
+    operations = frozenset({"book", "cancel", "move", "payment", "refund", "no_show", "schedules", "visits", "health"})
     supports_pull = True
 
     # --- pushes -------------------------------------------------------------------------
@@ -72,7 +72,7 @@ class Hl7v2His(HisAdapter):
                                reason="refund", payment={**refund, "refund": True})
 
     async def push_no_show(self, city, booking: dict, settings: Mapping, secrets: Mapping) -> HisAck:
-        """SIU^S26: the platform recorded a no-show (not called by core today)."""
+        """SIU^S26: the platform recorded a no-show (its own sweep: nobody reported the arrival)."""
         return await self.send(city, "no_show", booking, settings, key="no_show", reason="no_show")
 
     async def send(

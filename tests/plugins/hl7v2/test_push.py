@@ -246,3 +246,37 @@ async def test_a_his_that_takes_no_payment_messages_is_not_sent_them(rt, city, m
             await drain_in_process(rt, city_id=city.id)
     assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
     assert all(r.status == "done" for r in await his.outbox(booking_id=b.id))
+
+
+async def test_the_platforms_no_show_sweep_sends_s26(his, rt):
+    from guahao.core.booking import engine
+
+    b = await book(his)
+    await his.drain()
+    with frozen(b.ends_at + timedelta(minutes=1)):
+        with use_city(his.city):
+            async with rt.db.transaction() as s:
+                assert await engine.mark_no_shows(s) == [b.id]
+        await his.drain()
+    assert [p["action"] for p in await his.pushes(b.id)] == ["book", "no_show"]
+    [s26] = his.sim.messages_of("SIU^S26")
+    assert s26.ack_code == "AA" and b.id in s26.er7
+    assert his.sim.appointments[b.id].events[-1] == "S26"
+
+
+async def test_a_his_that_takes_no_no_show_messages_is_not_sent_them(rt, city):
+    from guahao.core.booking import engine
+    from guahao.core.jobs import drain_in_process
+    from tests.factories import make_catalogue
+    from tests.plugins.hl7v2.conftest import His
+
+    cat = await make_catalogue(rt, city)  # the city's demo HIS: no no-show messages
+    his = His(rt, city, cat, None)
+    b = await book(his)
+    with frozen(b.ends_at + timedelta(minutes=1)):
+        with use_city(city):
+            async with rt.db.transaction() as s:
+                assert await engine.mark_no_shows(s) == [b.id]
+        await drain_in_process(rt, city_id=city.id)
+    assert [p["action"] for p in await his.pushes(b.id)] == ["book"]
+    assert all(r.status == "done" for r in await his.outbox(booking_id=b.id))
