@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Mapping
 
 from guahao.plugin_api import (
@@ -160,19 +160,26 @@ class Hl7v2His(HisAdapter):
     async def pull_schedules(
         self, city, hospital_code: str, date_from: date, date_to: date, settings: Mapping, secrets: Mapping
     ) -> list[ScheduleItem]:
-        """Sessions the HIS blocked (SIU^S23 → ``suspended``, with its reason) or unblocked
+        """Sessions the HIS blocked (SIU^S23 → ``suspended``, with its reason) or opened
         (SIU^S24 → ``open``) for these days; the latest message about a session wins. The
-        messages carry no capacities: ``periods`` is empty, the session's pools stay as they are."""
+        messages carry no capacities: with the ``slot_capacity`` setting 0 ``periods`` is empty
+        (an S24 reopens a session the platform has, its pools as they are); above 0 the opened
+        time is cut into periods of ``slot_minutes`` with that many online places each, so an
+        S24 for time the platform has no session of becomes a bookable session."""
         rows = await log.received(self._runtime(), city, hospital_code, kinds=("blocked", "unblocked"),
                                   day_from=date_from, day_to=date_to)
         latest: OrderedDict[tuple, ScheduleItem] = OrderedDict()
+        capacity, minutes = int(settings.get("slot_capacity") or 0), int(settings.get("slot_minutes") or 30)
         for r in rows:
             local = r.starts_at.astimezone(city.tz) if r.starts_at else None
             half_day = half_day_of(local) if local else "am"
+            opened = r.kind != "blocked"
             item = ScheduleItem(
                 doctor_code=r.doctor_code, date=r.day or date_from, half_day=half_day,
-                department_code=r.department_code, status="suspended" if r.kind == "blocked" else "open",
-                reason=r.reason if r.kind == "blocked" else "", reference=r.reference,
+                department_code=r.department_code, status="open" if opened else "suspended",
+                reason="" if opened else r.reason, reference=r.reference,
+                periods=_periods(local, r.ends_at.astimezone(city.tz) if r.ends_at else None, minutes, capacity)
+                if opened else [],
             )
             key = (item.doctor_code, item.date, item.half_day)
             latest.pop(key, None)
@@ -189,3 +196,15 @@ class Hl7v2His(HisAdapter):
             if r.booking_id:
                 out[r.booking_id] = VisitStatus(booking_id=r.booking_id, outcome=r.kind, at=r.at, reference=r.reference)
         return list(out.values())
+
+
+def _periods(start: datetime | None, end: datetime | None, minutes: int, capacity: int) -> list[dict]:
+    """The opened time ``[start, end)`` (local) cut into periods of ``minutes`` with ``capacity``
+    online places each; none without a capacity or a whole period."""
+    if not capacity or start is None or end is None:
+        return []
+    out, at, step = [], start, timedelta(minutes=minutes)
+    while at + step <= end:
+        out.append({"start": f"{at:%H:%M}", "end": f"{at + step:%H:%M}", "pools": {"public": capacity}})
+        at += step
+    return out

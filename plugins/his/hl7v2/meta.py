@@ -47,6 +47,13 @@ class Settings(PluginSettings):
                                        "messages from the HIS; 0 = off.")
     listen_host: str = setting("0.0.0.0", label="接收地址", label_en="Inbound listener address", pattern=_HOST,
                                help="接收端口绑定的地址。", help_en="Address the inbound listener binds to.")
+    slot_minutes: int = setting(30, label="号源时段长度（分钟）", label_en="Slot length (minutes)", ge=5, le=240,
+                                help="HIS 以 SIU^S24 开放时段时，每个预约时段的长度。",
+                                help_en="Length of each bookable period when the HIS opens time with SIU^S24.")
+    slot_capacity: int = setting(0, label="每时段号源数", label_en="Places per slot", ge=0, le=500,
+                                 help="SIU^S24 开放的时段里每段的网上号源数；0 表示 S24 只恢复已有出诊，不新建。",
+                                 help_en="Online places per period of the time an SIU^S24 opens; 0: an S24 only "
+                                         "reopens an existing session and creates none.")
     simulator: bool = setting(False, label="模拟 HIS（演示）", label_en="Practice HIS (demo)",
                               help="仅用于演示和试用：未设置 HIS 地址的医院由平台进程内的模拟 HIS 应答，"
                                    "当天的预约在被接收后不久自动签到。生产环境中不运行。",
@@ -69,6 +76,8 @@ class HospitalSettings(PluginSettings):
     timeout: float | None = setting(None, label="超时（秒）", label_en="Timeout (seconds)", gt=0, le=60)
     patient_identity: Identity | None = setting(None, label="患者身份标识（PID-3）",
                                                 label_en="Patient identity (PID-3)")
+    slot_minutes: int | None = setting(None, label="号源时段长度（分钟）", label_en="Slot length (minutes)", ge=5, le=240)
+    slot_capacity: int | None = setting(None, label="每时段号源数", label_en="Places per slot", ge=0, le=500)
     listen_port: int | None = setting(None, label="接收端口（本平台）", label_en="Inbound listener port", ge=0, le=65535,
                                       help="本院 HIS 发来消息的端口；每家医院一个端口。",
                                       help_en="The port this hospital's HIS sends to; one port per hospital.")

@@ -188,3 +188,33 @@ async def test_a_process_no_hook_ran_in_reads_with_a_runtime_of_its_own(his, lis
         if hl7_log._own is not None:
             await hl7_log._own.stop()
         hl7_log._runtime, hl7_log._own = saved, None
+
+
+async def test_time_the_his_opens_with_s24_becomes_a_bookable_session(his, listening):
+    from guahao.core.booking import service
+    from guahao.core.his.sync import sync_schedules
+    from guahao.core.models import ClinicSession, Period
+    from tests.core.booking.helpers import make_member
+
+    await configure_plugin(his.rt.db, his.city, "hl7v2", settings={
+        "host": "127.0.0.1", "port": his.sim.port, "listen_port": listening, "listen_host": "127.0.0.1",
+        "slot_minutes": 30, "slot_capacity": 3})
+    his.city = await get_city(his.rt.db, his.city.slug)
+    cs = his.cat.sessions[0]
+    day = cs.date + timedelta(days=1)
+    start = datetime.combine(day, datetime.min.time(), his.city.tz).replace(hour=14)
+    ack = await his.sim.block("127.0.0.1", listening, doctor_code=f"D{cs.doctor_id}", start=start,
+                              end=start + timedelta(hours=2), department_code=his.cat.department.code, unblock=True)
+    assert ack.code == "AA"
+    with use_city(his.city):
+        run = await sync_schedules(his.rt, his.cat.hospital.id, date_from=day, date_to=day)
+        assert run.outcome == "ok", run
+        async with his.rt.db.transaction() as s:
+            [opened] = (await s.scalars(select(ClinicSession).where(
+                ClinicSession.doctor_id == cs.doctor_id, ClinicSession.date == day, ClinicSession.half_day == "pm"))).all()
+            periods = (await s.scalars(select(Period).where(Period.session_id == opened.id).order_by(Period.id))).all()
+        assert len(periods) == 4  # 14:00–16:00 in periods of 30 minutes
+        member = await make_member(his.rt, his.city)
+        booked, status, _ = await service.book(his.rt, member_id=member, period_id=periods[0].id, channel="app",
+                                               idempotency_key="s24-first")
+    assert status == 201 and booked["status"] == "confirmed" and booked["start"] == "14:00"
