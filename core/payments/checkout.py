@@ -16,14 +16,14 @@ from guahao.core.booking import engine, errors, events
 from guahao.core.booking.inventory import released_periods
 from guahao.core.booking.refs import is_booking_ref, normalise_ref
 from guahao.core.booking.views import booking_view
-from guahao.core.models import Booking, BookingStatus
+from guahao.core.models import Booking, BookingStatus, Member
 from guahao.core.plugins.interfaces import PaymentIntent
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 
 from .fees.orders import fee_payment_received
 from .fees.refs import is_fee_ref
-from .providers import online_provider
+from .providers import online_provider, return_url_for
 
 CONFIRMED = "confirmed"
 DUPLICATE = "duplicate"
@@ -64,12 +64,14 @@ async def start_payment(rt, *, member_id: int, booking_id: str, return_url: str)
             raise errors.BookingNotFound()
         _payable(booking)
         view = await booking_view(s, booking)
+        phone = await s.scalar(select(Member.phone).where(Member.id == member_id)) or ""
     description = f"挂号费 {view.hospital_name} {view.department_name} {view.doctor_name} {view.date} {view.start}"
     plugins = await rt.plugins.for_city(city)
     provider = online_provider(plugins, booking.payment_provider or plugins.hospital_payment_provider(booking.hospital_id))
     if provider is None:
         raise errors.no_payment_provider()
     settings, secrets = plugins.config_of(provider, booking.hospital_id)
+    return_url = return_url_for(provider, return_url, phone)
     intent = await provider.prepare(booking, settings, secrets, return_url=return_url, description=description)
     async with rt.db.transaction() as s:
         booking = await s.scalar(select(Booking).where(Booking.id == ref).with_for_update())

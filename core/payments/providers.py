@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Mapping
+from urllib.parse import urlencode
 
 from guahao.core.plugins.interfaces import PaymentProvider, RefundResult
 
@@ -25,3 +26,12 @@ async def refund_named(
     if key and "key" in inspect.signature(provider.refund).parameters:
         return await provider.refund(payable, amount_fen, settings, secrets, key=key)
     return await provider.refund(payable, amount_fen, settings, secrets)
+
+
+def return_url_for(provider: PaymentProvider, return_url: str, phone: str) -> str:
+    """``return_url`` as ``provider`` gets it: with the member's mobile number (``pay_phone``)
+    for a provider that charges the phone bill, unchanged for any other (a phone number is
+    personal data: it goes nowhere it is not needed)."""
+    if not getattr(provider, "charges_phone", False) or not phone:
+        return return_url
+    return return_url + ("&" if "?" in return_url else "?") + urlencode({"pay_phone": phone})

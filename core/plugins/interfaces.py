@@ -120,6 +120,9 @@ class PaymentProvider(ABC):
         partial_refund_supported: refunds of part of the amount can be made.
         online: the member pays through the provider before the visit (a hospital with
             ``payment_mode`` online needs one); ``False`` for fees collected at the hospital.
+        charges_phone: the fee goes on the member's phone bill: core hands such a provider
+            (and only such a one) the member's mobile number as the ``pay_phone`` query
+            parameter of ``return_url`` (in the API since 1.2).
     """
 
     name: str = ""
@@ -127,6 +130,7 @@ class PaymentProvider(ABC):
     refund_supported: bool = False
     partial_refund_supported: bool = False
     online: bool = False
+    charges_phone: bool = False
 
     @abstractmethod
     async def prepare(

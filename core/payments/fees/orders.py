@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guahao.core import outbox
 from guahao.core.booking import errors as booking_errors
-from guahao.core.models import Booking, BookingStatus, FeeOrder, Hospital
+from guahao.core.models import Booking, BookingStatus, FeeOrder, Hospital, Member
 from guahao.core.plugins.interfaces import PaymentError, PaymentIntent
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 
-from ..providers import online_provider
+from ..providers import online_provider, return_url_for
 from . import errors
 from .items import SETTLED, outstanding, paid_item_ids
 from .refs import is_fee_ref, new_fee_ref
@@ -126,12 +126,13 @@ async def start_fee_payment(rt, *, member_id: int, order_id: str, return_url: st
         raise errors.fee_order_closed(order.status if order.status != "pending" else "expired")
     async with rt.db.transaction() as s:
         hospital_name = await s.scalar(select(Hospital.name).where(Hospital.id == order.hospital_id)) or ""
+        phone = await s.scalar(select(Member.phone).where(Member.id == member_id)) or ""
     plugins = await rt.plugins.for_city(city)
     provider = online_provider(plugins, order.provider or plugins.hospital_payment_provider(order.hospital_id))
     if provider is None:
         raise booking_errors.no_payment_provider()
     settings, secrets = plugins.config_of(provider, order.hospital_id)
-    intent = await provider.prepare(payable(order), settings, secrets, return_url=return_url,
+    intent = await provider.prepare(payable(order), settings, secrets, return_url=return_url_for(provider, return_url, phone),
                                     description=description(order, hospital_name))
     async with rt.db.transaction() as s:
         order = await s.scalar(select(FeeOrder).where(FeeOrder.id == order.id).with_for_update())

@@ -84,6 +84,7 @@ class CarrierProvider(PaymentProvider):
     refund_supported = True
     partial_refund_supported = True
     online = True
+    charges_phone = True  # core passes the member's mobile number (pay_phone)
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None):
         self.transport = transport

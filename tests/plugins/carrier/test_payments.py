@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from guahao.core import payments
 from guahao.core.booking import service
 from guahao.core.errors import DomainError
 from guahao.core.jobs import process_outbox_message
-from guahao.core.models import BookingStatus, OutboxMessage
+from guahao.core.models import BookingStatus, Member, OutboxMessage
 from guahao.plugin_api import TransportError
 from guahao.tenants.clock import frozen
 from guahao.tenants.context import use_city
@@ -180,8 +180,12 @@ async def test_partial_refunds_have_their_own_numbers(client, carrier_city):
 
 async def test_charges_that_cannot_be_sent_open_no_payment(carrier_city, carrier_api):
     cc = carrier_city
+    booking = await cc.held_booking()
+    with use_city(cc.city):  # a member with no mobile number on record
+        async with cc.rt.db.transaction() as s:
+            await s.execute(update(Member).where(Member.id == booking.member_id).values(phone=""))
     with pytest.raises(DomainError) as err:
-        await cc.start(await cc.held_booking(), phone="")
+        await cc.start(booking, phone="")
     assert (err.value.code, err.value.status) == ("phone_required", 402)
     with pytest.raises(DomainError) as err:
         await cc.start(await cc.held_booking(), phone="13012345678")  # a China Unicom number
@@ -269,3 +273,16 @@ async def test_a_suspended_session_refunds_every_carrier_payment(client, carrier
     for b in held:
         after = await cc.booking(b.id)
         assert (after.status, after.payment_status) == (BookingStatus.cancelled, "refunded")
+
+
+async def test_the_members_own_phone_is_charged_when_the_site_names_none(carrier_city):
+    cc = carrier_city
+    booking = await cc.held_booking()
+    with use_city(cc.city):
+        async with cc.rt.db.transaction() as s:
+            await s.execute(update(Member).where(Member.id == booking.member_id).values(phone="13800138123"))
+        intent = await payments.start_payment(cc.rt, member_id=booking.member_id, booking_id=booking.id,
+                                              return_url=cc.return_url(booking, phone=""))  # as the patient site sends it
+    assert intent.data["phone"] == "138****8123"
+    [(_, _, body)] = [r for r in cc.account.requests if r[2].get("order_no") == intent.reference]
+    assert body["phone"] == "13800138123"
