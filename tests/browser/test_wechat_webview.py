@@ -1,7 +1,7 @@
 """The patient site inside WeChat's in-app browser, in Chromium: a follower opens the site from
 the official account, WeChat's silent sign-in (the local WeChat, over real HTTP) brings the
-openid back, one log-in binds it to the member, and the booking confirmation then arrives as a
-WeChat template message."""
+openid back, one log-in binds it to the member, the booking confirmation then arrives as a
+WeChat template message, and the booking is found and cancelled in the webview."""
 
 from __future__ import annotations
 
@@ -112,4 +112,13 @@ async def test_a_follower_signs_in_binds_once_and_gets_the_confirmation_on_wecha
         await page.wait_for_timeout(250)
     [sent] = [m for m in site.wechat.sent if m["touser"] == openid]
     assert sent["template_id"] == TEMPLATE and ref in sent["data"]["content"]["value"]
+
+    # Query and cancel in the webview too.
+    await page.goto(site.base + "/c/demo/bookings")
+    assert await page.locator(f"#booking-{ref}").count() == 1
+    await page.goto(site.base + f"/c/demo/bookings/{ref}")
+    await page.click("#cancel")
+    await page.click("#confirm-cancel")
+    await page.goto(site.base + f"/c/demo/bookings/{ref}")
+    assert "取消" in await page.inner_text("#booking-status")
     await context.close()
