@@ -218,16 +218,22 @@ class Listeners:
 
     async def run(self) -> None:
         try:
-            while True:
-                try:
-                    await self.scan()
-                except Exception:
-                    log.exception("hl7v2: scanning for listeners failed")
-                await asyncio.sleep(SCAN_SECONDS)
+            await keep_scanning(self.scan, SCAN_SECONDS, "scanning for listeners")
         finally:
             for _, server in self.servers.values():
                 server.close()
             self.servers.clear()
+
+
+async def keep_scanning(scan, seconds: float, what: str) -> None:
+    """Call ``scan`` every ``seconds`` until cancelled; a failing scan is logged and the next
+    one tries again (a worker task must outlive a bad moment)."""
+    while True:
+        try:
+            await scan()
+        except Exception:
+            log.exception("hl7v2: %s failed", what)
+        await asyncio.sleep(seconds)
 
 
 async def hospitals(rt, city_ids: set[int] | None = None) -> list[tuple[Target, dict]]:

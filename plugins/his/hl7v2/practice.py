@@ -24,7 +24,7 @@ import hl7
 from guahao.plugin_api import CityContext, utcnow
 
 from . import messages
-from .listener import Target, hospitals, serve
+from .listener import Target, hospitals, keep_scanning, serve
 from .running import HOST, RUNNING, Practice
 from .simulator import SimulatedHis
 
@@ -109,12 +109,7 @@ class PracticeHospitals:
 
     async def run(self) -> None:
         try:
-            while True:
-                try:
-                    await self.scan()
-                except Exception:
-                    log.exception("hl7v2: starting the practice hospitals failed")
-                await asyncio.sleep(SCAN_SECONDS)
+            await keep_scanning(self.scan, SCAN_SECONDS, "starting the practice hospitals")
         finally:
             for key in list(self.mine):
                 with contextlib.suppress(Exception):
