@@ -32,6 +32,8 @@ async def test_the_message_log_shows_both_ways(his, browser):  # noqa: F811
     admin = await add_staff(his.rt, his.city, "hospital_admin", hospital_id=his.cat.hospital.id)
     await browser.login(admin)
     url = f"/console/c/{his.city.slug}/catalogue/{his.cat.hospital.id}/plugins/hl7v2/messages"
+    systems = await browser.get(f"/console/c/{his.city.slug}/his")  # the Hospital systems page links to it
+    assert f'id="hl7-log-{his.cat.hospital.id}" href="{url}"' in systems.text
     page = await browser.get(url)
     assert page.status_code == 200
     html = page.text
