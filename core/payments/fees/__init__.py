@@ -24,7 +24,7 @@ from .orders import (
 )
 from .refs import is_fee_ref
 from .refunds import refund_fee_order
-from .returns import refund_items, refunded_fen
+from .returns import refund_items, refund_notice, refunded_fen
 
 __all__ = [
     "HospitalFees",
@@ -39,6 +39,7 @@ __all__ = [
     "outstanding",
     "refund_fee_order",
     "refund_items",
+    "refund_notice",
     "refunded_fen",
     "start_fee_payment",
 ]

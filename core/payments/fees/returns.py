@@ -81,3 +81,27 @@ def settle_refund(order: FeeOrder, key: str, *, status: str, ref: str) -> None:
     if all((i.get("refund") or {}).get("status") == "refunded" for i in order.items):
         order.status = "refunded"
     order.updated_at = utcnow()
+
+
+async def refund_notice(s: AsyncSession, order_id: str, *, payment_ref: str, refund_ref: str, succeeded: bool) -> str:
+    """A provider's word on a refund of a fee order that was still under way (its refund
+    number ``refund_ref`` ends with ``R<key>`` for a named refund of returned items, else it is
+    the whole order's). Returns ``refunded``, ``refund_failed``, ``duplicate`` (known already)
+    or ``ignored`` (no such order or payment)."""
+    order = await s.scalar(select(FeeOrder).where(FeeOrder.id == order_id).with_for_update())
+    if order is None or order.payment_ref != payment_ref:
+        return "ignored"
+    keys = sorted(refund_keys(order), key=len, reverse=True)
+    key = next((k for k in keys if refund_ref.endswith(f"R{k}")), "")
+    status = "refunded" if succeeded else "failed"
+    if key:
+        mine = [i for i in order.items if (i.get("refund") or {}).get("key") == key]
+        if all(i["refund"].get("status") == status for i in mine):
+            return "duplicate"
+        settle_refund(order, key, status=status, ref=refund_ref)
+    elif order.status == "refunding":
+        order.status = "refunded" if succeeded else "paid"  # failed: the money is still the merchant's
+        order.refund_ref, order.updated_at = (refund_ref[:120] if succeeded else ""), utcnow()
+    else:
+        return "duplicate" if order.status == "refunded" and succeeded else "ignored"
+    return "refunded" if succeeded else "refund_failed"

@@ -25,7 +25,7 @@ from guahao.core.booking.inventory import released_periods
 from guahao.core.booking.service import clear_gate
 from guahao.core.errors import DomainError
 from guahao.core.models import Booking, BookingEvent
-from guahao.core.payments import REFUNDED
+from guahao.core.payments import REFUNDED, fees
 from guahao.tenants.clock import utcnow
 
 from . import trade
@@ -136,6 +136,10 @@ async def _paid(s: AsyncSession, booking_id: str, plain: Mapping) -> str:
 
 async def _refund_notice(s: AsyncSession, booking_id: str, plain: Mapping) -> tuple[str, str]:
     trade_no = str(plain["out_trade_no"])
+    if fees.is_fee_ref(booking_id):  # an in-clinic fee order's refund
+        outcome = await fees.refund_notice(s, booking_id, payment_ref=trade_no, refund_ref=str(plain.get("out_refund_no") or ""),
+                                           succeeded=str(plain.get("refund_status") or "") == "SUCCESS")
+        return outcome, "" if outcome != "ignored" else "no such fee order or payment"
     booking = await s.scalar(select(Booking).where(Booking.id == booking_id).with_for_update())
     if booking is None:
         return "ignored", "no such booking"

@@ -94,3 +94,25 @@ async def test_another_hospitals_administrator_cannot_refund(client, app, pay_ci
         refused = await console.post(f"{root}/{order.id}/refund", {f"item:{order.items[0]['item_id']}": "1"})
         assert refused.status_code == 404
     assert all(not i.get("refund") for i in (await _order(pc, order.id)).items)
+
+
+async def test_a_refund_wechat_pay_settles_later_is_recorded_by_its_notice(client, pay_city):
+    from guahao.core.audit import SYSTEM
+    from guahao.core.payments import fees
+
+    pc = pay_city  # refunds stay PROCESSING until WeChat Pay's notice says how they ended
+    order, _ = await _paid_order(client, pc)
+    drug = order.items[0]
+    with use_city(pc.city):
+        async with pc.rt.db.transaction() as s:
+            await fees.refund_items(s, order.id, [drug["item_id"]], actor=SYSTEM, reason="退药")
+    await pc.run_topic("payment.refund")
+    [pending] = [i for i in (await _order(pc, order.id)).items if i.get("refund")]
+    assert pending["refund"]["status"] == "pending"
+    body, headers = pc.fake.settle_refund(pc.merchant.mchid, f"{order.id}_N-RR1")
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "refunded"
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "duplicate"  # WeChat Pay retries
+    after = await _order(pc, order.id)
+    [done] = [i for i in after.items if i.get("refund")]
+    assert done["refund"]["status"] == "refunded" and after.status == "paid"
+    assert fees.refunded_fen(after) == drug["amount_fen"]

@@ -196,9 +196,13 @@ async def test_a_payment_the_his_refuses_goes_back_to_the_member(client, pay_cit
     order = await _order(pc, "FP2345678923")
     assert order.his_status == "refused" and "收费项目不存在" in order.his_detail and order.status == "refunding"
     await pc.run_topic("payment.refund")
-    assert any(r["out_trade_no"] == "FP2345678923_N" for r in pc.merchant.refunds.values())
+    [refund] = [r for r in pc.merchant.refunds.values() if r["out_trade_no"] == "FP2345678923_N"]
     shown = await visitor.get("fees/FP2345678923/paid")
     assert "医院未能接收此笔缴费" in shown.text
+    assert (await _order(pc, "FP2345678923")).status == "refunding"  # WeChat Pay is still processing it
+    body, headers = pc.fake.settle_refund(pc.merchant.mchid, refund["out_refund_no"])
+    assert (await pc.deliver(client, body, headers)).json()["outcome"] == "refunded"
+    assert (await _order(pc, "FP2345678923")).status == "refunded"
 
 
 def test_fee_order_references_are_not_booking_references():
