@@ -40,14 +40,16 @@ def csv_files(directory: Path) -> list[ImportFile]:
 
 
 async def snapshot(rt, city: CityContext) -> dict[str, list[tuple]]:
-    """Every catalogue row of ``city``, field by field, ids replaced by the codes they mean."""
+    """Every catalogue row of ``city``, field by field, ids replaced by the codes they mean (a
+    hospital's HIS adapter left out)."""
     with use_city(city):
         async with rt.db.transaction() as s:
             rows = {sheet.name: (await s.scalars(select(sheet.model))).all() for sheet in SHEETS}
     codes = {name: {r.id: r.code for r in rows[name]} for name in ("districts", "hospitals", "departments")}
     out = {}
     for sheet in SHEETS:
-        columns = [c.name for c in sheet.model.__table__.columns if c.name not in ("id", "city_id")]
+        # A hospital's HIS adapter is its integration setting (``guahao his set``), not catalogue data.
+        columns = [c.name for c in sheet.model.__table__.columns if c.name not in ("id", "city_id", "his_adapter")]
         out[sheet.name] = sorted(
             tuple(
                 codes[REFERENCES[c]].get(getattr(r, c)) if c in REFERENCES else _plain(getattr(r, c))
