@@ -20,6 +20,7 @@ from guahao.core.booking.engine import check_in
 from guahao.core.errors import Conflict, NotFound
 from guahao.core.models import Booking, BookingStatus, HisSyncRun, Hospital, OutboxMessage
 from guahao.core.plugins.interfaces import HisAdapter, HisHealth
+from guahao.core.plugins.manager import attach_runtime
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 
@@ -43,14 +44,6 @@ def adapter_for(plugins, hospital: Hospital) -> HisAdapter | None:
     """The hospital's HIS adapter: its own ``his_adapter`` when enabled in the city, else the
     city's first HIS plugin (the rule pushes follow)."""
     return plugins.hospital_his_adapter(hospital.his_adapter)
-
-
-def attach(adapter: HisAdapter, rt) -> None:
-    """Hand the runtime to an in-process adapter that reads the platform's own tables (the demo
-    HIS defines ``attach_runtime``); adapters of real systems do not need it."""
-    hook = getattr(adapter, "attach_runtime", None)
-    if callable(hook):
-        hook(rt)
 
 
 def lists_complete(adapter: HisAdapter, settings, what: str) -> bool:
@@ -110,7 +103,7 @@ async def prepare(rt, hospital_id: int, plugins, adapter, operation: str):
     if adapter is None or not adapter.supports(operation):
         raise Conflict("his_not_supported", f"本院的 HIS 接口不支持此操作（{operation}）。The hospital's HIS does not "
                                             f"support {operation}.")
-    attach(adapter, rt)
+    attach_runtime(adapter, rt)
     try:
         settings, secrets = plugins.config_of(adapter, hospital.id)
     except KeyError:  # an adapter handed in by a caller, not of this plugin set

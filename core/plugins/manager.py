@@ -405,3 +405,11 @@ def iter_hook_plugins(pm: pluggy.PluginManager, hook: str) -> Iterable[tuple[str
     """``(plugin name, implementation function)`` of a hook across all installed plugins."""
     for impl in sorted(getattr(pm.hook, hook).get_hookimpls(), key=lambda i: i.plugin_name):
         yield impl.plugin_name, impl.function
+
+
+def attach_runtime(adapter, rt) -> None:
+    """Hand the runtime to an in-process adapter that reads the platform's own tables (the demo
+    HIS defines ``attach_runtime``); adapters of real systems do not need it."""
+    hook = getattr(adapter, "attach_runtime", None)
+    if callable(hook):
+        hook(rt)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from guahao.core.models import Booking, BookingStatus, FeeOrder, Hospital, Member
 from guahao.core.plugins.interfaces import FeeItem
+from guahao.core.plugins.manager import attach_runtime
 from guahao.tenants.clock import utcnow
 from guahao.tenants.context import require_city
 from guahao.tenants.crypto import cipher
@@ -88,9 +89,7 @@ async def outstanding(rt, *, member_id: int, hospital_id: int | None = None) -> 
         if adapter is None or not (adapter.supports("fees") and adapter.supports("payment")):
             return None
         found = HospitalFees(hospital.id, hospital.name)
-        attach = getattr(adapter, "attach_runtime", None)
-        if callable(attach):
-            attach(rt)
+        attach_runtime(adapter, rt)
         settings, secrets = plugins.config_of(adapter, hospital.id)
         try:
             items = await asyncio.wait_for(
